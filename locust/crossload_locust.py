@@ -1,0 +1,342 @@
+"""crossload support module for rendered locustfiles.
+
+It travels next to every rendered locustfile (the toolkit copies it into the run directory, or into the
+container) and needs nothing but Locust itself. It holds:
+
+- ``resolve``: ${VAR} / ${VAR:-default} from this process's environment ($${ is a literal ${);
+- ``build_requests`` and ``tasks_for``: the prepared requests and the weighted task table;
+- ``StageShape``: the load profile as a LoadTestShape that follows the same curve as k6's ramping-vus;
+- ``IntervalRecorder``: a request listener that records every latency at full resolution into per-second,
+  per-request histograms and appends finished intervals to a JSON-lines file from a background greenlet,
+  so a user's greenlet never waits on I/O.
+
+Behaviour mirrors k6/crossload.js: resolution, URL encoding, checks, failure rules and think time must stay
+identical in both.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import re
+import time
+from typing import Any
+
+import gevent
+from locust import LoadTestShape, events
+
+_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PATH_SAFE = _UNRESERVED | frozenset(b"!$&'()*+,;=:@/?")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def resolve(text: Any) -> Any:
+    if not isinstance(text, str) or "${" not in text:
+        return text
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$${":
+            return "${"
+        value = os.environ.get(m.group(1))
+        if value is None or (value == "" and m.group(2) is not None):
+            return m.group(2) or ""
+        return value
+
+    return _REF.sub(sub, text)
+
+
+def _resolve_deep(value: Any) -> Any:
+    if isinstance(value, str):
+        return resolve(value)
+    if isinstance(value, list):
+        return [_resolve_deep(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve_deep(v) for k, v in value.items()}
+    return value
+
+
+def encode(text: str, safe: frozenset[int], keep_escapes: bool) -> str:
+    """Percent-encode every UTF-8 byte outside ``safe``; in a path an existing %XX escape is kept."""
+    data = text.encode("utf-8")
+    out = []
+    n = len(data)
+    for i, b in enumerate(data):
+        if b < 0x80 and b in safe:
+            out.append(chr(b))
+        elif keep_escapes and b == 0x25 and i + 2 < n and data[i + 1] in _HEX and data[i + 2] in _HEX:
+            out.append("%")
+        else:
+            out.append(f"%{b:02X}")
+    return "".join(out)
+
+
+def build_path(path: str, query: list[tuple[str, str]]) -> str:
+    url = encode(path, _PATH_SAFE, True)
+    if query:
+        parts = [f"{encode(k, _UNRESERVED, False)}={encode(v, _UNRESERVED, False)}" for k, v in query]
+        url += ("&" if "?" in path else "?") + "&".join(parts)
+    return url
+
+
+class PreparedRequest:
+    """One request with everything resolved and encoded once, at import time in this process."""
+
+    __slots__ = ("body", "checks", "headers", "method", "name", "path", "reads_body", "status", "think", "weight")
+
+    def __init__(self, spec: dict[str, Any], req: dict[str, Any]) -> None:
+        headers: dict[str, str] = {}
+        for key, value in spec["defaults"]["headers"]:
+            headers[key] = resolve(value)
+        for key, value in req["headers"]:
+            for existing in [h for h in headers if h.lower() == key.lower()]:
+                del headers[existing]
+            headers[key] = resolve(value)
+        body: bytes | None = None
+        if "json" in req:
+            body = json.dumps(_resolve_deep(req["json"]), ensure_ascii=False, separators=(",", ":")).encode()
+            if not any(h.lower() == "content-type" for h in headers):
+                headers["Content-Type"] = "application/json"
+        elif "body" in req:
+            body = resolve(req["body"]).encode("utf-8")
+        self.name: str = req["name"]
+        self.method: str = req["method"]
+        self.path = build_path(resolve(req["path"]), [(k, resolve(v)) for k, v in req["query"]])
+        self.headers = headers
+        self.body = body
+        self.weight: int = req["weight"]
+        self.checks: dict[str, Any] = req["checks"]
+        self.status: tuple[int, ...] = tuple(req["checks"]["status"])
+        self.reads_body: bool = req["checks"]["reads_body"]
+        think = req.get("think_s") or spec["defaults"]["think_s"]
+        self.think: tuple[float, float] = (float(think[0]), float(think[1]))
+
+
+def build_requests(spec: dict[str, Any]) -> list[PreparedRequest]:
+    return [PreparedRequest(spec, r) for r in spec["requests"]]
+
+
+def resolve_target(spec: dict[str, Any]) -> str:
+    return str(resolve(spec["target"])).rstrip("/")
+
+
+_MISSING = object()
+
+
+def _lookup(doc: Any, steps: list[Any]) -> Any:
+    cur = doc
+    for step in steps:
+        if isinstance(step, int):
+            if not isinstance(cur, list) or step >= len(cur):
+                return _MISSING
+        elif not isinstance(cur, dict) or step not in cur:
+            return _MISSING
+        cur = cur[step]
+    return cur
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: 1 == 1.0, but true != 1, and containers compare member by member."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def body_check_failure(text: str, checks: dict[str, Any]) -> str | None:
+    """The first failing body check, as a short reason; None when all pass."""
+    for needle in checks["body_contains"]:
+        if needle not in text:
+            return "body does not contain the expected text"
+    if checks["json"]:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return "body is not JSON"
+        for c in checks["json"]:
+            hit = _lookup(doc, c["steps"])
+            if c.get("exists") is True and hit is _MISSING:
+                return f"JSON path {c['path']} is missing"
+            if c.get("exists") is False and hit is not _MISSING:
+                return f"JSON path {c['path']} is present"
+            if c.get("has_equals") and (hit is _MISSING or not _same(hit, c["equals"])):
+                return f"JSON path {c['path']} has another value"
+    return None
+
+
+def perform(user: Any, r: PreparedRequest) -> None:
+    """Send one request, judge it exactly as the k6 side does, then think."""
+    with user.client.request(
+        r.method, r.path, name=r.name, data=r.body, headers=r.headers, catch_response=True, allow_redirects=False
+    ) as resp:
+        code = resp.status_code or 0
+        ok = code in r.status if r.status else 200 <= code < 400
+        if not ok:
+            resp.failure(f"HTTP {code}" if code else "connection error")
+        else:
+            reason = body_check_failure(resp.text or "", r.checks) if r.reads_body else None
+            if reason:
+                resp.failure(reason)
+            else:
+                resp.success()
+    lo, hi = r.think
+    if hi > 0:
+        gevent.sleep(lo + random.random() * (hi - lo))
+
+
+def tasks_for(requests: list[PreparedRequest]) -> dict[Any, int]:
+    table: dict[Any, int] = {}
+    for r in requests:
+
+        def run(user: Any, r: PreparedRequest = r) -> None:
+            perform(user, r)
+
+        table[run] = r.weight
+    return table
+
+
+class StageShape(LoadTestShape):
+    """Users follow ``stages`` [(duration_s, users), ...] linearly, like k6's ramping-vus executor.
+
+    Ramping k6 adds a VU each time the straight line crosses a whole number, so the count is the line
+    rounded towards the previous stage's users; this shape returns the same count each tick.
+    """
+
+    abstract = True
+    stages: tuple[tuple[float, int], ...] = ()
+    spawn_rate: float = 1.0
+
+    def users_at(self, t: float) -> int | None:
+        prev = 0
+        elapsed = 0.0
+        for duration, users in self.stages:
+            if duration <= 0:
+                prev = users
+                continue
+            if t < elapsed + duration:
+                exact = prev + (users - prev) * (t - elapsed) / duration
+                return int(math.floor(exact)) if users >= prev else int(math.ceil(exact))
+            elapsed += duration
+            prev = users
+        return None
+
+    def tick(self) -> tuple[int, float] | None:
+        users = self.users_at(self.get_run_time())
+        if users is None:
+            return None
+        return users, self.spawn_rate
+
+
+def bucket_us(us: int) -> int:
+    """Same buckets as crossload.histogram.bucket_us (three significant digits)."""
+    if us < 1000:
+        return us if us > 0 else 0
+    scale = 10 ** (len(str(us)) - 3)
+    return us - us % scale
+
+
+def _status_class(code: int, failed: bool) -> str:
+    if not code:
+        return "error"
+    return f"{code // 100}xx"
+
+
+class IntervalRecorder:
+    """Per-second, per-request aggregates with latency histograms, appended to a JSON-lines file."""
+
+    def __init__(self, environment: Any, path: str, interval: float = 1.0) -> None:
+        self.environment = environment
+        self.path = path
+        self.interval = interval
+        self.open: dict[tuple[int, str, str], list[Any]] = {}
+        self.users: dict[int, int] = {}
+        self.greenlet: Any = None
+        self.file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in stop()
+        environment.events.request.add_listener(self.on_request)
+        environment.events.test_start.add_listener(self.on_start)
+        environment.events.quitting.add_listener(self.on_quit)
+
+    def on_request(self, request_type: str, name: str, response_time: float, response_length: int,
+                   exception: Any = None, response: Any = None, **_kw: Any) -> None:
+        now = int(time.time())
+        key = (now, name, request_type)
+        agg = self.open.get(key)
+        if agg is None:
+            # count, failures, bytes, sum_ms, min_ms, max_ms, {bucket: n}, {status class: n}
+            agg = self.open[key] = [0, 0, 0, 0.0, math.inf, 0.0, {}, {}]
+        ms = float(response_time or 0.0)
+        agg[0] += 1
+        failed = exception is not None
+        if failed:
+            agg[1] += 1
+        agg[2] += int(response_length or 0)
+        agg[3] += ms
+        if ms < agg[4]:
+            agg[4] = ms
+        if ms > agg[5]:
+            agg[5] = ms
+        b = bucket_us(int(ms * 1000.0 + 0.5))
+        hist = agg[6]
+        hist[b] = hist.get(b, 0) + 1
+        code = getattr(response, "status_code", 0) or 0
+        cls = _status_class(code, failed)
+        agg[7][cls] = agg[7].get(cls, 0) + 1
+
+    def on_start(self, **_kw: Any) -> None:
+        if self.greenlet is None:
+            self.greenlet = gevent.spawn(self._loop)
+
+    def _loop(self) -> None:
+        while True:
+            gevent.sleep(self.interval - (time.time() % self.interval))
+            runner = self.environment.runner
+            if runner is not None:
+                self.users[int(time.time())] = runner.user_count
+            self.flush(final=False)
+
+    def flush(self, final: bool) -> None:
+        now = int(time.time())
+        done = [k for k in self.open if final or k[0] < now]
+        lines = []
+        for key in sorted(done):
+            count, failures, nbytes, sum_ms, lo, hi, hist, status = self.open.pop(key)
+            lines.append(json.dumps({
+                "kind": "req", "t": key[0], "name": key[1], "method": key[2], "count": count,
+                "failures": failures, "bytes": nbytes, "sum_ms": round(sum_ms, 3), "min_ms": round(lo, 3),
+                "max_ms": round(hi, 3), "status": status, "hist": {str(k): v for k, v in sorted(hist.items())},
+            }, separators=(",", ":"), ensure_ascii=False))
+        for t in sorted(self.users):
+            lines.append(json.dumps({"kind": "users", "t": t, "users": self.users[t]}, separators=(",", ":")))
+        self.users.clear()
+        if lines:
+            self.file.write("\n".join(lines) + "\n")
+            self.file.flush()
+
+    def on_quit(self, **_kw: Any) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.greenlet is not None:
+            self.greenlet.kill(block=False)
+            self.greenlet = None
+        if not self.file.closed:
+            self.flush(final=True)
+            self.file.close()
+
+
+def install_recorder() -> None:
+    """Record to $CROSSLOAD_LOCUST_OUT when set (the toolkit sets it); a plain `locust -f` run skips it."""
+    path = os.environ.get("CROSSLOAD_LOCUST_OUT")
+    if not path:
+        return
+
+    @events.init.add_listener
+    def _on_init(environment: Any, **_kw: Any) -> None:
+        environment.crossload_recorder = IntervalRecorder(environment, path)

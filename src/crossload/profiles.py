@@ -1,0 +1,186 @@
+"""The five load profiles as data, and how flags and scenario overrides reshape them.
+
+A profile is a list of stages: over ``duration_s`` the number of users moves linearly from the previous
+stage's target to this stage's ``users`` (the k6 ramping-vus model; the Locust shape follows the same
+curve tick by tick). Shapes are written as fractions of the total duration and of the peak users, so
+``--duration`` scales every stage proportionally and ``--users`` scales the peak.
+
+Defaults follow common practice:
+
+- smoke: 2 users for 15 s (ramp 1 s): proves the script and the target work, fast enough for a first run.
+- load: ramp to nominal (20 users) over 20 % of 5 min, hold 60 %, ramp down 20 %.
+- stress: steps of 25 % up to 40 users (twice nominal) over 10 min, each step ramped then held, then down.
+- spike: 10 % baseline, a sudden jump to 100 users in 5 % of 2 min, hold, drop back, recover, stop.
+- endurance: nominal 20 users for 1 h (ramps of 5 %).
+
+``--spawn-rate`` (users per second) fixes how long each ramp takes; the flat stages give or take the time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from crossload.errors import InputError
+from crossload.scenario import PROFILE_NAMES, ProfileOverride, Scenario
+
+
+@dataclass(frozen=True)
+class Stage:
+    duration_s: float
+    users: int
+
+
+@dataclass(frozen=True)
+class StageSchedule:
+    """The user curve of one run: start at 0 users, then the stages in order."""
+
+    profile: str
+    stages: tuple[Stage, ...]
+
+    @property
+    def total_s(self) -> float:
+        return sum(s.duration_s for s in self.stages)
+
+    @property
+    def peak_users(self) -> int:
+        return max(s.users for s in self.stages)
+
+    @property
+    def max_ramp_rate(self) -> float:
+        """The steepest ramp in users per second (Locust's spawn rate must keep up with it)."""
+        rate = 1.0
+        prev = 0
+        for s in self.stages:
+            if s.duration_s > 0:
+                rate = max(rate, abs(s.users - prev) / s.duration_s)
+            else:
+                rate = max(rate, float(abs(s.users - prev)))
+            prev = s.users
+        return rate
+
+    def users_at(self, t: float) -> float:
+        """Target users at ``t`` seconds into the run (linear within a stage, like k6 ramping-vus)."""
+        prev = 0.0
+        elapsed = 0.0
+        for s in self.stages:
+            if s.duration_s <= 0:
+                prev = float(s.users)
+                continue
+            if t < elapsed + s.duration_s:
+                frac = (t - elapsed) / s.duration_s
+                return prev + (s.users - prev) * frac
+            elapsed += s.duration_s
+            prev = float(s.users)
+        return prev
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "profile": self.profile,
+            "total_s": self.total_s,
+            "peak_users": self.peak_users,
+            "stages": [{"duration_s": s.duration_s, "users": s.users} for s in self.stages],
+        }
+
+
+@dataclass(frozen=True)
+class ProfileShape:
+    """Default shape: (fraction of total duration, fraction of peak users) per stage."""
+
+    users: int
+    duration_s: float
+    shape: tuple[tuple[float, float], ...]
+
+
+DEFAULT_PROFILES: dict[str, ProfileShape] = {
+    "smoke": ProfileShape(users=2, duration_s=15, shape=((1 / 15, 1.0), (14 / 15, 1.0))),
+    "load": ProfileShape(users=20, duration_s=300, shape=((0.2, 1.0), (0.6, 1.0), (0.2, 0.0))),
+    "stress": ProfileShape(
+        users=40,
+        duration_s=600,
+        shape=(
+            (0.05, 0.25), (0.1, 0.25),
+            (0.05, 0.5), (0.1, 0.5),
+            (0.05, 0.75), (0.1, 0.75),
+            (0.05, 1.0), (0.3, 1.0),
+            (0.2, 0.0),
+        ),
+    ),
+    "spike": ProfileShape(
+        users=100,
+        duration_s=120,
+        shape=((0.1, 0.1), (0.15, 0.1), (0.05, 1.0), (0.2, 1.0), (0.05, 0.1), (0.3, 0.1), (0.15, 0.0)),
+    ),
+    "endurance": ProfileShape(users=20, duration_s=3600, shape=((0.05, 1.0), (0.9, 1.0), (0.05, 0.0))),
+}
+
+
+def build_schedule(
+    profile: str,
+    scenario: Scenario | None = None,
+    *,
+    users: int | None = None,
+    duration_s: float | None = None,
+    spawn_rate: float | None = None,
+) -> StageSchedule:
+    """The schedule for ``profile``: defaults, then the scenario's override, then the flags."""
+    if profile not in DEFAULT_PROFILES:
+        raise InputError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILE_NAMES)}")
+    if users is not None and users < 1:
+        raise InputError(f"--users must be at least 1, got {users}")
+    if duration_s is not None and duration_s <= 0:
+        raise InputError(f"--duration must be longer than 0s, got {duration_s:g}s")
+    if spawn_rate is not None and spawn_rate <= 0:
+        raise InputError(f"--spawn-rate must be greater than 0 users/s, got {spawn_rate:g}")
+    base = DEFAULT_PROFILES[profile]
+    override = scenario.profiles.get(profile, ProfileOverride()) if scenario else ProfileOverride()
+
+    if override.stages:
+        stages = [Stage(s.duration_ms / 1000.0, s.users) for s in override.stages]
+        peak = max(s.users for s in stages)
+        total = sum(s.duration_s for s in stages)
+        target_peak = users or override.users or peak
+        target_total = duration_s or (override.duration_ms / 1000.0 if override.duration_ms else total)
+        shape = [(s.duration_s / total, s.users / peak) for s in stages]
+    else:
+        target_peak = users or override.users or base.users
+        target_total = duration_s or (override.duration_ms / 1000.0 if override.duration_ms else base.duration_s)
+        shape = list(base.shape)
+    rate = spawn_rate or override.spawn_rate
+
+    built = [Stage(frac_t * target_total, _users(frac_u, target_peak)) for frac_t, frac_u in shape]
+    if rate:
+        built = _apply_spawn_rate(built, rate, target_total, profile)
+    built = [Stage(round(s.duration_s, 3), s.users) for s in built]
+    return StageSchedule(profile=profile, stages=tuple(built))
+
+
+def _users(fraction: float, peak: int) -> int:
+    if fraction <= 0:
+        return 0
+    return max(1, int(math.floor(fraction * peak + 0.5)))
+
+
+def _apply_spawn_rate(stages: list[Stage], rate: float, total: float, profile: str) -> list[Stage]:
+    """Ramps last |delta users| / rate seconds; flat stages share what is left, in proportion."""
+    prev = 0
+    ramps: list[float | None] = []
+    for s in stages:
+        delta = abs(s.users - prev)
+        ramps.append(delta / rate if delta else None)
+        prev = s.users
+    ramp_time = sum(r for r in ramps if r is not None)
+    flat_time = sum(s.duration_s for s, r in zip(stages, ramps, strict=True) if r is None)
+    left = total - ramp_time
+    if left < 0 or (flat_time == 0 and abs(left) > 1e-9):
+        raise InputError(
+            f"{profile}: ramps at {rate:g} users/s need {ramp_time:g}s, more than the {total:g}s duration; "
+            "raise --spawn-rate or --duration"
+        )
+    out = []
+    for s, r in zip(stages, ramps, strict=True):
+        if r is not None:
+            out.append(Stage(r, s.users))
+        else:
+            out.append(Stage(s.duration_s * left / flat_time if flat_time else 0.0, s.users))
+    return out

@@ -1,0 +1,723 @@
+"""The scenario file (YAML, ``version: 1``): typed model, loader and validation.
+
+Validation reads the YAML node tree rather than plain Python values so that every error can name the file,
+the line and the field path (``requests[2].checks.status``). Nothing is rendered or sent before a scenario
+has passed here. docs/scenario.md is the user's reference for every key below.
+
+Unknown keys are errors, so constructs added later (journeys, data feeders, WebSocket steps, an arrival-rate
+load model) arrive as new optional keys without changing the meaning of any file valid today.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import yaml
+
+from crossload import envref
+from crossload.errors import Location, ScenarioError
+from crossload.units import parse_duration_ms, parse_percent
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+PROFILE_NAMES = ("smoke", "load", "stress", "spike", "endurance")
+LATENCY_METRICS = ("avg", "p50", "p90", "p95", "p99", "max")
+THRESHOLD_METRICS = (*LATENCY_METRICS, "error_rate", "rps")
+
+JsonValue = Any  # what YAML can express as JSON: dict, list, str, int, float, bool, None
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_JSON_PATH = re.compile(r"^\$?(?:(?:^|\.)[A-Za-z_][A-Za-z0-9_-]*|\[\d+\]|\[\"[^\"]*\"\])+$")
+_JSON_PATH_PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\[\"([^\"]*)\"\]")
+_THRESHOLD = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|<|>)\s*(.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class ThinkTime:
+    """Pause after each request, drawn uniformly from [min_s, max_s] seconds."""
+
+    min_s: float
+    max_s: float
+
+
+@dataclass(frozen=True)
+class JsonCheck:
+    """A check on the JSON response body: the value at ``path`` exists (or not), or equals a value."""
+
+    path: str
+    steps: tuple[str | int, ...]
+    exists: bool | None = None
+    has_equals: bool = False
+    equals: JsonValue = None
+
+
+@dataclass(frozen=True)
+class Checks:
+    """What makes a response a success. Empty ``status`` means any 2xx or 3xx."""
+
+    status: tuple[int, ...] = ()
+    body_contains: tuple[str, ...] = ()
+    json: tuple[JsonCheck, ...] = ()
+
+    @property
+    def reads_body(self) -> bool:
+        return bool(self.body_contains or self.json)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """``metric op value``: latency values in ms, error_rate in percent, rps in requests per second."""
+
+    metric: str
+    op: str
+    value: float
+    text: str
+    request: str | None
+    location: Location
+
+    def holds(self, measured: float) -> bool:
+        if self.op == "<":
+            return measured < self.value
+        if self.op == "<=":
+            return measured <= self.value
+        if self.op == ">":
+            return measured > self.value
+        return measured >= self.value
+
+
+@dataclass(frozen=True)
+class Request:
+    """One named HTTP request of the weighted mix that every virtual user loops over."""
+
+    name: str
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    json_body: JsonValue = None
+    has_json_body: bool = False
+    raw_body: str | None = None
+    weight: int = 1
+    checks: Checks = field(default_factory=Checks)
+    think_time: ThinkTime | None = None
+    timeout_s: float | None = None
+    thresholds: tuple[Threshold, ...] = ()
+    location: Location = Location("")
+
+
+@dataclass(frozen=True)
+class Defaults:
+    headers: tuple[tuple[str, str], ...] = ()
+    timeout_s: float = 30.0
+    think_time: ThinkTime = ThinkTime(0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    duration_ms: float
+    users: int
+
+
+@dataclass(frozen=True)
+class ProfileOverride:
+    """Per-profile settings from the scenario file; any field left None keeps the profile's default."""
+
+    users: int | None = None
+    duration_ms: float | None = None
+    spawn_rate: float | None = None
+    stages: tuple[StageSpec, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: str
+    name: str
+    description: str
+    target: str | None
+    defaults: Defaults
+    requests: tuple[Request, ...]
+    thresholds: tuple[Threshold, ...]
+    profiles: Mapping[str, ProfileOverride]
+
+    @property
+    def all_thresholds(self) -> tuple[Threshold, ...]:
+        out = list(self.thresholds)
+        for r in self.requests:
+            out.extend(r.thresholds)
+        return tuple(out)
+
+    def env_references(self) -> list[tuple[str, str | None, str]]:
+        """(variable, default, field path) for every ``${...}`` reference in the file."""
+        found: list[tuple[str, str | None, str]] = []
+
+        def visit(value: JsonValue, where: str) -> None:
+            if isinstance(value, str):
+                for name, default in envref.references(value):
+                    found.append((name, default, where))
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    visit(v, f"{where}.{k}")
+            elif isinstance(value, list):
+                for i, v in enumerate(value):
+                    visit(v, f"{where}[{i}]")
+
+        if self.target:
+            visit(self.target, "target")
+        for k, v in self.defaults.headers:
+            visit(v, f"defaults.headers.{k}")
+        for i, r in enumerate(self.requests):
+            base = f"requests[{i}]"
+            visit(r.path, f"{base}.path")
+            for k, v in r.query:
+                visit(v, f"{base}.query.{k}")
+            for k, v in r.headers:
+                visit(v, f"{base}.headers.{k}")
+            if r.has_json_body:
+                visit(r.json_body, f"{base}.json")
+            if r.raw_body is not None:
+                visit(r.raw_body, f"{base}.body")
+        return found
+
+
+# --------------------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raise ScenarioError naming file, line and field on any problem."""
+    p = Path(path)
+    shown = str(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(Location(shown), "", "file not found") from None
+    except IsADirectoryError:
+        raise ScenarioError(Location(shown), "", "is a directory, expected a YAML file") from None
+    except UnicodeDecodeError as e:
+        raise ScenarioError(Location(shown), "", f"not UTF-8 text ({e.reason})") from None
+    except OSError as e:
+        raise ScenarioError(Location(shown), "", f"cannot be read: {e.strerror}") from None
+    return parse_scenario(text, shown)
+
+
+def parse_scenario(text: str, file: str) -> Scenario:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else 0
+        problem = e.problem or e.context or "invalid YAML"
+        raise ScenarioError(Location(file, line), "", f"YAML syntax error: {problem}") from None
+    except yaml.YAMLError as e:
+        raise ScenarioError(Location(file), "", f"YAML error: {e}") from None
+    if node is None:
+        raise ScenarioError(Location(file, 1), "", "the file is empty; expected a scenario (version: 1, ...)")
+    return _ScenarioReader(file).scenario(node)
+
+
+T = TypeVar("T")
+_constructor = yaml.SafeLoader("")
+
+
+class _ScenarioReader:
+    """Walks the YAML node tree; every accessor knows the node's line and the field path."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    # -- primitives ---------------------------------------------------------------------------------------
+    def error(self, node: yaml.Node, where: str, message: str) -> ScenarioError:
+        return ScenarioError(Location(self.file, node.start_mark.line + 1), where, message)
+
+    def value(self, node: yaml.Node) -> JsonValue:
+        return _constructor.construct_object(node, deep=True)
+
+    def mapping(self, node: yaml.Node, where: str, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, where, f"expected a mapping with keys {', '.join(allowed)}")
+        out: dict[str, yaml.Node] = {}
+        for k, v in node.value:
+            key = self.value(k)
+            if not isinstance(key, str):
+                raise self.error(k, where, f"keys must be text, got {key!r}")
+            if key in out:
+                raise self.error(k, _join(where, key), "duplicate key")
+            if key not in allowed:
+                hint = difflib.get_close_matches(key, allowed, n=1)
+                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+                raise self.error(
+                    k, _join(where, key), f"unknown key{suggestion}; expected one of {', '.join(allowed)}"
+                )
+            out[key] = v
+        return out
+
+    def free_mapping(self, node: yaml.Node, where: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, where, "expected a mapping of name: value")
+        seen: set[str] = set()
+        out: list[tuple[str, yaml.Node, yaml.Node]] = []
+        for k, v in node.value:
+            key = self.value(k)
+            if not isinstance(key, str | int | float) or isinstance(key, bool):
+                raise self.error(k, where, f"names must be text, got {key!r}")
+            key = str(key)
+            if key in seen:
+                raise self.error(k, _join(where, key), "duplicate key")
+            seen.add(key)
+            out.append((key, k, v))
+        return out
+
+    def sequence(self, node: yaml.Node, where: str, what: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.error(node, where, f"expected a list of {what}")
+        return list(node.value)
+
+    def string(self, node: yaml.Node, where: str, *, allow_empty: bool = False) -> str:
+        v = self.value(node)
+        if not isinstance(v, str):
+            raise self.error(node, where, f"expected text, got {_kind(v)}")
+        if not allow_empty and not v.strip():
+            raise self.error(node, where, "must not be empty")
+        return v
+
+    def scalar_text(self, node: yaml.Node, where: str) -> str:
+        """A header or query value: text, or a number/boolean written the way JSON would."""
+        v = self.value(node)
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return repr(v) if isinstance(v, float) else str(v)
+        if isinstance(v, str):
+            return v
+        raise self.error(node, where, f"expected text or a number, got {_kind(v)}")
+
+    def integer(self, node: yaml.Node, where: str, *, minimum: int) -> int:
+        v = self.value(node)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.error(node, where, f"expected a whole number, got {_kind(v)}")
+        if v < minimum:
+            raise self.error(node, where, f"must be at least {minimum}, got {v}")
+        return v
+
+    def number(self, node: yaml.Node, where: str, *, minimum: float, exclusive: bool = False) -> float:
+        v = self.value(node)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise self.error(node, where, f"expected a number, got {_kind(v)}")
+        if v < minimum or (exclusive and v == minimum):
+            bound = "greater than" if exclusive else "at least"
+            raise self.error(node, where, f"must be {bound} {minimum:g}, got {v}")
+        return float(v)
+
+    def duration_ms(self, node: yaml.Node, where: str, *, positive: bool = False) -> float:
+        v = self.value(node)
+        try:
+            ms = parse_duration_ms(v)
+        except (ValueError, TypeError) as e:
+            raise self.error(node, where, str(e) if isinstance(v, str) else
+                             f"expected a duration such as 500ms, 30s, 5m or 1h, got {_kind(v)}") from None
+        if positive and ms <= 0:
+            raise self.error(node, where, "must be longer than 0s")
+        return ms
+
+    def optional(self, m: dict[str, yaml.Node], key: str, where: str, read: Callable[[yaml.Node, str], T],
+                 default: T) -> T:
+        if key not in m or _is_null(m[key]):
+            return default
+        return read(m[key], _join(where, key))
+
+    # -- structure ----------------------------------------------------------------------------------------
+    def scenario(self, root: yaml.Node) -> Scenario:
+        top = self.mapping(root, "", ("version", "name", "description", "target", "defaults", "requests",
+                                      "thresholds", "profiles"))
+        if "version" not in top:
+            raise self.error(root, "version", "missing; this format is version: 1")
+        version = self.value(top["version"])
+        if version != 1 or isinstance(version, bool):
+            raise self.error(top["version"], "version", f"unsupported version {version!r}; expected 1")
+        if "name" not in top:
+            raise self.error(root, "name", "missing; give the scenario a name")
+        name = self.string(top["name"], "name")
+        description = self.optional(top, "description", "", lambda n, w: self.string(n, w, allow_empty=True), "")
+        target = self.optional(top, "target", "", self.target_url, None)
+        defaults = self.optional(top, "defaults", "", self.defaults, Defaults())
+        if "requests" not in top:
+            raise self.error(root, "requests", "missing; list at least one request")
+        requests = self.requests(top["requests"], "requests", defaults)
+        names = {r.name for r in requests}
+        thresholds = self.optional(top, "thresholds", "", lambda n, w: self.thresholds(n, w, None, names), ())
+        profiles = self.optional(top, "profiles", "", self.profiles, {})
+        return Scenario(
+            path=self.file,
+            name=name,
+            description=description,
+            target=target,
+            defaults=defaults,
+            requests=requests,
+            thresholds=thresholds,
+            profiles=profiles,
+        )
+
+    def target_url(self, node: yaml.Node, where: str) -> str:
+        url = self.string(node, where)
+        check_target_url(url, lambda msg: self.error(node, where, msg))
+        return url.rstrip("/")
+
+    def defaults(self, node: yaml.Node, where: str) -> Defaults:
+        m = self.mapping(node, where, ("headers", "timeout", "think_time"))
+        headers = self.optional(m, "headers", where, self.headers, ())
+        timeout_ms = self.optional(m, "timeout", where, lambda n, w: self.duration_ms(n, w, positive=True),
+                                   30_000.0)
+        think = self.optional(m, "think_time", where, self.think_time, ThinkTime(0.0, 0.0))
+        return Defaults(headers=headers, timeout_s=timeout_ms / 1000.0, think_time=think)
+
+    def headers(self, node: yaml.Node, where: str) -> tuple[tuple[str, str], ...]:
+        out: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for key, knode, vnode in self.free_mapping(node, where):
+            here = _join(where, key)
+            if not _HEADER_NAME.match(key):
+                raise self.error(knode, here, "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~)")
+            if key.lower() in seen:
+                raise self.error(knode, here, "duplicate header (names are case-insensitive)")
+            seen.add(key.lower())
+            value = self.scalar_text(vnode, here)
+            if any(c in value for c in "\r\n\0"):
+                raise self.error(vnode, here, "header values cannot contain line breaks or NUL")
+            out.append((key, value))
+        return tuple(out)
+
+    def think_time(self, node: yaml.Node, where: str) -> ThinkTime:
+        if isinstance(node, yaml.MappingNode):
+            m = self.mapping(node, where, ("min", "max"))
+            for key in ("min", "max"):
+                if key not in m:
+                    raise self.error(node, _join(where, key), "missing; think_time takes min and max")
+            lo = self.duration_ms(m["min"], _join(where, "min")) / 1000.0
+            hi = self.duration_ms(m["max"], _join(where, "max")) / 1000.0
+            if hi < lo:
+                raise self.error(m["max"], _join(where, "max"), "must not be smaller than min")
+            return ThinkTime(lo, hi)
+        fixed = self.duration_ms(node, where) / 1000.0
+        return ThinkTime(fixed, fixed)
+
+    def requests(self, node: yaml.Node, where: str, defaults: Defaults) -> tuple[Request, ...]:
+        items = self.sequence(node, where, "requests")
+        if not items:
+            raise self.error(node, where, "list at least one request")
+        out: list[Request] = []
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            req = self.request(item, f"{where}[{i}]")
+            if req.name in seen:
+                raise self.error(item, f"{where}[{i}].name",
+                                 f"duplicate request name {req.name!r} (first used by {where}[{seen[req.name]}])")
+            seen[req.name] = i
+            out.append(req)
+        return tuple(out)
+
+    def request(self, node: yaml.Node, where: str) -> Request:
+        m = self.mapping(node, where, ("name", "method", "path", "query", "headers", "json", "body", "weight",
+                                       "checks", "think_time", "timeout", "thresholds"))
+        for key in ("name", "path"):
+            if key not in m:
+                raise self.error(node, _join(where, key), "missing")
+        name = self.string(m["name"], _join(where, "name"))
+        if "\0" in name or len(name) > 200:
+            raise self.error(m["name"], _join(where, "name"), "must be at most 200 characters, without NUL")
+        method = "GET"
+        if "method" in m:
+            raw = self.string(m["method"], _join(where, "method"))
+            method = raw.upper()
+            if method not in METHODS:
+                raise self.error(m["method"], _join(where, "method"),
+                                 f"unknown method {raw!r}; expected one of {', '.join(METHODS)}")
+        path = self.string(m["path"], _join(where, "path"))
+        if not path.startswith("/"):
+            raise self.error(m["path"], _join(where, "path"),
+                             "must start with '/' (the target's base URL comes from 'target' or --target)")
+        if any(c in path for c in "\r\n\0"):
+            raise self.error(m["path"], _join(where, "path"), "cannot contain line breaks or NUL")
+        query: tuple[tuple[str, str], ...] = ()
+        if "query" in m and not _is_null(m["query"]):
+            q: list[tuple[str, str]] = []
+            for key, _kn, vnode in self.free_mapping(m["query"], _join(where, "query")):
+                here = _join(_join(where, "query"), key)
+                if isinstance(vnode, yaml.SequenceNode):
+                    q.extend((key, self.scalar_text(v, f"{here}[{j}]")) for j, v in enumerate(vnode.value))
+                else:
+                    q.append((key, self.scalar_text(vnode, here)))
+            query = tuple(q)
+        headers = self.optional(m, "headers", where, self.headers, ())
+        if "json" in m and "body" in m:
+            raise self.error(m["body"], _join(where, "body"), "give either json or body, not both")
+        if method in ("GET", "HEAD") and ("json" in m or "body" in m):
+            key = "json" if "json" in m else "body"
+            raise self.error(m[key], _join(where, key), f"a {method} request cannot carry a body")
+        has_json = "json" in m
+        json_body = self.value(m["json"]) if has_json else None
+        if has_json:
+            self.check_json_value(m["json"], _join(where, "json"))
+        raw_body = self.optional(m, "body", where, lambda n, w: self.string(n, w, allow_empty=True), None)
+        weight = self.optional(m, "weight", where, lambda n, w: self.integer(n, w, minimum=1), 1)
+        checks = self.optional(m, "checks", where, self.checks, Checks())
+        think = self.optional(m, "think_time", where, self.think_time, None)
+        timeout_ms = self.optional(m, "timeout", where, lambda n, w: self.duration_ms(n, w, positive=True), None)
+        thresholds = self.optional(m, "thresholds", where, lambda n, w: self.thresholds(n, w, name, None), ())
+        return Request(
+            name=name,
+            method=method,
+            path=path,
+            query=query,
+            headers=headers,
+            json_body=json_body,
+            has_json_body=has_json,
+            raw_body=raw_body,
+            weight=weight,
+            checks=checks,
+            think_time=think,
+            timeout_s=timeout_ms / 1000.0 if timeout_ms is not None else None,
+            thresholds=thresholds,
+            location=Location(self.file, node.start_mark.line + 1),
+        )
+
+    def check_json_value(self, node: yaml.Node, where: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = self.value(k)
+                if not isinstance(key, str):
+                    raise self.error(k, where, f"JSON object keys must be text, got {key!r}")
+                self.check_json_value(v, _join(where, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                self.check_json_value(v, f"{where}[{i}]")
+        else:
+            v = self.value(node)
+            if v is not None and not isinstance(v, str | int | float | bool):
+                raise self.error(node, where, f"{_kind(v)} cannot be sent as JSON; quote it to send text")
+            if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+                raise self.error(node, where, "NaN and infinity cannot be sent as JSON")
+
+    def checks(self, node: yaml.Node, where: str) -> Checks:
+        m = self.mapping(node, where, ("status", "body_contains", "json"))
+        status: tuple[int, ...] = ()
+        if "status" in m:
+            here = _join(where, "status")
+            nodes = m["status"].value if isinstance(m["status"], yaml.SequenceNode) else [m["status"]]
+            codes = []
+            for j, sn in enumerate(nodes):
+                code = self.integer(sn, f"{here}[{j}]" if isinstance(m["status"], yaml.SequenceNode) else here,
+                                    minimum=100)
+                if code > 599:
+                    raise self.error(sn, here, f"{code} is not an HTTP status code (100-599)")
+                codes.append(code)
+            if not codes:
+                raise self.error(m["status"], here, "list at least one status code")
+            status = tuple(codes)
+        contains: tuple[str, ...] = ()
+        if "body_contains" in m:
+            here = _join(where, "body_contains")
+            bnode = m["body_contains"]
+            nodes = bnode.value if isinstance(bnode, yaml.SequenceNode) else [bnode]
+            contains = tuple(self.string(n, here, allow_empty=False) for n in nodes)
+        json_checks: tuple[JsonCheck, ...] = ()
+        if "json" in m:
+            here = _join(where, "json")
+            json_checks = tuple(
+                self.json_check(n, f"{here}[{j}]") for j, n in enumerate(self.sequence(m["json"], here, "checks"))
+            )
+        return Checks(status=status, body_contains=contains, json=json_checks)
+
+    def json_check(self, node: yaml.Node, where: str) -> JsonCheck:
+        m = self.mapping(node, where, ("path", "exists", "equals"))
+        if "path" not in m:
+            raise self.error(node, _join(where, "path"), "missing")
+        path = self.string(m["path"], _join(where, "path"))
+        steps = parse_json_path(path)
+        if steps is None:
+            raise self.error(m["path"], _join(where, "path"),
+                             f"{path!r} is not a JSON path; expected e.g. $.items[0].id or token")
+        exists = None
+        if "exists" in m:
+            v = self.value(m["exists"])
+            if not isinstance(v, bool):
+                raise self.error(m["exists"], _join(where, "exists"), f"expected true or false, got {_kind(v)}")
+            exists = v
+        has_equals = "equals" in m
+        equals = self.value(m["equals"]) if has_equals else None
+        if has_equals:
+            self.check_json_value(m["equals"], _join(where, "equals"))
+        if exists is None and not has_equals:
+            exists = True
+        if exists is False and has_equals:
+            raise self.error(m["equals"], _join(where, "equals"), "cannot combine equals with exists: false")
+        return JsonCheck(path=path, steps=steps, exists=exists, has_equals=has_equals, equals=equals)
+
+    def thresholds(self, node: yaml.Node, where: str, request: str | None,
+                   request_names: set[str] | None) -> tuple[Threshold, ...]:
+        out: list[Threshold] = []
+        for j, item in enumerate(self.sequence(node, where, 'thresholds such as "p95 < 500ms"')):
+            here = f"{where}[{j}]"
+            req = request
+            if isinstance(item, yaml.MappingNode):
+                # Global form for one request: {request: name, check: "p95 < 300ms"}
+                m = self.mapping(item, here, ("request", "check"))
+                if request is not None or "request" not in m or "check" not in m:
+                    raise self.error(item, here, 'expected "metric < value", or {request: NAME, check: "..."}')
+                req = self.string(m["request"], _join(here, "request"))
+                if request_names is not None and req not in request_names:
+                    raise self.error(m["request"], _join(here, "request"), f"no request is named {req!r}")
+                item = m["check"]
+                here = _join(here, "check")
+            text = self.string(item, here)
+            out.append(self.threshold(item, here, text, req))
+        return tuple(out)
+
+    def threshold(self, node: yaml.Node, where: str, text: str, request: str | None) -> Threshold:
+        loc = Location(self.file, node.start_mark.line + 1)
+        try:
+            metric, op, value = parse_threshold(text)
+        except ValueError as e:
+            raise self.error(node, where, str(e)) from None
+        return Threshold(metric=metric, op=op, value=value, text=text.strip(), request=request, location=loc)
+
+    def profiles(self, node: yaml.Node, where: str) -> dict[str, ProfileOverride]:
+        m = self.mapping(node, where, PROFILE_NAMES)
+        return {name: self.profile(m[name], _join(where, name)) for name in m}
+
+    def profile(self, node: yaml.Node, where: str) -> ProfileOverride:
+        m = self.mapping(node, where, ("users", "duration", "spawn_rate", "stages"))
+        users = self.optional(m, "users", where, lambda n, w: self.integer(n, w, minimum=1), None)
+        duration = self.optional(m, "duration", where, lambda n, w: self.duration_ms(n, w, positive=True), None)
+        rate = self.optional(m, "spawn_rate", where, lambda n, w: self.number(n, w, minimum=0, exclusive=True),
+                             None)
+        stages: tuple[StageSpec, ...] | None = None
+        if "stages" in m:
+            here = _join(where, "stages")
+            items = self.sequence(m["stages"], here, "stages ({duration: 30s, users: 10})")
+            if not items:
+                raise self.error(m["stages"], here, "list at least one stage")
+            parsed = []
+            for j, sn in enumerate(items):
+                sm = self.mapping(sn, f"{here}[{j}]", ("duration", "users"))
+                for key in ("duration", "users"):
+                    if key not in sm:
+                        raise self.error(sn, f"{here}[{j}].{key}", "missing")
+                parsed.append(StageSpec(
+                    duration_ms=self.duration_ms(sm["duration"], f"{here}[{j}].duration"),
+                    users=self.integer(sm["users"], f"{here}[{j}].users", minimum=0),
+                ))
+            if sum(s.duration_ms for s in parsed) <= 0:
+                raise self.error(m["stages"], here, "the stages must last longer than 0s in total")
+            if max(s.users for s in parsed) < 1:
+                raise self.error(m["stages"], here, "at least one stage needs users > 0")
+            stages = tuple(parsed)
+        return ProfileOverride(users=users, duration_ms=duration, spawn_rate=rate, stages=stages)
+
+
+def check_target_url(url: str, fail: Callable[[str], Exception]) -> None:
+    """Accept http(s)://host[:port][/base]; raise ``fail(message)`` otherwise."""
+    if envref.has_refs(url):
+        return  # resolved in the tool process; checked again once resolved
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise fail(f"{url!r} is not a valid URL ({e})") from None
+    if parts.scheme not in ("http", "https"):
+        raise fail(f"{url!r} is not an http:// or https:// URL")
+    if not parts.hostname:
+        raise fail(f"{url!r} has no host")
+    if parts.query or parts.fragment:
+        raise fail(f"{url!r}: a target is a base URL without ?query or #fragment")
+    if port is not None and port == 0:
+        raise fail(f"{url!r}: port 0 is not a valid target port")
+
+
+def parse_threshold(text: str) -> tuple[str, str, float]:
+    """``"p95 < 500ms"`` -> ("p95", "<", 500.0). Units: ms/s for latency, % for error_rate, /s for rps."""
+    m = _THRESHOLD.match(text)
+    if not m:
+        raise ValueError(f'{text!r} is not a threshold; expected "metric < value" such as "p95 < 500ms"')
+    metric, op, raw = m.group(1), m.group(2), m.group(3).strip()
+    if metric not in THRESHOLD_METRICS:
+        hint = difflib.get_close_matches(metric, THRESHOLD_METRICS, n=1)
+        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise ValueError(f"unknown metric {metric!r}{suggestion}; expected one of {', '.join(THRESHOLD_METRICS)}")
+    if metric in LATENCY_METRICS:
+        if not re.search(r"[a-z]$", raw):
+            raise ValueError(f"{raw!r} needs a unit: write e.g. {raw}ms or {raw}s")
+        try:
+            value = parse_duration_ms(raw)
+        except ValueError as e:
+            raise ValueError(str(e)) from None
+    elif metric == "error_rate":
+        if not raw.endswith("%"):
+            raise ValueError(f"{raw!r} needs a unit: write the error rate in percent, e.g. {raw}%")
+        value = parse_percent(raw)
+    else:
+        s = raw[:-2].strip() if raw.endswith("/s") else raw
+        try:
+            value = float(s)
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a rate; expected requests per second, e.g. 50 or 50/s") from None
+        if value < 0:
+            raise ValueError("a rate cannot be negative")
+    return metric, op, value
+
+
+def parse_json_path(path: str) -> tuple[str | int, ...] | None:
+    """``$.items[0].id`` or ``items[0].id`` -> ("items", 0, "id"); None when not a path."""
+    s = path.strip()
+    if s in ("$", ""):
+        return None
+    if s.startswith("$"):
+        s = s[1:]
+        if s and s[0] not in ".[":
+            return None
+    elif s.startswith("."):
+        return None
+    steps: list[str | int] = []
+    pos = 0
+    while pos < len(s):
+        m = _JSON_PATH_PART.match(s, pos)
+        if not m or m.end() == pos:
+            return None
+        if pos == 0 and m.group(1) is not None and s[0] != "." and path.strip().startswith("$"):
+            return None
+        if m.group(1) is not None:
+            steps.append(m.group(1))
+        elif m.group(2) is not None:
+            steps.append(int(m.group(2)))
+        else:
+            steps.append(m.group(3))
+        pos = m.end()
+    return tuple(steps) if steps else None
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _kind(v: object) -> str:
+    if v is None:
+        return "nothing (null)"
+    if isinstance(v, bool):
+        return f"a boolean ({str(v).lower()})"
+    if isinstance(v, int | float):
+        return f"a number ({v})"
+    if isinstance(v, str):
+        return f"text ({v!r})" if len(v) < 40 else "text"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "a mapping"
+    return type(v).__name__

@@ -1,0 +1,641 @@
+"""The demo HTTP service that load tests hit when no target is given.
+
+It exists so a run always has something predictable to measure: fixed
+catalogue data, an echo endpoint to verify what a load generator really
+sends, and knobs for latency (`/delay/{ms}`) and failures (`/error`).
+
+The server must never be the bottleneck of the measurement, so the hot
+handlers return pre-serialized bytes, there is no middleware and no
+access log, and several processes can share one port via SO_REUSEPORT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import importlib
+import json
+import math
+import multiprocessing
+import os
+import queue
+import random
+import secrets
+import signal
+import socket
+import sys
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait as wait_for_sentinels
+from multiprocessing.context import ForkContext, SpawnContext
+from multiprocessing.process import BaseProcess
+from typing import Any, TypeGuard
+
+from aiohttp import web
+
+__all__ = [
+    "CATALOGUE_SIZE",
+    "DEFAULT_DEMO_TOKEN",
+    "ECHO_LOG_SIZE",
+    "TOKEN_ENV_VAR",
+    "TargetState",
+    "build_app",
+    "client_host",
+    "free_port",
+    "serve",
+    "url_for",
+]
+
+CATALOGUE_SIZE = 1000
+MAX_PAGE_LIMIT = 100
+SEARCH_LIMIT = 20
+MAX_DELAY_MS = 60_000
+ECHO_LOG_SIZE = 10_000
+MAX_TOKENS = 100_000
+MAX_CREATED_ITEMS = 100_000
+TOKEN_ENV_VAR = "CROSSLOAD_DEMO_TOKEN"
+DEFAULT_DEMO_TOKEN = "demo-token"
+
+_JSON = "application/json"
+
+# --------------------------------------------------------------------------
+# Catalogue: fixed, deterministic data so every run sees the same payloads.
+# --------------------------------------------------------------------------
+
+# fmt: off
+_ADJECTIVES = (
+    "Red", "Blue", "Green", "Silver", "Golden", "Compact", "Heavy", "Light", "Smart", "Classic",
+    "Modern", "Rugged", "Quiet", "Rapid", "Tiny", "Giant", "Vintage", "Wireless", "Solar", "Foldable",
+)
+_NOUNS = (
+    "Lamp", "Chair", "Kettle", "Backpack", "Keyboard", "Speaker", "Bottle", "Notebook", "Drill",
+    "Blender", "Helmet", "Tent", "Camera", "Watch", "Router", "Mug", "Scarf", "Jacket", "Bicycle",
+    "Monitor", "Pillow", "Toaster", "Umbrella", "Wallet", "Headphones",
+)
+# fmt: on
+
+
+def _item_name(item_id: int) -> str:
+    adjective = _ADJECTIVES[item_id % len(_ADJECTIVES)]
+    noun = _NOUNS[(item_id // len(_ADJECTIVES)) % len(_NOUNS)]
+    return f"{adjective} {noun} {item_id}"
+
+
+def _item_price(item_id: int) -> float:
+    return round(1 + (item_id * 7919 % 9900) / 100, 2)
+
+
+def _make_catalogue() -> tuple[dict[str, Any], ...]:
+    return tuple(
+        {"id": i, "name": _item_name(i), "price": _item_price(i)} for i in range(1, CATALOGUE_SIZE + 1)
+    )
+
+
+def _dump(data: object) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+CATALOGUE = _make_catalogue()
+_ITEM_BODIES = {str(item["id"]): _dump(item) for item in CATALOGUE}
+_LOWER_NAMES = tuple(str(item["name"]).lower() for item in CATALOGUE)
+
+_HEALTH_BODY = _dump({"status": "ok"})
+_NOT_FOUND_BODY = _dump({"error": "not found"})
+_UNAUTHORIZED_BODY = _dump({"error": "unauthorized"})
+_INJECTED_BODY = _dump({"error": "injected"})
+
+
+@functools.lru_cache(maxsize=1024)
+def _page_body(page: int, limit: int) -> bytes:
+    start = (page - 1) * limit
+    items = CATALOGUE[start : start + limit]
+    return _dump({"items": items, "page": page, "limit": limit, "total": CATALOGUE_SIZE})
+
+
+@functools.lru_cache(maxsize=4096)
+def _search_body(query: str) -> bytes:
+    needle = query.lower()
+    results = []
+    for item, lower_name in zip(CATALOGUE, _LOWER_NAMES, strict=True):
+        if needle in lower_name:
+            results.append(item)
+            if len(results) == SEARCH_LIMIT:
+                break
+    return _dump({"query": query, "results": results})
+
+
+# --------------------------------------------------------------------------
+# Mutable per-process state: tokens, created items, echo log, error rate.
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class TargetState:
+    """In-memory state of one server process; every collection is bounded."""
+
+    error_rate: float = 0.0
+    tokens: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    created: OrderedDict[int, bytes] = field(default_factory=OrderedDict)
+    next_id: int = CATALOGUE_SIZE + 1
+    echo_log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=ECHO_LOG_SIZE))
+    rng: random.Random = field(default_factory=random.Random)
+    static_token: str = field(default_factory=lambda: os.environ.get(TOKEN_ENV_VAR, DEFAULT_DEMO_TOKEN))
+
+    def issue_token(self) -> str:
+        token = secrets.token_urlsafe(24)
+        self.tokens[token] = None
+        if len(self.tokens) > MAX_TOKENS:
+            self.tokens.popitem(last=False)
+        return token
+
+    def token_is_valid(self, token: str) -> bool:
+        return token == self.static_token or token in self.tokens
+
+    def create_item(self, name: str, price: float) -> bytes:
+        item_id = self.next_id
+        self.next_id += 1
+        body = _dump({"id": item_id, "name": name, "price": price})
+        self.created[item_id] = body
+        if len(self.created) > MAX_CREATED_ITEMS:
+            self.created.popitem(last=False)
+        return body
+
+
+STATE_KEY = web.AppKey("crossload_target_state", TargetState)
+
+
+def _state(request: web.Request) -> TargetState:
+    return request.app[STATE_KEY]
+
+
+# --------------------------------------------------------------------------
+# Response helpers.
+# --------------------------------------------------------------------------
+
+
+def _raw(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type=_JSON)
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    return _raw(_dump(data), status)
+
+
+def _error(message: str, status: int) -> web.Response:
+    return _json({"error": message}, status)
+
+
+def _parse_int(text: str | None, default: int) -> int | None:
+    """Parse a non-negative decimal integer; None means invalid."""
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
+async def _read_json(request: web.Request) -> Any:
+    """Return the decoded JSON body, or raise ValueError."""
+    raw = await request.read()
+    return json.loads(raw)
+
+
+# --------------------------------------------------------------------------
+# Catalogue endpoints.
+# --------------------------------------------------------------------------
+
+
+async def health(request: web.Request) -> web.Response:
+    return _raw(_HEALTH_BODY)
+
+
+async def list_items(request: web.Request) -> web.Response:
+    query = request.query
+    page = _parse_int(query.get("page"), 1)
+    limit = _parse_int(query.get("limit"), 20)
+    if page is None or page < 1:
+        return _error("page must be an integer >= 1", 400)
+    if limit is None or not 1 <= limit <= MAX_PAGE_LIMIT:
+        return _error(f"limit must be an integer in 1..{MAX_PAGE_LIMIT}", 400)
+    return _raw(_page_body(page, limit))
+
+
+async def get_item(request: web.Request) -> web.Response:
+    raw_id = request.match_info["id"]
+    body = _ITEM_BODIES.get(raw_id)
+    if body is None:
+        body = _state(request).created.get(int(raw_id))
+        if body is None:
+            return _raw(_NOT_FOUND_BODY, 404)
+    return _raw(body)
+
+
+async def search(request: web.Request) -> web.Response:
+    query = request.query.get("q")
+    if query is None:
+        return _error("missing query parameter q", 400)
+    return _raw(_search_body(query))
+
+
+# --------------------------------------------------------------------------
+# Authentication and writes.
+# --------------------------------------------------------------------------
+
+
+def _non_empty_str(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and value != ""
+
+
+async def login(request: web.Request) -> web.Response:
+    try:
+        payload = await _read_json(request)
+    except ValueError:
+        return _raw(_UNAUTHORIZED_BODY, 401)
+    if not isinstance(payload, dict) or not (
+        _non_empty_str(payload.get("username")) and _non_empty_str(payload.get("password"))
+    ):
+        return _raw(_UNAUTHORIZED_BODY, 401)
+    return _json({"token": _state(request).issue_token()})
+
+
+def _bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def _valid_price(value: object) -> TypeGuard[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and value >= 0
+
+
+async def create_item(request: web.Request) -> web.Response:
+    state = _state(request)
+    token = _bearer_token(request)
+    if token is None or not state.token_is_valid(token):
+        return _raw(_UNAUTHORIZED_BODY, 401)
+    try:
+        payload = await _read_json(request)
+    except ValueError:
+        return _error("body must be valid JSON", 400)
+    if not isinstance(payload, dict):
+        return _error("body must be a JSON object", 400)
+    name, price = payload.get("name"), payload.get("price")
+    if not _non_empty_str(name) or not _valid_price(price):
+        return _error('expected {"name": str, "price": number >= 0}', 400)
+    return _raw(state.create_item(name, price), 201)
+
+
+# --------------------------------------------------------------------------
+# Echo: reports exactly what arrived, so generators can be verified.
+# --------------------------------------------------------------------------
+
+
+def _decode_header(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _echo_entry(request: web.Request, body: bytes) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "method": request.method,
+        "raw_path": request.raw_path,
+        "path": request.path,
+        "query": [[key, value] for key, value in request.query.items()],
+        "headers": [[_decode_header(name), _decode_header(value)] for name, value in request.raw_headers],
+    }
+    try:
+        entry["body"] = body.decode("utf-8")
+    except UnicodeDecodeError:
+        entry["body_b64"] = base64.b64encode(body).decode("ascii")
+    return entry
+
+
+async def echo(request: web.Request) -> web.Response:
+    entry = _echo_entry(request, await request.read())
+    _state(request).echo_log.append(entry)
+    return _json(entry)
+
+
+async def get_echo_log(request: web.Request) -> web.Response:
+    return _json({"entries": list(_state(request).echo_log)})
+
+
+async def clear_echo_log(request: web.Request) -> web.Response:
+    log = _state(request).echo_log
+    cleared = len(log)
+    log.clear()
+    return _json({"cleared": cleared})
+
+
+# --------------------------------------------------------------------------
+# Latency and failure injection.
+# --------------------------------------------------------------------------
+
+
+async def delay(request: web.Request) -> web.Response:
+    ms = _parse_int(request.match_info["ms"], 0)
+    if ms is None or ms > MAX_DELAY_MS:
+        return _error(f"ms must be an integer in 0..{MAX_DELAY_MS}", 400)
+    await asyncio.sleep(ms / 1000)
+    return _json({"delayed_ms": ms})
+
+
+def _maybe_fail(state: TargetState, probability: float) -> web.Response:
+    if probability > 0 and state.rng.random() < probability:
+        return _raw(_INJECTED_BODY, 500)
+    return _raw(_HEALTH_BODY)
+
+
+async def error_default(request: web.Request) -> web.Response:
+    state = _state(request)
+    return _maybe_fail(state, state.error_rate)
+
+
+async def error_percent(request: web.Request) -> web.Response:
+    try:
+        percent = float(request.match_info["percent"])
+    except ValueError:
+        percent = math.nan
+    if not 0 <= percent <= 100:
+        return _error("percent must be a number in 0..100", 400)
+    return _maybe_fail(_state(request), percent / 100)
+
+
+# --------------------------------------------------------------------------
+# Fallback: JSON 404/405 without putting a middleware on the hot path.
+# --------------------------------------------------------------------------
+
+
+async def _allowed_methods(request: web.Request, skip: object) -> set[str]:
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not skip:
+            _, methods = await resource.resolve(request)
+            allowed |= methods
+    return allowed
+
+
+async def fallback(request: web.Request) -> web.Response:
+    """Reached only when no real route matched the path and method."""
+    allowed = await _allowed_methods(request, request.match_info.route.resource)
+    if not allowed:
+        return _raw(_NOT_FOUND_BODY, 404)
+    response = _error("method not allowed", 405)
+    response.headers["Allow"] = ", ".join(sorted(allowed))
+    return response
+
+
+# --------------------------------------------------------------------------
+# Application assembly.
+# --------------------------------------------------------------------------
+
+
+def _add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/health", health)
+    router.add_get("/api/items", list_items)
+    router.add_post("/api/items", create_item)
+    router.add_get(r"/api/items/{id:\d+}", get_item)
+    router.add_get("/api/search", search)
+    router.add_post("/api/login", login)
+    router.add_route("*", "/echo", echo)
+    router.add_route("*", "/echo/{tail:.*}", echo)
+    router.add_get("/_crossload/echo-log", get_echo_log, allow_head=False)
+    router.add_delete("/_crossload/echo-log", clear_echo_log)
+    router.add_get("/delay/{ms}", delay)
+    router.add_get("/error", error_default)
+    router.add_get("/error/{percent}", error_percent)
+    router.add_route("*", "/{tail:.*}", fallback)
+
+
+def build_app(error_rate: float = 0.0) -> web.Application:
+    """Create the demo application; error_rate is a probability in 0..1."""
+    if not 0 <= error_rate <= 1:
+        raise ValueError(f"error_rate must be within 0..1, got {error_rate!r}")
+    app = web.Application()
+    app[STATE_KEY] = TargetState(error_rate=error_rate)
+    _add_routes(app.router)
+    return app
+
+
+# --------------------------------------------------------------------------
+# Serving: one process, or a supervisor with N processes on one port.
+# --------------------------------------------------------------------------
+
+_PARENT_POLL_S = 0.5
+_WORKER_READY_TIMEOUT_S = 30.0
+_WORKER_STOP_TIMEOUT_S = 5.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Ask the kernel for an unused TCP port on host."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def client_host(host: str) -> str:
+    """Address a client on this machine should dial to reach a server bound to host."""
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+
+
+def url_for(host: str, port: int) -> str:
+    """Base URL of a server bound to host:port, as seen from this machine."""
+    address = client_host(host)
+    if ":" in address:
+        address = f"[{address}]"
+    return f"http://{address}:{port}"
+
+
+def _install_fast_loop() -> None:
+    """Use uvloop when it happens to be installed; it is optional."""
+    try:
+        uvloop = importlib.import_module("uvloop")
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def _watch_parent(stop: asyncio.Event) -> None:
+    parent = os.getppid()
+    while not stop.is_set():
+        await asyncio.sleep(_PARENT_POLL_S)
+        if os.getppid() != parent:
+            stop.set()
+
+
+@dataclass(frozen=True)
+class _ServeOptions:
+    host: str
+    port: int
+    error_rate: float
+    reuse_port: bool = False
+    exit_with_parent: bool = False
+    stop_signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+
+
+async def _run_server(options: _ServeOptions, on_ready: Callable[[int], None]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in options.stop_signals:
+        loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(
+        build_app(options.error_rate),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=1.0,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(
+            runner,
+            options.host,
+            options.port,
+            reuse_port=options.reuse_port or None,
+            backlog=1024,
+        )
+        await site.start()
+        on_ready(int(runner.addresses[0][1]))
+        watcher = None
+        if options.exit_with_parent:
+            watcher = asyncio.create_task(_watch_parent(stop))
+        await stop.wait()
+        if watcher is not None:
+            watcher.cancel()
+    finally:
+        await runner.cleanup()
+
+
+def _announce(host: str) -> Callable[[int], None]:
+    def announce(port: int) -> None:
+        print(f"demo target listening on {url_for(host, port)}", flush=True)
+
+    return announce
+
+
+def _serve_single(options: _ServeOptions) -> None:
+    _install_fast_loop()
+    asyncio.run(_run_server(options, _announce(options.host)))
+
+
+def _worker_main(options: _ServeOptions, ready: Any) -> None:
+    """Entry point of one worker process under the supervisor.
+
+    Ctrl-C reaches the whole process group, but the supervisor coordinates
+    the shutdown with SIGTERM, so workers ignore SIGINT entirely.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _install_fast_loop()
+    try:
+        asyncio.run(_run_server(options, ready.put))
+    except OSError as exc:
+        print(f"demo target worker {os.getpid()}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_workers(workers: Sequence[BaseProcess]) -> None:
+    for proc in workers:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in workers:
+        proc.join(_WORKER_STOP_TIMEOUT_S)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
+def _wait_until_ready(ready: Any, workers: Sequence[BaseProcess]) -> int:
+    """Collect one port per worker; fail fast if a worker dies first."""
+    port, pending = 0, len(workers)
+    deadline = time.monotonic() + _WORKER_READY_TIMEOUT_S
+    while pending:
+        try:
+            port, pending = int(ready.get(timeout=0.1)), pending - 1
+        except queue.Empty:
+            dead = [proc.exitcode for proc in workers if proc.exitcode is not None]
+            if dead:
+                raise RuntimeError(f"a server worker exited with code {dead[0]} before listening") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError("server workers did not start listening in time") from None
+    return port
+
+
+def _supervise(workers: Sequence[BaseProcess], exit_with_parent: bool) -> None:
+    """Block until a worker exits or (optionally) our parent goes away."""
+    parent = os.getppid()
+    sentinels = [proc.sentinel for proc in workers]
+    while not wait_for_sentinels(sentinels, timeout=_PARENT_POLL_S):
+        if exit_with_parent and os.getppid() != parent:
+            return
+
+
+def _serve_workers(options: _ServeOptions, count: int) -> None:
+    # fork starts workers fastest; nothing but the interpreter runs here yet.
+    if "fork" in multiprocessing.get_all_start_methods():
+        ctx: ForkContext | SpawnContext = multiprocessing.get_context("fork")
+    else:
+        ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Queue()
+    worker_options = _ServeOptions(
+        host=options.host,
+        port=options.port,
+        error_rate=options.error_rate,
+        reuse_port=True,
+        exit_with_parent=True,
+        stop_signals=(signal.SIGTERM,),
+    )
+    workers = [
+        ctx.Process(target=_worker_main, args=(worker_options, ready), daemon=True) for _ in range(count)
+    ]
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        for proc in workers:
+            proc.start()
+        _announce(options.host)(_wait_until_ready(ready, workers))
+        _supervise(workers, options.exit_with_parent)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _stop_workers(workers)
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8089,
+    error_rate: float = 0.0,
+    workers: int = 1,
+    *,
+    exit_with_parent: bool = False,
+) -> None:
+    """Serve the demo target in the foreground until SIGINT or SIGTERM.
+
+    With workers > 1 this process supervises that many server processes
+    that share the port through SO_REUSEPORT. exit_with_parent makes the
+    server stop when the process that started it goes away, so an
+    orchestrator killed without cleanup leaves nothing behind.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if not 0 <= error_rate <= 1:
+        raise ValueError(f"error_rate must be within 0..1, got {error_rate!r}")
+    if workers > 1 and port == 0:
+        port = free_port(host)
+    options = _ServeOptions(host=host, port=port, error_rate=error_rate, exit_with_parent=exit_with_parent)
+    if workers == 1:
+        _serve_single(options)
+    else:
+        _serve_workers(options, workers)

@@ -1,0 +1,85 @@
+"""Locust: render the locustfile, validate it (compile + ``locust --list``), run ``locust --headless``."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from crossload.errors import InputError, ToolError
+from crossload.profiles import StageSchedule
+from crossload.render import RenderedFile, render_locust
+from crossload.scenario import Scenario
+from crossload.tools.base import LaunchSpec
+
+RECORD = "intervals.jsonl"
+CSV_PREFIX = "locust"
+
+
+def locust_binary() -> str:
+    found = os.environ.get("CROSSLOAD_LOCUST_BIN") or shutil.which("locust")
+    if not found:
+        candidate = Path(sys.executable).with_name("locust")
+        if candidate.exists():
+            return str(candidate)
+        raise ToolError("locust is not installed: run `pip install locust==2.47.0` (or set CROSSLOAD_LOCUST_BIN)")
+    return found
+
+
+class LocustTool:
+    name = "locust"
+
+    def render(self, scenario: Scenario, schedule: StageSchedule, target: str) -> RenderedFile:
+        return render_locust(scenario, schedule, target)
+
+    def preflight(self, script: Path, env: dict[str, str]) -> None:
+        try:
+            compile(script.read_text(encoding="utf-8"), str(script), "exec")
+        except SyntaxError as e:
+            raise InputError(f"{script}:{e.lineno}: the rendered locustfile does not compile: {e.msg}") from None
+        clean = {k: v for k, v in env.items() if k != "CROSSLOAD_LOCUST_OUT"}
+        proc = subprocess.run(
+            [locust_binary(), "-f", script.name, "--list"], cwd=script.parent, env=clean, capture_output=True,
+            text=True, timeout=120, check=False,
+        )
+        if proc.returncode != 0 or "ScenarioUser" not in proc.stdout:
+            detail = (proc.stderr or proc.stdout).strip().splitlines()
+            raise InputError(f"{script}: Locust could not load the rendered file: {detail[-1] if detail else '?'}")
+
+    def launch(self, script: Path, out_dir: Path) -> LaunchSpec:
+        record = out_dir / RECORD
+        argv = (
+            locust_binary(), "-f", script.name, "--headless", "--only-summary", "--loglevel", "WARNING",
+            "--exit-code-on-error", "0", "--stop-timeout", "0", "--csv", CSV_PREFIX,
+        )
+        return LaunchSpec(tool=self.name, argv=argv, env={"CROSSLOAD_LOCUST_OUT": str(record.resolve())},
+                          cwd=out_dir, log=out_dir / "locust.log", raw_output=record,
+                          extra_outputs=(out_dir / f"{CSV_PREFIX}_stats.csv",))
+
+    def version(self) -> str:
+        try:
+            out = subprocess.run([locust_binary(), "--version"], capture_output=True, text=True, timeout=60,
+                                 check=False)
+        except OSError as e:
+            raise ToolError(f"locust cannot be started: {e}") from None
+        # "locust 2.47.0 from /path (Python 3.11.7)"
+        parts = out.stdout.split()
+        return parts[1] if len(parts) > 1 else out.stdout.strip()
+
+    def own_totals(self, out_dir: Path) -> dict[str, int] | None:
+        path = out_dir / f"{CSV_PREFIX}_stats.csv"
+        try:
+            with path.open(encoding="utf-8", newline="") as f:
+                rows = list(csv.DictReader(f))
+        except OSError:
+            return None
+        out: dict[str, int] = {}
+        for row in rows:
+            if row.get("Name") == "Aggregated":
+                out["__total__"] = int(row["Request Count"])
+            elif row.get("Name") is not None:
+                out[row["Name"]] = out.get(row["Name"], 0) + int(row["Request Count"])
+        return out

@@ -1,0 +1,79 @@
+"""Parsing of durations, percentages and rates as written in scenario files and flags."""
+
+from __future__ import annotations
+
+import re
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def parse_duration_ms(text: str | int | float) -> float:
+    """Return milliseconds for ``500ms``, ``1.5s``, ``2m``, ``1h30m`` or a bare number of seconds.
+
+    Raises ValueError with the accepted forms when the text is not a duration.
+    """
+    if isinstance(text, bool):
+        raise ValueError("expected a duration such as 500ms, 30s, 5m or 1h")
+    if isinstance(text, int | float):
+        if text < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(text) * 1000.0
+    s = text.strip().replace(" ", "")
+    if not s:
+        raise ValueError("expected a duration such as 500ms, 30s, 5m or 1h")
+    if s.startswith("-"):
+        raise ValueError("a duration cannot be negative")
+    try:
+        return float(s) * 1000.0
+    except ValueError:
+        pass
+    pos = 0
+    total = 0.0
+    for m in _DURATION_PART.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNIT_MS[m.group(2)]
+        pos = m.end()
+    if pos != len(s) or pos == 0:
+        raise ValueError(f"{text!r} is not a duration; expected e.g. 500ms, 30s, 5m, 1h or 1m30s")
+    return total
+
+
+def format_duration_ms(ms: float) -> str:
+    """Short human form: 850ms, 12s, 2m30s, 1h5m."""
+    if ms < 1000:
+        return f"{ms:g}ms"
+    seconds = ms / 1000.0
+    if seconds < 60:
+        return f"{seconds:g}s"
+    whole = int(round(seconds))
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    out = ""
+    if h:
+        out += f"{h}h"
+    if m:
+        out += f"{m}m"
+    if s:
+        out += f"{s}s"
+    return out or "0s"
+
+
+def parse_percent(text: str | int | float) -> float:
+    """``1%`` or ``0.5 %`` -> percent as a float (1.0, 0.5). A bare number is taken as percent too."""
+    if isinstance(text, bool):
+        raise ValueError("expected a percentage such as 1%")
+    if isinstance(text, int | float):
+        value = float(text)
+    else:
+        s = text.strip()
+        if s.endswith("%"):
+            s = s[:-1].strip()
+        try:
+            value = float(s)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a percentage; expected e.g. 1% or 0.5%") from None
+    if not 0.0 <= value <= 100.0:
+        raise ValueError(f"{text!r} is outside 0% .. 100%")
+    return value
