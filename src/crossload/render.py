@@ -74,17 +74,34 @@ def py_literal(value: Any, indent: int = 0) -> str:
 
 
 def js_literal(value: Any, indent: int = 0) -> str:
-    """A JavaScript literal: JSON with every non-ASCII character escaped and ``</`` broken up."""
-    text = json.dumps(value, ensure_ascii=True, indent=2, allow_nan=False)
-    text = text.replace("</", "<\\/")
-    if indent:
-        text = text.replace("\n", "\n" + "  " * indent)
-    return text
+    """A JavaScript literal: JSON with every non-ASCII character escaped and ``</`` broken up.
+
+    Containers of containers go one item per line; lists of scalars stay on one line, so the rendered
+    script reads like hand-written code.
+    """
+    pad = "  " * (indent + 1)
+    end = "  " * indent
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = "".join(f"{pad}{_js_scalar(str(k))}: {js_literal(v, indent + 1)},\n" for k, v in value.items())
+        return "{\n" + items + end + "}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        if all(not isinstance(v, dict | list | tuple) for v in value):
+            return "[" + ", ".join(_js_scalar(v) for v in value) + "]"
+        return "[\n" + "".join(f"{pad}{js_literal(v, indent + 1)},\n" for v in value) + end + "]"
+    return _js_scalar(value)
+
+
+def _js_scalar(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=True, allow_nan=False).replace("</", "<\\/")
 
 
 def comment_text(value: Any) -> str:
     """Text safe inside a one-line comment of either language."""
-    return ascii(str(value))[1:-1].replace("*/", "*\\/")
+    return ascii(str(value))[1:-1].replace("*/", "*\\/").replace("</", "<\\/")
 
 
 def _environment() -> jinja2.Environment:

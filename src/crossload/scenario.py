@@ -11,6 +11,7 @@ load model) arrive as new optional keys without changing the meaning of any file
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,9 +33,13 @@ THRESHOLD_METRICS = (*LATENCY_METRICS, "error_rate", "rps")
 JsonValue = Any  # what YAML can express as JSON: dict, list, str, int, float, bool, None
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_JSON_PATH = re.compile(r"^\$?(?:(?:^|\.)[A-Za-z_][A-Za-z0-9_-]*|\[\d+\]|\[\"[^\"]*\"\])+$")
 _JSON_PATH_PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\[\"([^\"]*)\"\]")
 _THRESHOLD = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|<|>)\s*(.+?)\s*$")
+_BARE_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+# Locust expands a task of weight N into N list entries, so weights stay small enough to expand.
+MAX_WEIGHT = 10_000
+# Bounds the work on a json body or an equals value (YAML aliases can multiply a small file).
+MAX_JSON_VALUES = 100_000
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,7 @@ class Request:
     think_time: ThinkTime | None = None
     timeout_s: float | None = None
     thresholds: tuple[Threshold, ...] = ()
-    location: Location = Location("")
+    location: Location = Location("")  # noqa: RUF009 - Location is frozen
 
 
 @dataclass(frozen=True)
@@ -193,15 +198,19 @@ def load_scenario(path: str | Path) -> Scenario:
     p = Path(path)
     shown = str(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except FileNotFoundError:
         raise ScenarioError(Location(shown), "", "file not found") from None
     except IsADirectoryError:
         raise ScenarioError(Location(shown), "", "is a directory, expected a YAML file") from None
-    except UnicodeDecodeError as e:
-        raise ScenarioError(Location(shown), "", f"not UTF-8 text ({e.reason})") from None
     except OSError as e:
         raise ScenarioError(Location(shown), "", f"cannot be read: {e.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        problem = f"not UTF-8 text: {e.reason} (byte 0x{data[e.start]:02x} at offset {e.start})"
+        raise ScenarioError(Location(shown, line), "", f"{problem}; save the file as UTF-8") from None
     return parse_scenario(text, shown)
 
 
@@ -212,11 +221,19 @@ def parse_scenario(text: str, file: str) -> Scenario:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 0
         problem = e.problem or e.context or "invalid YAML"
+        if e.problem and e.context and e.context_mark and e.problem_mark \
+                and e.context_mark.line != e.problem_mark.line:
+            problem += f" ({e.context} started on line {e.context_mark.line + 1})"
         raise ScenarioError(Location(file, line), "", f"YAML syntax error: {problem}") from None
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        problem = f"character #x{e.character:04x} is not allowed in a YAML file"
+        raise ScenarioError(Location(file, line), "", f"YAML error: {problem}") from None
     except yaml.YAMLError as e:
-        raise ScenarioError(Location(file), "", f"YAML error: {e}") from None
+        raise ScenarioError(Location(file), "", f"YAML error: {' '.join(str(e).split())}") from None
     if node is None:
-        raise ScenarioError(Location(file, 1), "", "the file is empty; expected a scenario (version: 1, ...)")
+        what = "is empty" if not text.strip() else "holds only comments"
+        raise ScenarioError(Location(file, 1), "", f"the file {what}; expected a scenario (version: 1, ...)")
     return _ScenarioReader(file).scenario(node)
 
 
@@ -234,15 +251,23 @@ class _ScenarioReader:
     def error(self, node: yaml.Node, where: str, message: str) -> ScenarioError:
         return ScenarioError(Location(self.file, node.start_mark.line + 1), where, message)
 
-    def value(self, node: yaml.Node) -> JsonValue:
-        return _constructor.construct_object(node, deep=True)
+    def value(self, node: yaml.Node, where: str = "") -> JsonValue:
+        try:
+            return _constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as e:
+            mark = e.problem_mark or node.start_mark
+            if e.problem and "tag:yaml.org,2002:merge" in e.problem:
+                problem = "YAML merge keys (<<) are not supported; write the keys out"
+            else:
+                problem = f"unsupported YAML value: {e.problem or e}"
+            raise ScenarioError(Location(self.file, mark.line + 1), where, problem) from None
 
     def mapping(self, node: yaml.Node, where: str, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
         if not isinstance(node, yaml.MappingNode):
             raise self.error(node, where, f"expected a mapping with keys {', '.join(allowed)}")
         out: dict[str, yaml.Node] = {}
         for k, v in node.value:
-            key = self.value(k)
+            key = self.value(k, where)
             if not isinstance(key, str):
                 raise self.error(k, where, f"keys must be text, got {key!r}")
             if key in out:
@@ -262,7 +287,7 @@ class _ScenarioReader:
         seen: set[str] = set()
         out: list[tuple[str, yaml.Node, yaml.Node]] = []
         for k, v in node.value:
-            key = self.value(k)
+            key = self.value(k, where)
             if not isinstance(key, str | int | float) or isinstance(key, bool):
                 raise self.error(k, where, f"names must be text, got {key!r}")
             key = str(key)
@@ -278,7 +303,7 @@ class _ScenarioReader:
         return list(node.value)
 
     def string(self, node: yaml.Node, where: str, *, allow_empty: bool = False) -> str:
-        v = self.value(node)
+        v = self.value(node, where)
         if not isinstance(v, str):
             raise self.error(node, where, f"expected text, got {_kind(v)}")
         if not allow_empty and not v.strip():
@@ -287,7 +312,7 @@ class _ScenarioReader:
 
     def scalar_text(self, node: yaml.Node, where: str) -> str:
         """A header or query value: text, or a number/boolean written the way JSON would."""
-        v = self.value(node)
+        v = self.value(node, where)
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, int | float):
@@ -296,30 +321,38 @@ class _ScenarioReader:
             return v
         raise self.error(node, where, f"expected text or a number, got {_kind(v)}")
 
-    def integer(self, node: yaml.Node, where: str, *, minimum: int) -> int:
-        v = self.value(node)
+    def integer(self, node: yaml.Node, where: str, *, minimum: int, maximum: int | None = None) -> int:
+        v = self.value(node, where)
         if isinstance(v, bool) or not isinstance(v, int):
             raise self.error(node, where, f"expected a whole number, got {_kind(v)}")
         if v < minimum:
             raise self.error(node, where, f"must be at least {minimum}, got {v}")
+        if maximum is not None and v > maximum:
+            raise self.error(node, where, f"must be at most {maximum}, got {v}")
         return v
 
     def number(self, node: yaml.Node, where: str, *, minimum: float, exclusive: bool = False) -> float:
-        v = self.value(node)
+        v = self.value(node, where)
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise self.error(node, where, f"expected a number, got {_kind(v)}")
+        if not math.isfinite(v):
+            raise self.error(node, where, f"expected a finite number, got {v}")
         if v < minimum or (exclusive and v == minimum):
             bound = "greater than" if exclusive else "at least"
             raise self.error(node, where, f"must be {bound} {minimum:g}, got {v}")
         return float(v)
 
     def duration_ms(self, node: yaml.Node, where: str, *, positive: bool = False) -> float:
-        v = self.value(node)
+        v = self.value(node, where)
+        if isinstance(v, bool) or not isinstance(v, str | int | float):
+            raise self.error(node, where, f"expected a duration such as 500ms, 30s, 5m or 1h, got {_kind(v)}")
         try:
             ms = parse_duration_ms(v)
-        except (ValueError, TypeError) as e:
-            raise self.error(node, where, str(e) if isinstance(v, str) else
-                             f"expected a duration such as 500ms, 30s, 5m or 1h, got {_kind(v)}") from None
+        except ValueError as e:
+            raise self.error(node, where, str(e)) from None
+        if not math.isfinite(ms):
+            raise self.error(node, where,
+                             f"{v!r} is not a duration; expected e.g. 500ms, 30s, 5m, 1h or 1m30s")
         if positive and ms <= 0:
             raise self.error(node, where, "must be longer than 0s")
         return ms
@@ -332,17 +365,22 @@ class _ScenarioReader:
 
     # -- structure ----------------------------------------------------------------------------------------
     def scenario(self, root: yaml.Node) -> Scenario:
+        if not isinstance(root, yaml.MappingNode):
+            kind = "a list" if isinstance(root, yaml.SequenceNode) else _kind(self.value(root))
+            raise self.error(root, "", "the top level must be a mapping (version: 1, name: ..., "
+                                       f"requests: ...), got {kind}")
         top = self.mapping(root, "", ("version", "name", "description", "target", "defaults", "requests",
                                       "thresholds", "profiles"))
         if "version" not in top:
             raise self.error(root, "version", "missing; this format is version: 1")
-        version = self.value(top["version"])
-        if version != 1 or isinstance(version, bool):
+        version = self.value(top["version"], "version")
+        if isinstance(version, bool) or not isinstance(version, int) or version != 1:
             raise self.error(top["version"], "version", f"unsupported version {version!r}; expected 1")
         if "name" not in top:
             raise self.error(root, "name", "missing; give the scenario a name")
         name = self.string(top["name"], "name")
-        description = self.optional(top, "description", "", lambda n, w: self.string(n, w, allow_empty=True), "")
+        description = self.optional(top, "description", "", lambda n, w: self.string(n, w, allow_empty=True),
+                                    "")
         target = self.optional(top, "target", "", self.target_url, None)
         defaults = self.optional(top, "defaults", "", self.defaults, Defaults())
         if "requests" not in top:
@@ -381,7 +419,8 @@ class _ScenarioReader:
         for key, knode, vnode in self.free_mapping(node, where):
             here = _join(where, key)
             if not _HEADER_NAME.match(key):
-                raise self.error(knode, here, "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~)")
+                raise self.error(knode, here,
+                                 "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~)")
             if key.lower() in seen:
                 raise self.error(knode, here, "duplicate header (names are case-insensitive)")
             seen.add(key.lower())
@@ -414,8 +453,9 @@ class _ScenarioReader:
         for i, item in enumerate(items):
             req = self.request(item, f"{where}[{i}]")
             if req.name in seen:
+                first = f"{where}[{seen[req.name]}]"
                 raise self.error(item, f"{where}[{i}].name",
-                                 f"duplicate request name {req.name!r} (first used by {where}[{seen[req.name]}])")
+                                 f"duplicate request name {req.name!r} (first used by {first})")
             seen[req.name] = i
             out.append(req)
         return tuple(out)
@@ -440,8 +480,6 @@ class _ScenarioReader:
         if not path.startswith("/"):
             raise self.error(m["path"], _join(where, "path"),
                              "must start with '/' (the target's base URL comes from 'target' or --target)")
-        if any(c in path for c in "\r\n\0"):
-            raise self.error(m["path"], _join(where, "path"), "cannot contain line breaks or NUL")
         query: tuple[tuple[str, str], ...] = ()
         if "query" in m and not _is_null(m["query"]):
             q: list[tuple[str, str]] = []
@@ -459,14 +497,16 @@ class _ScenarioReader:
             key = "json" if "json" in m else "body"
             raise self.error(m[key], _join(where, key), f"a {method} request cannot carry a body")
         has_json = "json" in m
-        json_body = self.value(m["json"]) if has_json else None
         if has_json:
             self.check_json_value(m["json"], _join(where, "json"))
+        json_body = self.value(m["json"], _join(where, "json")) if has_json else None
         raw_body = self.optional(m, "body", where, lambda n, w: self.string(n, w, allow_empty=True), None)
-        weight = self.optional(m, "weight", where, lambda n, w: self.integer(n, w, minimum=1), 1)
+        weight = self.optional(m, "weight", where,
+                               lambda n, w: self.integer(n, w, minimum=1, maximum=MAX_WEIGHT), 1)
         checks = self.optional(m, "checks", where, self.checks, Checks())
         think = self.optional(m, "think_time", where, self.think_time, None)
-        timeout_ms = self.optional(m, "timeout", where, lambda n, w: self.duration_ms(n, w, positive=True), None)
+        timeout_ms = self.optional(m, "timeout", where, lambda n, w: self.duration_ms(n, w, positive=True),
+                                   None)
         thresholds = self.optional(m, "thresholds", where, lambda n, w: self.thresholds(n, w, name, None), ())
         return Request(
             name=name,
@@ -486,21 +526,37 @@ class _ScenarioReader:
         )
 
     def check_json_value(self, node: yaml.Node, where: str) -> None:
+        budget = [MAX_JSON_VALUES]
+        self._check_json(node, where, budget, set())
+
+    def _check_json(self, node: yaml.Node, where: str, budget: list[int], open_nodes: set[int]) -> None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise self.error(node, where, f"too large: more than {MAX_JSON_VALUES} JSON values")
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if id(node) in open_nodes:
+                raise self.error(node, where, "a YAML alias cannot refer to the value that contains it")
+            open_nodes.add(id(node))
         if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
             for k, v in node.value:
-                key = self.value(k)
+                key = self.value(k, where)
                 if not isinstance(key, str):
                     raise self.error(k, where, f"JSON object keys must be text, got {key!r}")
-                self.check_json_value(v, _join(where, key))
+                if key in seen:
+                    raise self.error(k, _join(where, key), "duplicate key")
+                seen.add(key)
+                self._check_json(v, _join(where, key), budget, open_nodes)
         elif isinstance(node, yaml.SequenceNode):
             for i, v in enumerate(node.value):
-                self.check_json_value(v, f"{where}[{i}]")
+                self._check_json(v, f"{where}[{i}]", budget, open_nodes)
         else:
-            v = self.value(node)
+            v = self.value(node, where)
             if v is not None and not isinstance(v, str | int | float | bool):
                 raise self.error(node, where, f"{_kind(v)} cannot be sent as JSON; quote it to send text")
-            if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+            if isinstance(v, float) and not math.isfinite(v):
                 raise self.error(node, where, "NaN and infinity cannot be sent as JSON")
+        open_nodes.discard(id(node))
 
     def checks(self, node: yaml.Node, where: str) -> Checks:
         m = self.mapping(node, where, ("status", "body_contains", "json"))
@@ -510,8 +566,8 @@ class _ScenarioReader:
             nodes = m["status"].value if isinstance(m["status"], yaml.SequenceNode) else [m["status"]]
             codes = []
             for j, sn in enumerate(nodes):
-                code = self.integer(sn, f"{here}[{j}]" if isinstance(m["status"], yaml.SequenceNode) else here,
-                                    minimum=100)
+                at = f"{here}[{j}]" if isinstance(m["status"], yaml.SequenceNode) else here
+                code = self.integer(sn, at, minimum=100)
                 if code > 599:
                     raise self.error(sn, here, f"{code} is not an HTTP status code (100-599)")
                 codes.append(code)
@@ -527,9 +583,8 @@ class _ScenarioReader:
         json_checks: tuple[JsonCheck, ...] = ()
         if "json" in m:
             here = _join(where, "json")
-            json_checks = tuple(
-                self.json_check(n, f"{here}[{j}]") for j, n in enumerate(self.sequence(m["json"], here, "checks"))
-            )
+            items = self.sequence(m["json"], here, "checks")
+            json_checks = tuple(self.json_check(n, f"{here}[{j}]") for j, n in enumerate(items))
         return Checks(status=status, body_contains=contains, json=json_checks)
 
     def json_check(self, node: yaml.Node, where: str) -> JsonCheck:
@@ -543,14 +598,15 @@ class _ScenarioReader:
                              f"{path!r} is not a JSON path; expected e.g. $.items[0].id or token")
         exists = None
         if "exists" in m:
-            v = self.value(m["exists"])
+            v = self.value(m["exists"], _join(where, "exists"))
             if not isinstance(v, bool):
-                raise self.error(m["exists"], _join(where, "exists"), f"expected true or false, got {_kind(v)}")
+                raise self.error(m["exists"], _join(where, "exists"),
+                                 f"expected true or false, got {_kind(v)}")
             exists = v
         has_equals = "equals" in m
-        equals = self.value(m["equals"]) if has_equals else None
         if has_equals:
             self.check_json_value(m["equals"], _join(where, "equals"))
+        equals = self.value(m["equals"], _join(where, "equals")) if has_equals else None
         if exists is None and not has_equals:
             exists = True
         if exists is False and has_equals:
@@ -567,7 +623,8 @@ class _ScenarioReader:
                 # Global form for one request: {request: name, check: "p95 < 300ms"}
                 m = self.mapping(item, here, ("request", "check"))
                 if request is not None or "request" not in m or "check" not in m:
-                    raise self.error(item, here, 'expected "metric < value", or {request: NAME, check: "..."}')
+                    raise self.error(item, here,
+                                     'expected "metric < value", or {request: NAME, check: "..."}')
                 req = self.string(m["request"], _join(here, "request"))
                 if request_names is not None and req not in request_names:
                     raise self.error(m["request"], _join(here, "request"), f"no request is named {req!r}")
@@ -592,9 +649,10 @@ class _ScenarioReader:
     def profile(self, node: yaml.Node, where: str) -> ProfileOverride:
         m = self.mapping(node, where, ("users", "duration", "spawn_rate", "stages"))
         users = self.optional(m, "users", where, lambda n, w: self.integer(n, w, minimum=1), None)
-        duration = self.optional(m, "duration", where, lambda n, w: self.duration_ms(n, w, positive=True), None)
-        rate = self.optional(m, "spawn_rate", where, lambda n, w: self.number(n, w, minimum=0, exclusive=True),
-                             None)
+        duration = self.optional(m, "duration", where, lambda n, w: self.duration_ms(n, w, positive=True),
+                                 None)
+        rate = self.optional(m, "spawn_rate", where,
+                             lambda n, w: self.number(n, w, minimum=0, exclusive=True), None)
         stages: tuple[StageSpec, ...] | None = None
         if "stages" in m:
             here = _join(where, "stages")
@@ -622,7 +680,9 @@ class _ScenarioReader:
 def check_target_url(url: str, fail: Callable[[str], Exception]) -> None:
     """Accept http(s)://host[:port][/base]; raise ``fail(message)`` otherwise."""
     if envref.has_refs(url):
-        return  # resolved in the tool process; checked again once resolved
+        return  # resolved in the tool process at run time
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise fail(f"{url!r} cannot contain spaces or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -632,7 +692,7 @@ def check_target_url(url: str, fail: Callable[[str], Exception]) -> None:
         raise fail(f"{url!r} is not an http:// or https:// URL")
     if not parts.hostname:
         raise fail(f"{url!r} has no host")
-    if parts.query or parts.fragment:
+    if "?" in url or "#" in url:
         raise fail(f"{url!r}: a target is a base URL without ?query or #fragment")
     if port is not None and port == 0:
         raise fail(f"{url!r}: port 0 is not a valid target port")
@@ -647,26 +707,30 @@ def parse_threshold(text: str) -> tuple[str, str, float]:
     if metric not in THRESHOLD_METRICS:
         hint = difflib.get_close_matches(metric, THRESHOLD_METRICS, n=1)
         suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-        raise ValueError(f"unknown metric {metric!r}{suggestion}; expected one of {', '.join(THRESHOLD_METRICS)}")
+        expected = ", ".join(THRESHOLD_METRICS)
+        raise ValueError(f"unknown metric {metric!r}{suggestion}; expected one of {expected}")
     if metric in LATENCY_METRICS:
-        if not re.search(r"[a-z]$", raw):
+        if _is_number(raw):
             raise ValueError(f"{raw!r} needs a unit: write e.g. {raw}ms or {raw}s")
+        if not re.search(r"[a-z]$", raw):
+            raise ValueError(f"{raw!r} is not a duration; expected e.g. 500ms, 30s, 5m, 1h or 1m30s")
         try:
             value = parse_duration_ms(raw)
         except ValueError as e:
             raise ValueError(str(e)) from None
+        if not math.isfinite(value):
+            raise ValueError(f"{raw!r} is not a duration; expected e.g. 500ms, 30s, 5m, 1h or 1m30s")
     elif metric == "error_rate":
-        if not raw.endswith("%"):
+        if _is_number(raw):
             raise ValueError(f"{raw!r} needs a unit: write the error rate in percent, e.g. {raw}%")
+        if not raw.endswith("%"):
+            raise ValueError(f"{raw!r} is not a percentage; write the error rate in percent, e.g. 1%")
         value = parse_percent(raw)
     else:
         s = raw[:-2].strip() if raw.endswith("/s") else raw
-        try:
-            value = float(s)
-        except ValueError:
-            raise ValueError(f"{raw!r} is not a rate; expected requests per second, e.g. 50 or 50/s") from None
-        if value < 0:
-            raise ValueError("a rate cannot be negative")
+        if not _BARE_NUMBER.match(s):
+            raise ValueError(f"{raw!r} is not a rate; expected requests per second, e.g. 50 or 50/s")
+        value = float(s)
     return metric, op, value
 
 
@@ -687,8 +751,8 @@ def parse_json_path(path: str) -> tuple[str | int, ...] | None:
         m = _JSON_PATH_PART.match(s, pos)
         if not m or m.end() == pos:
             return None
-        if pos == 0 and m.group(1) is not None and s[0] != "." and path.strip().startswith("$"):
-            return None
+        if m.group(1) is not None and s[pos] != "." and (pos > 0 or path.strip().startswith("$")):
+            return None  # a name follows the root or another step only after a dot
         if m.group(1) is not None:
             steps.append(m.group(1))
         elif m.group(2) is not None:
@@ -699,7 +763,16 @@ def parse_json_path(path: str) -> tuple[str | int, ...] | None:
     return tuple(steps) if steps else None
 
 
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
 def _join(where: str, key: str) -> str:
+    if not key.isprintable():
+        key = repr(key)  # keeps the one-line message on one line
     return f"{where}.{key}" if where else key
 
 

@@ -90,8 +90,15 @@ def _pid_exists(pid: int) -> bool:
 
 
 def _child_pids(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in children.read_text().split()] if children.exists() else []
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            children.append(int(stat.parent.name))
+    return children
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +173,17 @@ def test_catalogue_is_deterministic(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ["page=0", "page=-1", "page=x", "limit=0", "limit=101", "limit=2.5", "page=1&limit="]
+    "query",
+    [
+        "page=0",
+        "page=-1",
+        "page=x",
+        "limit=0",
+        "limit=101",
+        "limit=2.5",
+        "page=1&limit=",
+        "page=" + "9" * 5000,
+    ],
 )
 def test_items_bad_paging_is_400(url: str, query: str) -> None:
     reply = call(url, "GET", f"/api/items?{query}")
@@ -184,7 +201,7 @@ def test_item_detail_matches_listing(url: str) -> None:
     assert call(url, "GET", "/api/items/1000").json()["id"] == 1000
 
 
-@pytest.mark.parametrize("item_id", ["0", "999999", "abc"])
+@pytest.mark.parametrize("item_id", ["0", "999999", "abc", "9" * 5000])
 def test_missing_item_is_404(url: str, item_id: str) -> None:
     reply = call(url, "GET", f"/api/items/{item_id}")
     assert reply.status == 404
@@ -216,6 +233,9 @@ def test_login_then_create_item(url: str) -> None:
     assert login.status == 200
     token = login.json()["token"]
     assert isinstance(token, str) and len(token) >= 16
+
+    forged = token[:-1] + ("0" if token[-1] != "0" else "1")
+    assert post_json(url, "/api/items", {"name": "Forged", "price": 1}, forged).status == 401
 
     created = post_json(url, "/api/items", {"name": "Probe", "price": 9.5}, token)
     assert created.status == 201
@@ -427,7 +447,15 @@ def test_workers_share_the_port_and_all_exit() -> None:
         assert supervisor is not None
         workers = _child_pids(supervisor)
         assert len(workers) == 2
-        assert all(call(target.url, "GET", "/health").status == 200 for _ in range(10))
+        # Each call is a new connection, spread over both workers by the kernel;
+        # tokens and item ids must hold regardless of which worker answers.
+        token = post_json(target.url, "/api/login", {"username": "u", "password": "p"}).json()["token"]
+        created = [post_json(target.url, "/api/items", {"name": "W", "price": 1}, token) for _ in range(20)]
+        assert {reply.status for reply in created} == {201}
+        ids = [reply.json()["id"] for reply in created]
+        assert len(set(ids)) == 20 and min(ids) > 1000
+        # Worker k hands out ids k, k+2, ...: both parities means both workers answered.
+        assert {i % 2 for i in ids} == {0, 1}
     assert not any(_pid_exists(pid) for pid in [supervisor, *workers])
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import hashlib
+import hmac
 import importlib
 import json
 import math
@@ -28,7 +30,7 @@ import sys
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import wait as wait_for_sentinels
 from multiprocessing.context import ForkContext, SpawnContext
 from multiprocessing.process import BaseProcess
@@ -54,12 +56,13 @@ MAX_PAGE_LIMIT = 100
 SEARCH_LIMIT = 20
 MAX_DELAY_MS = 60_000
 ECHO_LOG_SIZE = 10_000
-MAX_TOKENS = 100_000
 MAX_CREATED_ITEMS = 100_000
 TOKEN_ENV_VAR = "CROSSLOAD_DEMO_TOKEN"
 DEFAULT_DEMO_TOKEN = "demo-token"
 
 _JSON = "application/json"
+_SIGNATURE_CHARS = 32
+_MAX_ID_DIGITS = 18  # longer numbers are never valid here; skips parsing huge ones
 
 # --------------------------------------------------------------------------
 # Catalogue: fixed, deterministic data so every run sees the same payloads.
@@ -134,29 +137,45 @@ def _search_body(query: str) -> bytes:
 
 @dataclass
 class TargetState:
-    """In-memory state of one server process; every collection is bounded."""
+    """In-memory state of one server process; every collection is bounded.
+
+    Login tokens are signed with ``secret`` instead of being stored: every
+    worker of one server shares the secret, so a token issued by one
+    process is accepted by all of them and no memory grows per login.
+    Created items and the echo log stay local to the process; ids are
+    interleaved (``worker_index``, step ``worker_count``) so they never
+    collide across workers.
+    """
 
     error_rate: float = 0.0
-    tokens: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    worker_index: int = 0
+    worker_count: int = 1
     created: OrderedDict[int, bytes] = field(default_factory=OrderedDict)
-    next_id: int = CATALOGUE_SIZE + 1
     echo_log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=ECHO_LOG_SIZE))
     rng: random.Random = field(default_factory=random.Random)
     static_token: str = field(default_factory=lambda: os.environ.get(TOKEN_ENV_VAR, DEFAULT_DEMO_TOKEN))
+    next_id: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.next_id = CATALOGUE_SIZE + 1 + self.worker_index
+
+    def _sign(self, nonce: str) -> str:
+        return hmac.new(self.secret, nonce.encode(), hashlib.sha256).hexdigest()[:_SIGNATURE_CHARS]
 
     def issue_token(self) -> str:
-        token = secrets.token_urlsafe(24)
-        self.tokens[token] = None
-        if len(self.tokens) > MAX_TOKENS:
-            self.tokens.popitem(last=False)
-        return token
+        nonce = secrets.token_urlsafe(18)
+        return f"{nonce}.{self._sign(nonce)}"
 
     def token_is_valid(self, token: str) -> bool:
-        return token == self.static_token or token in self.tokens
+        if token == self.static_token:
+            return True
+        nonce, dot, signature = token.rpartition(".")
+        return bool(dot) and hmac.compare_digest(signature, self._sign(nonce))
 
     def create_item(self, name: str, price: float) -> bytes:
         item_id = self.next_id
-        self.next_id += 1
+        self.next_id += self.worker_count
         body = _dump({"id": item_id, "name": name, "price": price})
         self.created[item_id] = body
         if len(self.created) > MAX_CREATED_ITEMS:
@@ -192,7 +211,7 @@ def _parse_int(text: str | None, default: int) -> int | None:
     """Parse a non-negative decimal integer; None means invalid."""
     if text is None:
         return default
-    if not text.isascii() or not text.isdigit():
+    if not text.isascii() or not text.isdigit() or len(text) > _MAX_ID_DIGITS:
         return None
     return int(text)
 
@@ -226,10 +245,10 @@ async def list_items(request: web.Request) -> web.Response:
 async def get_item(request: web.Request) -> web.Response:
     raw_id = request.match_info["id"]
     body = _ITEM_BODIES.get(raw_id)
-    if body is None:
+    if body is None and len(raw_id) <= _MAX_ID_DIGITS:
         body = _state(request).created.get(int(raw_id))
-        if body is None:
-            return _raw(_NOT_FOUND_BODY, 404)
+    if body is None:
+        return _raw(_NOT_FOUND_BODY, 404)
     return _raw(body)
 
 
@@ -403,7 +422,7 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/health", health)
     router.add_get("/api/items", list_items)
     router.add_post("/api/items", create_item)
-    router.add_get(r"/api/items/{id:\d+}", get_item)
+    router.add_get("/api/items/{id:[0-9]+}", get_item)
     router.add_get("/api/search", search)
     router.add_post("/api/login", login)
     router.add_route("*", "/echo", echo)
@@ -416,12 +435,30 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_route("*", "/{tail:.*}", fallback)
 
 
-def build_app(error_rate: float = 0.0) -> web.Application:
-    """Create the demo application; error_rate is a probability in 0..1."""
+def build_app(
+    error_rate: float = 0.0,
+    *,
+    secret: bytes | None = None,
+    worker_index: int = 0,
+    worker_count: int = 1,
+) -> web.Application:
+    """Create the demo application; error_rate is a probability in 0..1.
+
+    Processes serving one port together pass the same ``secret`` (login
+    tokens) and their own ``worker_index`` (created item ids).
+    """
     if not 0 <= error_rate <= 1:
         raise ValueError(f"error_rate must be within 0..1, got {error_rate!r}")
+    if not 0 <= worker_index < worker_count:
+        raise ValueError(f"worker_index must be within 0..{worker_count - 1}, got {worker_index}")
+    state = TargetState(
+        error_rate=error_rate,
+        secret=secret if secret is not None else secrets.token_bytes(32),
+        worker_index=worker_index,
+        worker_count=worker_count,
+    )
     app = web.Application()
-    app[STATE_KEY] = TargetState(error_rate=error_rate)
+    app[STATE_KEY] = state
     _add_routes(app.router)
     return app
 
@@ -481,6 +518,9 @@ class _ServeOptions:
     reuse_port: bool = False
     exit_with_parent: bool = False
     stop_signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    worker_index: int = 0
+    worker_count: int = 1
 
 
 async def _run_server(options: _ServeOptions, on_ready: Callable[[int], None]) -> None:
@@ -489,7 +529,12 @@ async def _run_server(options: _ServeOptions, on_ready: Callable[[int], None]) -
     for signum in options.stop_signals:
         loop.add_signal_handler(signum, stop.set)
     runner = web.AppRunner(
-        build_app(options.error_rate),
+        build_app(
+            options.error_rate,
+            secret=options.secret,
+            worker_index=options.worker_index,
+            worker_count=options.worker_count,
+        ),
         access_log=None,
         handle_signals=False,
         shutdown_timeout=1.0,
@@ -582,6 +627,17 @@ def _supervise(workers: Sequence[BaseProcess], exit_with_parent: bool) -> None:
             return
 
 
+def _worker_options(options: _ServeOptions, index: int, count: int) -> _ServeOptions:
+    return replace(
+        options,
+        reuse_port=True,
+        exit_with_parent=True,  # the supervisor is the parent
+        stop_signals=(signal.SIGTERM,),
+        worker_index=index,
+        worker_count=count,
+    )
+
+
 def _serve_workers(options: _ServeOptions, count: int) -> None:
     # fork starts workers fastest; nothing but the interpreter runs here yet.
     if "fork" in multiprocessing.get_all_start_methods():
@@ -589,18 +645,12 @@ def _serve_workers(options: _ServeOptions, count: int) -> None:
     else:
         ctx = multiprocessing.get_context("spawn")
     ready = ctx.Queue()
-    worker_options = _ServeOptions(
-        host=options.host,
-        port=options.port,
-        error_rate=options.error_rate,
-        reuse_port=True,
-        exit_with_parent=True,
-        stop_signals=(signal.SIGTERM,),
-    )
     workers = [
-        ctx.Process(target=_worker_main, args=(worker_options, ready), daemon=True) for _ in range(count)
+        ctx.Process(target=_worker_main, args=(_worker_options(options, i, count), ready), daemon=True)
+        for i in range(count)
     ]
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Installed explicitly: a shell may start background jobs with SIGINT ignored.
+    previous = {signum: signal.signal(signum, _raise_interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         for proc in workers:
             proc.start()
@@ -609,7 +659,8 @@ def _serve_workers(options: _ServeOptions, count: int) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         _stop_workers(workers)
 
 
@@ -624,7 +675,9 @@ def serve(
     """Serve the demo target in the foreground until SIGINT or SIGTERM.
 
     With workers > 1 this process supervises that many server processes
-    that share the port through SO_REUSEPORT. exit_with_parent makes the
+    that share the port through SO_REUSEPORT; login tokens are valid on
+    every worker, while created items and the echo log are per process.
+    exit_with_parent makes the
     server stop when the process that started it goes away, so an
     orchestrator killed without cleanup leaves nothing behind.
     """

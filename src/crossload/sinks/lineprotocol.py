@@ -1,0 +1,345 @@
+"""The normalized model as InfluxDB points, and those points as line protocol.
+
+Every point has a deterministic identity, series key (measurement + tags) plus timestamp, so writing the
+same run again overwrites each point with identical values instead of adding a duplicate, and two different
+intervals, tools, runs, request names or workers never land on the same identity. Timestamps are whole
+seconds: write with ``precision=s``.
+
+Schema
+======
+
+Common tags: ``run_id`` (``20261121T223000Z-load-1a2b``), ``scenario`` (the scenario's name), ``profile``
+(smoke, load, stress, spike, endurance) and ``tool`` (``locust`` or ``k6``). Tag values are low-cardinality
+by construction: request names come from the scenario, never raw URLs, ids or error texts.
+
+``crossload_requests``: one point per interval aggregate (one tool, one request name and method, one
+interval starting at the timestamp).
+    tags    tool, run_id, scenario, profile, name, method, worker (``"0"`` unless the run has workers)
+    fields  count (integer), failures (integer), bytes (integer): what happened during the interval
+            error_rate (float, percent: 100 * failures / count)
+            sum_ms (float, sum of all latencies, so ``sum(sum_ms) / sum(count)`` is an exact mean)
+            mean_ms, min_ms, max_ms (float)
+            p50_ms, p90_ms, p95_ms, p99_ms (float, from the interval's histogram, at most 0.5 % off)
+    time    interval start, epoch seconds
+    Latency fields are left out of an interval without requests (line protocol has no NaN).
+
+``crossload_status``: per interval aggregate and per status class seen in it.
+    tags    tool, run_id, scenario, profile, name, method, status_class, worker
+            status_class is one of 2xx, 3xx, 4xx, 5xx (1xx if a server sends one), ``error`` (no HTTP
+            response: connection or timeout error) and ``check_failed`` (a body check failed; such a
+            request is counted under its HTTP class as well)
+    fields  count (integer)
+    time    interval start
+
+``crossload_users``: concurrent users (Locust) or VUs (k6) sampled during the interval.
+    tags    tool, run_id, scenario, profile, worker
+    fields  users (integer; the highest sample when a tool reports several in one second)
+    time    interval start
+
+``crossload_runs``: one point per run and tool, usable as a Grafana annotation.
+    tags    run_id, scenario, profile, tool
+    fields  status (string: passed, thresholds_failed, failed, interrupted, running)
+            verdict_passed (boolean: every threshold held for this tool)
+            started_at, ended_at (strings, ISO 8601 UTC; ended_at is "" while unknown)
+            tool_version (string), duration_s (float, load time)
+    time    run start
+
+``crossload_thresholds``: one point per threshold and tool.
+    tags    run_id, scenario, profile, tool, threshold (its text, e.g. ``p95 < 500``), request (the request
+            name it applies to, or ``(all)`` for all requests)
+    fields  limit (float), measured (float; absent when nothing was measured), passed (boolean)
+    time    run start
+
+Text rules
+==========
+
+Tag values are stored as the point holds them: control characters (newline, carriage return, tab, ...)
+become a space, a backslash becomes ``/`` (InfluxDB 1.x keeps both characters of ``\\\\`` while 2.x and
+VictoriaMetrics read it as one backslash, and a value ending in a backslash would escape the separator, so
+no spelling reads back the same everywhere) and an empty value becomes ``-`` (line protocol cannot carry
+it). Everything else (commas, spaces, equals signs, quotes, any Unicode) is escaped and reads back
+unchanged. String field values keep backslashes and quotes (escaped) but not control characters.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from crossload.histogram import Histogram
+from crossload.results import IntervalAggregate, UsersSample
+
+REQUESTS = "crossload_requests"
+STATUS = "crossload_status"
+USERS = "crossload_users"
+RUNS = "crossload_runs"
+THRESHOLDS = "crossload_thresholds"
+
+ALL_REQUESTS = "(all)"
+EMPTY_TAG = "-"
+
+FieldValue = int | float | bool | str
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def sanitize_tag(value: str) -> str:
+    """The value a tag will hold on every server (see the module docstring)."""
+    text = _CONTROL.sub(" ", value).replace("\\", "/")
+    return text if text else EMPTY_TAG
+
+
+def _escape(text: str, specials: str) -> str:
+    out = text.replace("\\", "\\\\") if "\\" in specials else text
+    for ch in specials:
+        if ch != "\\":
+            out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def escape_measurement(name: str) -> str:
+    return _escape(_CONTROL.sub(" ", name), ", ")
+
+
+def escape_key(key: str) -> str:
+    """Tag keys and field keys."""
+    return _escape(_CONTROL.sub(" ", key), ",= ")
+
+
+def escape_tag_value(value: str) -> str:
+    return _escape(sanitize_tag(value), ",= ")
+
+
+def format_field(value: FieldValue) -> str:
+    """Integers carry ``i``, floats always a dot or exponent, booleans are ``true``/``false``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("line protocol cannot carry NaN or infinity")
+        return repr(value)
+    text = _CONTROL.sub(" ", value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+@dataclass(frozen=True)
+class Point:
+    """One InfluxDB point; tags are sanitized and sorted, non-finite float fields dropped."""
+
+    measurement: str
+    tags: tuple[tuple[str, str], ...]
+    fields: tuple[tuple[str, FieldValue], ...]
+    ts_s: int
+
+    def __post_init__(self) -> None:
+        tags = tuple(sorted((k, sanitize_tag(v)) for k, v in self.tags))
+        fields = tuple(
+            (k, v) for k, v in self.fields if not (isinstance(v, float) and not math.isfinite(v))
+        )
+        if not fields:
+            raise ValueError(f"a {self.measurement} point needs at least one field")
+        object.__setattr__(self, "tags", tags)
+        object.__setattr__(self, "fields", fields)
+        object.__setattr__(self, "ts_s", int(self.ts_s))
+
+    @classmethod
+    def make(cls, measurement: str, tags: Mapping[str, str], fields: Mapping[str, FieldValue],
+             ts_s: int) -> Point:
+        return cls(measurement, tuple(tags.items()), tuple(fields.items()), ts_s)
+
+    @property
+    def identity(self) -> tuple[str, tuple[tuple[str, str], ...], int]:
+        """What the server keys a point by: writing a point with the same identity replaces it."""
+        return (self.measurement, self.tags, self.ts_s)
+
+    def tag(self, key: str) -> str | None:
+        return dict(self.tags).get(key)
+
+    def field(self, key: str) -> FieldValue | None:
+        return dict(self.fields).get(key)
+
+
+def to_line(point: Point) -> str:
+    """One line of line protocol, without the trailing newline."""
+    head = escape_measurement(point.measurement)
+    if point.tags:
+        head += "," + ",".join(f"{escape_key(k)}={escape_tag_value(v)}" for k, v in point.tags)
+    body = ",".join(f"{escape_key(k)}={format_field(v)}" for k, v in point.fields)
+    return f"{head} {body} {point.ts_s}"
+
+
+def to_lines(points: Iterable[Point]) -> str:
+    """A request body: one line per point, newline-terminated."""
+    return "".join(to_line(p) + "\n" for p in points)
+
+
+@dataclass(frozen=True)
+class RunTags:
+    """The tags every point of one run carries (and the worker, for distributed runs)."""
+
+    run_id: str
+    scenario: str
+    profile: str
+    worker: str = "0"
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any], worker: str = "0") -> RunTags:
+        scenario = manifest.get("scenario")
+        profile = manifest.get("profile")
+        return cls(
+            run_id=str(manifest["run_id"]),
+            scenario=str(scenario.get("name", "") if isinstance(scenario, Mapping) else scenario or ""),
+            profile=str(profile.get("profile", "") if isinstance(profile, Mapping) else profile or ""),
+            worker=worker,
+        )
+
+    def base(self, tool: str) -> dict[str, str]:
+        return {"tool": tool, "run_id": self.run_id, "scenario": self.scenario, "profile": self.profile}
+
+
+AggregateKey = tuple[str, int, str, str]
+
+
+def aggregate_key(item: IntervalAggregate) -> AggregateKey:
+    return (item.tool, item.t, item.name, item.method)
+
+
+def merge_aggregate(into: IntervalAggregate, other: IntervalAggregate) -> None:
+    """Add ``other`` to ``into``: every field of the model is a sum, a min, a max or a histogram."""
+    into.count += other.count
+    into.failures += other.failures
+    into.bytes += other.bytes
+    into.sum_ms += other.sum_ms
+    into.min_ms = min(into.min_ms, other.min_ms)
+    into.max_ms = max(into.max_ms, other.max_ms)
+    for cls, n in other.status.items():
+        into.status[cls] = into.status.get(cls, 0) + n
+    into.hist.merge(other.hist)
+
+
+def copy_aggregate(item: IntervalAggregate) -> IntervalAggregate:
+    return IntervalAggregate(
+        tool=item.tool, t=item.t, name=item.name, method=item.method, count=item.count,
+        failures=item.failures, bytes=item.bytes, sum_ms=item.sum_ms, min_ms=item.min_ms,
+        max_ms=item.max_ms, status=dict(item.status), hist=Histogram(item.hist.buckets),
+    )
+
+
+@dataclass
+class Merged:
+    """Items folded by identity: lines of the local store that share an identity become one point."""
+
+    aggregates: dict[AggregateKey, IntervalAggregate] = field(default_factory=dict)
+    users: dict[tuple[str, int], UsersSample] = field(default_factory=dict)
+
+    def add(self, item: IntervalAggregate | UsersSample) -> None:
+        if isinstance(item, UsersSample):
+            key = (item.tool, item.t)
+            seen = self.users.get(key)
+            if seen is None or item.users > seen.users:
+                self.users[key] = item
+            return
+        akey = aggregate_key(item)
+        agg = self.aggregates.get(akey)
+        if agg is None:
+            self.aggregates[akey] = copy_aggregate(item)
+        else:
+            merge_aggregate(agg, item)
+
+    def __len__(self) -> int:
+        return len(self.aggregates) + len(self.users)
+
+
+def _r3(v: float) -> float:
+    return round(v, 3)
+
+
+def _aggregate_points(a: IntervalAggregate, tags: RunTags) -> list[Point]:
+    base = tags.base(a.tool)
+    req_tags = {**base, "name": a.name, "method": a.method, "worker": tags.worker}
+    fields: dict[str, FieldValue] = {
+        "count": a.count,
+        "failures": a.failures,
+        "bytes": a.bytes,
+        "error_rate": round(100.0 * a.failures / a.count, 4) if a.count else 0.0,
+        "sum_ms": _r3(a.sum_ms),
+    }
+    if a.count:
+        fields["mean_ms"] = _r3(a.sum_ms / a.count)
+        fields["min_ms"] = _r3(a.min_ms)
+        fields["max_ms"] = _r3(a.max_ms)
+        if a.hist.count:
+            for q in (50, 90, 95, 99):
+                fields[f"p{q}_ms"] = _r3(a.hist.percentile_ms(q))
+    points = [Point.make(REQUESTS, req_tags, fields, a.t)]
+    for cls, n in sorted(a.status.items()):
+        if n:
+            points.append(Point.make(STATUS, {**req_tags, "status_class": cls}, {"count": n}, a.t))
+    return points
+
+
+def interval_points(items: Iterable[IntervalAggregate | UsersSample] | Merged,
+                    run_tags: RunTags) -> list[Point]:
+    """Points for interval aggregates and users samples; items sharing an identity are merged first."""
+    merged = items if isinstance(items, Merged) else _merge(items)
+    points: list[Point] = []
+    for key in sorted(merged.aggregates):
+        points.extend(_aggregate_points(merged.aggregates[key], run_tags))
+    for ukey in sorted(merged.users):
+        u = merged.users[ukey]
+        tags = {**run_tags.base(u.tool), "worker": run_tags.worker}
+        points.append(Point.make(USERS, tags, {"users": u.users}, u.t))
+    return points
+
+
+def _merge(items: Iterable[IntervalAggregate | UsersSample]) -> Merged:
+    merged = Merged()
+    for item in items:
+        merged.add(item)
+    return merged
+
+
+def run_point(run_tags: RunTags, tool: str, *, started_ts_s: int, status: str, verdict_passed: bool,
+              started_at: str, ended_at: str | None, tool_version: str | None,
+              duration_s: float | None) -> Point:
+    """The run's annotation point for one tool (timestamp: run start)."""
+    fields: dict[str, FieldValue] = {
+        "status": status,
+        "verdict_passed": verdict_passed,
+        "started_at": started_at,
+        "ended_at": ended_at or "",
+        "tool_version": tool_version or "",
+    }
+    if duration_s is not None:
+        fields["duration_s"] = float(duration_s)
+    tags = {"run_id": run_tags.run_id, "scenario": run_tags.scenario, "profile": run_tags.profile,
+            "tool": tool}
+    return Point.make(RUNS, tags, fields, started_ts_s)
+
+
+def threshold_points(verdicts: Iterable[Mapping[str, Any]], run_tags: RunTags,
+                     started_ts_s: int) -> list[Point]:
+    """One point per verdict; ``verdicts`` are ``Verdict.to_json()`` dicts (as in summary.json)."""
+    points: list[Point] = []
+    for v in verdicts:
+        request = v.get("request")
+        tags = {"run_id": run_tags.run_id, "scenario": run_tags.scenario, "profile": run_tags.profile,
+                "tool": str(v["tool"]), "threshold": str(v["threshold"]),
+                "request": ALL_REQUESTS if request is None else str(request)}
+        fields: dict[str, FieldValue] = {"limit": float(v["limit"]), "passed": bool(v["passed"])}
+        measured = v.get("measured")
+        if measured is not None:
+            fields["measured"] = float(measured)
+        points.append(Point.make(THRESHOLDS, tags, fields, started_ts_s))
+    return points
+
+
+def split_lines(points: Sequence[Point], max_lines: int) -> list[list[str]]:
+    """Line protocol in chunks of at most ``max_lines`` lines (one request body each)."""
+    lines = [to_line(p) for p in points]
+    return [lines[i:i + max_lines] for i in range(0, len(lines), max_lines)]

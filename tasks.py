@@ -1,0 +1,106 @@
+"""crossload tasks: `invoke --list` shows them, `invoke --help TASK` explains every flag.
+
+This file only wires arguments to the crossload package; the logic lives in src/crossload/.
+"""
+
+from __future__ import annotations
+
+from invoke import Collection, Exit, task
+
+from crossload import tasks_api
+
+RUN_HELP = {
+    "tool": "locust, k6 or both (default both: Locust first, then k6, same profile)",
+    "target": "base URL of the system under test (default: the scenario's target, else the built-in demo target)",
+    "scenario": "scenario file (default: scenarios/demo.yaml)",
+    "users": "peak users / VUs (scales the profile's user curve)",
+    "duration": "total duration, e.g. 45s, 5m, 1h (stages scale proportionally)",
+    "spawn_rate": "users started (or stopped) per second on ramps; flat stages absorb the difference",
+}
+
+
+def _run(profile: str, tool: str, target: str | None, scenario: str | None, users: str | None,
+         duration: str | None, spawn_rate: str | None) -> None:
+    code = tasks_api.run_profile(profile, tool=tool, target=target, scenario=scenario, users=users,
+                                 duration=duration, spawn_rate=spawn_rate)
+    if code:
+        raise Exit(code=code)
+
+
+@task(help=RUN_HELP)
+def smoke(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None):
+    """Smoke test: a few users for a few seconds (default 2 users, 15 s) to prove script and target work."""
+    _run("smoke", tool, target, scenario, users, duration, spawn_rate)
+
+
+@task(help=RUN_HELP)
+def load(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None):
+    """Load test: ramp to nominal users, hold, ramp down (default 20 users, 5 min)."""
+    _run("load", tool, target, scenario, users, duration, spawn_rate)
+
+
+@task(help=RUN_HELP)
+def stress(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None):
+    """Stress test: steps beyond nominal up to the peak (default 40 users, 10 min)."""
+    _run("stress", tool, target, scenario, users, duration, spawn_rate)
+
+
+@task(help=RUN_HELP)
+def spike(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None):
+    """Spike test: a sudden jump from a low baseline to the peak and back (default 100 users, 2 min)."""
+    _run("spike", tool, target, scenario, users, duration, spawn_rate)
+
+
+@task(help=RUN_HELP)
+def endurance(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None):
+    """Endurance (soak) test: nominal users for a long time (default 20 users, 1 h)."""
+    _run("endurance", tool, target, scenario, users, duration, spawn_rate)
+
+
+@task(help={"files": "scenario files to check (default: every file under scenarios/)"}, iterable=["files"])
+def validate(c, files=None):
+    """Validate scenario files without running anything; exit 2 with file:line: field on the first error."""
+    code = tasks_api.validate(files or [])
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={
+    "profile": "profile whose stages are rendered (default smoke)",
+    "scenario": "scenario file (default: scenarios/demo.yaml)",
+    "target": "base URL written into the files (default: the scenario's target or http://127.0.0.1:8089)",
+    "out": "output folder (default: rendered/)",
+})
+def render(c, profile="smoke", scenario=None, target=None, out="rendered"):
+    """Render the Locust file and the k6 script for a scenario, without running them."""
+    code = tasks_api.render(profile, scenario, target, out)
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={
+    "host": "address to bind (default 127.0.0.1)",
+    "port": "port (default 8089)",
+    "error_rate": "fraction of /error requests that fail, 0..1 (default 0)",
+    "workers": "server processes sharing the port (default 1)",
+})
+def target(c, host="127.0.0.1", port=8089, error_rate=0.0, workers=1):
+    """Serve the built-in demo target in the foreground (Ctrl-C stops it)."""
+    tasks_api.serve_target(host, port, error_rate, workers)
+
+
+@task(help={"check": "compare instead of writing: exit 1 if a golden file differs"})
+def golden(c, check=False):
+    """Regenerate the golden rendered files under tests/golden/ from scenarios/ (or --check them)."""
+    code = tasks_api.golden(check)
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={"fast": "unit tests only (no real tools or servers)"})
+def test(c, fast=False):
+    """Run the test suite (the whole suite needs Locust, k6, InfluxDB and VictoriaMetrics installed)."""
+    c.run("python -m pytest tests/unit -q" if fast else "python -m pytest -q", pty=False)
+
+
+ns = Collection(smoke, load, stress, spike, endurance, validate, render, target, golden, test)

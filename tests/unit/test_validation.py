@@ -1,0 +1,188 @@
+"""Every malformed scenario in tests/fixtures/invalid/ is rejected with the right file, line, field, text.
+
+Each fixture holds exactly one problem. The table below is the expectation: the 1-based line the error
+points at, the field path it names, and a piece of the message a user would act on.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crossload.errors import EXIT_INPUT, InputError, ScenarioError
+from crossload.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+INVALID = ROOT / "tests" / "fixtures" / "invalid"
+
+# (fixture file, line, field path, part of the message)
+CASES: list[tuple[str, int, str, str]] = [
+    # structure of the file
+    ("empty.yaml", 1, "", "the file is empty"),
+    ("only_comments.yaml", 1, "", "holds only comments"),
+    ("top_level_list.yaml", 2, "", "top level must be a mapping"),
+    ("yaml_syntax_error.yaml", 4, "", "YAML syntax error: expected ',' or ']'"),
+    ("control_character.yaml", 3, "", "character #x0001 is not allowed"),
+    ("not_utf8.yaml", 3, "", "not UTF-8 text"),
+    ("python_tag.yaml", 8, "requests[0].body", "unsupported YAML value"),
+    ("merge_key.yaml", 6, "requests[1]", "merge keys (<<) are not supported"),
+    ("duplicate_key.yaml", 8, "requests[0].weight", "duplicate key"),
+    ("unknown_top_level_key.yaml", 4, "requets", "unknown key (did you mean 'requests'?)"),
+    # version, name, requests
+    ("missing_version.yaml", 2, "version", "missing; this format is version: 1"),
+    ("version_2.yaml", 2, "version", "unsupported version 2; expected 1"),
+    ("version_float.yaml", 2, "version", "unsupported version 1.0"),
+    ("missing_name.yaml", 2, "name", "missing"),
+    ("missing_requests.yaml", 2, "requests", "missing; list at least one request"),
+    ("empty_requests.yaml", 4, "requests", "list at least one request"),
+    # target
+    ("target_ftp.yaml", 4, "target", "is not an http:// or https:// URL"),
+    ("target_no_host.yaml", 4, "target", "has no host"),
+    ("target_with_query.yaml", 4, "target", "without ?query or #fragment"),
+    ("target_empty_query.yaml", 4, "target", "without ?query or #fragment"),
+    ("target_with_space.yaml", 4, "target", "cannot contain spaces"),
+    # requests
+    ("unknown_request_key.yaml", 7, "requests[0].wieght", "unknown key (did you mean 'weight'?)"),
+    ("request_missing_path.yaml", 5, "requests[0].path", "missing"),
+    ("duplicate_request_name.yaml", 7, "requests[1].name", "duplicate request name 'home'"),
+    ("unknown_method.yaml", 6, "requests[0].method", "unknown method 'FETCH'"),
+    ("path_without_slash.yaml", 6, "requests[0].path", "must start with '/'"),
+    ("weight_as_text.yaml", 7, "requests[0].weight", "expected a whole number, got text ('heavy')"),
+    ("weight_too_large.yaml", 7, "requests[0].weight", "must be at most 10000"),
+    ("get_with_json_body.yaml", 7, "requests[0].json", "a GET request cannot carry a body"),
+    ("json_and_body.yaml", 9, "requests[0].body", "give either json or body, not both"),
+    ("duplicate_key_in_json_body.yaml", 11, "requests[0].json.name", "duplicate key"),
+    ("json_body_date.yaml", 8, "requests[0].json.added", "cannot be sent as JSON"),
+    ("recursive_alias.yaml", 8, "requests[0].json.parts[0]", "cannot refer to the value that contains it"),
+    # headers
+    ("headers_as_list.yaml", 8, "requests[0].headers", "expected a mapping of name: value"),
+    ("bad_header_name.yaml", 8, "requests[0].headers.X Request Id", "not a valid HTTP header name"),
+    ("header_value_newline.yaml", 8, "requests[0].headers.X-Note", "cannot contain line breaks"),
+    ("duplicate_header.yaml", 9, "requests[0].headers.accept", "names are case-insensitive"),
+    # durations and think time
+    ("duration_negative.yaml", 7, "requests[0].timeout", "a duration cannot be negative"),
+    ("duration_unknown_unit.yaml", 9, "profiles.load.duration", "'10 parsecs' is not a duration"),
+    ("duration_not_a_number.yaml", 9, "profiles.load.duration", "is not a duration"),
+    ("think_time_max_below_min.yaml", 7, "requests[0].think_time.max", "must not be smaller than min"),
+    ("think_time_list.yaml", 7, "requests[0].think_time", "expected a duration such as 500ms"),
+    # checks
+    ("status_700.yaml", 8, "requests[0].checks.status", "700 is not an HTTP status code (100-599)"),
+    ("bad_json_path.yaml", 9, "requests[0].checks.json[0].path", "'$..id' is not a JSON path"),
+    ("json_path_missing_dot.yaml", 9, "requests[0].checks.json[0].path", "'$.items[0]id' is not a JSON path"),
+    ("exists_false_with_equals.yaml", 9, "requests[0].checks.json[0].equals",
+     "cannot combine equals with exists: false"),
+    # thresholds
+    ("threshold_unknown_metric.yaml", 8, "thresholds[0]", "unknown metric 'p96' (did you mean"),
+    ("threshold_without_unit.yaml", 8, "thresholds[0]", "'500' needs a unit: write e.g. 500ms or 500s"),
+    ("error_rate_without_percent.yaml", 8, "thresholds[0]", "'1' needs a unit: write the error rate in"),
+    ("error_rate_in_ms.yaml", 8, "thresholds[0]", "'5ms' is not a percentage"),
+    ("rps_per_minute.yaml", 8, "thresholds[0]", "'600/m' is not a rate"),
+    ("threshold_malformed.yaml", 8, "thresholds[0]", "'p95 should be fast' is not a threshold"),
+    ("threshold_infinite.yaml", 8, "thresholds[0]", "'inf' is not a duration"),
+    ("threshold_unknown_request.yaml", 8, "thresholds[0].request", "no request is named 'checkout'"),
+    ("request_form_inside_request.yaml", 8, "requests[0].thresholds[0]", '{request: NAME, check: "..."}'),
+    # profiles
+    ("unknown_profile.yaml", 8, "profiles.soak", "unknown key (did you mean 'smoke'?)"),
+    ("users_as_text.yaml", 9, "profiles.load.users", "expected a whole number, got text ('twenty')"),
+    ("profile_zero_users.yaml", 9, "profiles.smoke.users", "must be at least 1, got 0"),
+    ("stage_negative_users.yaml", 11, "profiles.load.stages[1].users", "must be at least 0, got -5"),
+    ("stage_duration_null.yaml", 10, "profiles.load.stages[0].duration", "got nothing (null)"),
+    ("stages_zero_duration.yaml", 10, "profiles.load.stages", "must last longer than 0s in total"),
+    ("spawn_rate_zero.yaml", 9, "profiles.load.spawn_rate", "must be greater than 0"),
+    ("spawn_rate_infinite.yaml", 9, "profiles.spike.spawn_rate", "expected a finite number"),
+]
+
+
+def test_every_fixture_is_in_the_table() -> None:
+    on_disk = sorted(p.name for p in INVALID.glob("*.yaml"))
+    listed = sorted(name for name, *_ in CASES)
+    assert on_disk == listed
+    assert len(listed) >= 30
+
+
+@pytest.mark.parametrize(("filename", "line", "field", "message"), CASES, ids=[c[0] for c in CASES])
+def test_invalid_fixture(filename: str, line: int, field: str, message: str) -> None:
+    path = INVALID / filename
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    e = info.value
+    assert e.location.file == str(path)
+    assert e.location.line == line, str(e)
+    assert e.field == field, str(e)
+    assert message in e.message, str(e)
+    text = str(e)
+    assert text.startswith(f"{path}:{line}: "), text
+    if field:
+        assert text.startswith(f"{path}:{line}: {field}: "), text
+    assert "\n" not in text
+    assert isinstance(e, InputError)
+    assert e.exit_code == EXIT_INPUT == 2
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.yaml"
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(missing)
+    e = info.value
+    assert e.location.file == str(missing)
+    assert e.location.line == 0
+    assert e.field == ""
+    assert str(e) == f"{missing}: file not found"
+    assert e.exit_code == 2
+
+
+def test_directory_instead_of_file(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(tmp_path)
+    assert str(info.value) == f"{tmp_path}: is a directory, expected a YAML file"
+
+
+def test_the_first_problem_is_reported(tmp_path: Path) -> None:
+    # Two problems: the error names the one that comes first in reading order.
+    path = tmp_path / "two.yaml"
+    path.write_text("version: 1\nname: x\nrequests:\n  - name: a\n    path: nope\n    weight: -1\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert (info.value.location.line, info.value.field) == (5, "requests[0].path")
+
+
+def test_control_characters_in_keys_stay_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "key.yaml"
+    path.write_text('version: 1\nname: x\n"re\\nquests": []\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.field == "'re\\nquests'"
+    assert "\n" not in str(info.value)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "crossload", "validate", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("filename", "line"),
+    [("unknown_request_key.yaml", 7), ("yaml_syntax_error.yaml", 4), ("threshold_without_unit.yaml", 8)],
+)
+def test_cli_validate_reports_one_line_and_exits_2(filename: str, line: int) -> None:
+    rel = f"tests/fixtures/invalid/{filename}"
+    proc = _cli(rel)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].strip()
+    assert lines[0].startswith(f"{rel}:{line}: ")
+    assert proc.stdout == ""
+
+
+def test_cli_validate_accepts_the_demo() -> None:
+    proc = _cli("scenarios/demo.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "scenarios/demo.yaml: ok (6 requests, 3 thresholds)"
+    assert proc.stderr == ""
