@@ -75,21 +75,28 @@ function isHex(c) {
   return c !== undefined && '0123456789abcdefABCDEF'.indexOf(c) >= 0;
 }
 
-// Percent-encode every byte outside `safe`; in a path an existing %XX escape is kept as written.
+// Percent-encode every byte outside `safe`; in a path an existing %XX escape is kept, normalized (an
+// unreserved character written plainly, hex in upper case) as crossload.wire documents.
 export function encode(text, safe, keepEscapes) {
   let out = '';
   const bytes = utf8Bytes(text);
-  for (let i = 0; i < bytes.length; i++) {
+  let i = 0;
+  while (i < bytes.length) {
     const b = bytes[i];
     const c = String.fromCharCode(b);
     if (b < 0x80 && safe.indexOf(c) >= 0) {
       out += c;
     } else if (keepEscapes && c === '%' && i + 2 < bytes.length && isHex(String.fromCharCode(bytes[i + 1])) &&
                isHex(String.fromCharCode(bytes[i + 2]))) {
-      out += c;
+      const hex = (String.fromCharCode(bytes[i + 1]) + String.fromCharCode(bytes[i + 2])).toUpperCase();
+      const decoded = String.fromCharCode(parseInt(hex, 16));
+      out += UNRESERVED.indexOf(decoded) >= 0 ? decoded : '%' + hex;
+      i += 3;
+      continue;
     } else {
       out += '%' + HEX[b >> 4] + HEX[b & 15];
     }
+    i += 1;
   }
   return out;
 }
@@ -126,6 +133,9 @@ function prepareRequest(spec, req) {
     }
   } else if (req.body !== undefined) {
     body = resolve(req.body);
+    if (!Object.keys(headers).some(function (h) { return h.toLowerCase() === 'content-type'; })) {
+      headers['Content-Type'] = 'text/plain; charset=utf-8';
+    }
   }
   const query = req.query.map(function (kv) { return [kv[0], resolve(kv[1])]; });
   const params = {

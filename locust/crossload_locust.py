@@ -59,17 +59,24 @@ def _resolve_deep(value: Any) -> Any:
 
 
 def encode(text: str, safe: frozenset[int], keep_escapes: bool) -> str:
-    """Percent-encode every UTF-8 byte outside ``safe``; in a path an existing %XX escape is kept."""
+    """Percent-encode every UTF-8 byte outside ``safe``; in a path an existing %XX escape is kept,
+    normalized (an unreserved character written plainly, hex in upper case) as crossload.wire documents."""
     data = text.encode("utf-8")
     out = []
+    i = 0
     n = len(data)
-    for i, b in enumerate(data):
+    while i < n:
+        b = data[i]
         if b < 0x80 and b in safe:
             out.append(chr(b))
         elif keep_escapes and b == 0x25 and i + 2 < n and data[i + 1] in _HEX and data[i + 2] in _HEX:
-            out.append("%")
+            code = int(data[i + 1 : i + 3], 16)
+            out.append(chr(code) if code in _UNRESERVED else "%" + data[i + 1 : i + 3].decode().upper())
+            i += 3
+            continue
         else:
             out.append(f"%{b:02X}")
+        i += 1
     return "".join(out)
 
 
@@ -101,6 +108,8 @@ class PreparedRequest:
                 headers["Content-Type"] = "application/json"
         elif "body" in req:
             body = resolve(req["body"]).encode("utf-8")
+            if not any(h.lower() == "content-type" for h in headers):
+                headers["Content-Type"] = "text/plain; charset=utf-8"
         self.name: str = req["name"]
         self.method: str = req["method"]
         self.path = build_path(resolve(req["path"]), [(k, resolve(v)) for k, v in req["query"]])

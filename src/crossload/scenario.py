@@ -110,7 +110,6 @@ class Request:
     weight: int = 1
     checks: Checks = field(default_factory=Checks)
     think_time: ThinkTime | None = None
-    timeout_s: float | None = None
     thresholds: tuple[Threshold, ...] = ()
     location: Location = Location("")  # noqa: RUF009 - Location is frozen
 
@@ -462,7 +461,7 @@ class _ScenarioReader:
 
     def request(self, node: yaml.Node, where: str) -> Request:
         m = self.mapping(node, where, ("name", "method", "path", "query", "headers", "json", "body", "weight",
-                                       "checks", "think_time", "timeout", "thresholds"))
+                                       "checks", "think_time", "thresholds"))
         for key in ("name", "path"):
             if key not in m:
                 raise self.error(node, _join(where, key), "missing")
@@ -491,9 +490,10 @@ class _ScenarioReader:
                     q.append((key, self.scalar_text(vnode, here)))
             query = tuple(q)
         headers = self.optional(m, "headers", where, self.headers, ())
-        if "json" in m and "body" in m:
+        has_body = "body" in m and not _is_null(m["body"])  # an empty body: key counts as left out
+        if "json" in m and has_body:
             raise self.error(m["body"], _join(where, "body"), "give either json or body, not both")
-        if method in ("GET", "HEAD") and ("json" in m or "body" in m):
+        if method in ("GET", "HEAD") and ("json" in m or has_body):
             key = "json" if "json" in m else "body"
             raise self.error(m[key], _join(where, key), f"a {method} request cannot carry a body")
         has_json = "json" in m
@@ -505,8 +505,6 @@ class _ScenarioReader:
                                lambda n, w: self.integer(n, w, minimum=1, maximum=MAX_WEIGHT), 1)
         checks = self.optional(m, "checks", where, self.checks, Checks())
         think = self.optional(m, "think_time", where, self.think_time, None)
-        timeout_ms = self.optional(m, "timeout", where, lambda n, w: self.duration_ms(n, w, positive=True),
-                                   None)
         thresholds = self.optional(m, "thresholds", where, lambda n, w: self.thresholds(n, w, name, None), ())
         return Request(
             name=name,
@@ -520,7 +518,6 @@ class _ScenarioReader:
             weight=weight,
             checks=checks,
             think_time=think,
-            timeout_s=timeout_ms / 1000.0 if timeout_ms is not None else None,
             thresholds=thresholds,
             location=Location(self.file, node.start_mark.line + 1),
         )

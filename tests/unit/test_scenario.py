@@ -1,4 +1,4 @@
-"""The valid side of the scenario format: what a correct file turns into, and the helpers it relies on."""
+"""The valid side of the scenario format: what a correct file turns into, and the functions it relies on."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def test_minimal_scenario_keeps_every_default() -> None:
     (r,) = s.requests
     assert (r.name, r.method, r.path, r.weight) == ("health", "GET", "/health", 1)
     assert r.checks == Checks()
-    assert r.think_time is None and r.timeout_s is None
+    assert r.think_time is None
     assert s.all_thresholds == ()
 
 
@@ -125,7 +125,6 @@ def test_checkout_scenario_uses_every_kind_of_check_and_override() -> None:
     assert by_name["search"].query == (("q", "lamp"), ("q", "chair"))
     assert by_name["login"].think_time == ThinkTime(1.0, 2.0)
     assert by_name["health"].think_time == ThinkTime(0.0, 0.0)
-    assert by_name["add item"].timeout_s == 2.0
     assert [t.text for t in by_name["add item"].thresholds] == ["p95 < 500ms", "error_rate < 1%"]
     assert all(t.request == "add item" for t in by_name["add item"].thresholds)
     assert s.profiles["smoke"] == ProfileOverride(users=3, duration_ms=20_000.0)
@@ -169,6 +168,16 @@ def test_think_time_forms(written: str, expected: ThinkTime) -> None:
     assert s.requests[0].think_time == expected
 
 
+def test_default_timeout() -> None:
+    s = parse(one_request("", top="defaults:\n  timeout: 1m\n"))
+    assert s.defaults.timeout_s == 60.0
+
+
+def test_a_request_has_no_timeout_of_its_own() -> None:
+    with pytest.raises(ScenarioError, match="unknown key"):
+        parse(one_request("    timeout: 1500ms\n"))
+
+
 def test_method_is_case_insensitive() -> None:
     s = parse(one_request("    method: patch\n    body: x\n"))
     assert s.requests[0].method == "PATCH"
@@ -208,9 +217,9 @@ def test_json_null_is_a_json_body() -> None:
 
 
 def test_an_empty_optional_key_counts_as_left_out() -> None:
-    s = parse(one_request("    timeout:\n    weight:\n    headers:\n    query:\n", top="thresholds:\n"))
+    s = parse(one_request("    think_time:\n    weight:\n    headers:\n    query:\n", top="thresholds:\n"))
     r = s.requests[0]
-    assert (r.timeout_s, r.weight, r.headers, r.query) == (None, 1, (), ())
+    assert (r.think_time, r.weight, r.headers, r.query) == (None, 1, (), ())
     assert s.thresholds == ()
 
 
@@ -506,4 +515,4 @@ def test_parse_duration_ms_errors(text: str | float, message: str) -> None:
 @pytest.mark.parametrize("written", ["inf", ".inf", "nan", ".nan", "Infinity"])
 def test_non_finite_durations_are_rejected_in_files(written: str) -> None:
     with pytest.raises(ScenarioError, match="is not a duration"):
-        parse(one_request(f"    timeout: {written}\n"))
+        parse(one_request(f"    think_time: {written}\n"))

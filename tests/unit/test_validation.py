@@ -63,7 +63,7 @@ CASES: list[tuple[str, int, str, str]] = [
     ("header_value_newline.yaml", 8, "requests[0].headers.X-Note", "cannot contain line breaks"),
     ("duplicate_header.yaml", 9, "requests[0].headers.accept", "names are case-insensitive"),
     # durations and think time
-    ("duration_negative.yaml", 7, "requests[0].timeout", "a duration cannot be negative"),
+    ("duration_negative.yaml", 7, "requests[0].think_time", "a duration cannot be negative"),
     ("duration_unknown_unit.yaml", 9, "profiles.load.duration", "'10 parsecs' is not a duration"),
     ("duration_not_a_number.yaml", 9, "profiles.load.duration", "is not a duration"),
     ("think_time_max_below_min.yaml", 7, "requests[0].think_time.max", "must not be smaller than min"),

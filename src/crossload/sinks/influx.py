@@ -25,8 +25,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import urllib3.exceptions
-from influxdb_client import InfluxDBClient, WritePrecision
+from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 from influxdb_client.service.ping_service import PingService
 from influxdb_client.service.write_service import WriteService
@@ -38,6 +39,8 @@ from crossload.sinks.lineprotocol import Point, to_line
 BATCH_LINES = 5000
 DEFAULT_TIMEOUT_S = 5.0
 _MAX_DETAIL = 300
+# The client declares ``write_precision: WritePrecision`` but its constants are plain strings.
+_SECONDS: Any = WritePrecision.S
 
 
 def _check_url(url: str) -> str:
@@ -62,7 +65,7 @@ def _reason(err: BaseException) -> str:
         return "no answer in time"
     if isinstance(err, socket.gaierror) or "name or service not known" in str(err).lower():
         return "unknown host"
-    if isinstance(err, http.client.RemoteDisconnected | ConnectionResetError | urllib3.exceptions.ProtocolError):
+    if isinstance(err, ConnectionResetError | http.client.HTTPException | urllib3.exceptions.ProtocolError):
         return "connection closed by the server"
     return type(err).__name__
 
@@ -135,8 +138,8 @@ class InfluxV1Sink:
     def description(self) -> str:
         return f"InfluxDB 1.x at {redact_url(self.url)} (database {self.db!r})"
 
-    def _scrub(self, text: str) -> str:
-        return scrub(text, [self._password, self._headers.get("Authorization")])
+    def _detail(self, body: bytes | str | None) -> str:
+        return scrub(_detail(body), [self._password, self._headers.get("Authorization")])
 
     def _request(self, method: str, path: str, params: Mapping[str, str], body: bytes | None = None,
                  headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
@@ -151,14 +154,14 @@ class InfluxV1Sink:
             with e:
                 return int(e.code), e.read()
         except (OSError, http.client.HTTPException) as e:
-            raise SinkUnavailable(self._scrub(f"cannot reach {self.description}: {_reason(e)}")) from None
+            raise SinkUnavailable(f"cannot reach {self.description}: {_reason(e)}") from None
 
     def _create_database(self) -> tuple[int, str]:
         name = self.db.replace("\\", "\\\\").replace('"', '\\"')
         form = urllib.parse.urlencode({"q": f'CREATE DATABASE "{name}"'}).encode()
         status, body = self._request("POST", "/query", {}, form,
                                      {"Content-Type": "application/x-www-form-urlencoded"})
-        detail = _detail(body)
+        detail = self._detail(body)
         if status == 200 and '"error"' in body.decode("utf-8", "replace"):
             return 400, detail
         return status, detail
@@ -167,24 +170,24 @@ class InfluxV1Sink:
         try:
             status, body = self._request("GET", "/ping", {})
             if status not in (200, 204):
-                raise InputError(self._scrub(
+                raise InputError(
                     f"{redact_url(self.url)} does not answer /ping like InfluxDB (HTTP {status}); "
-                    "check CROSSLOAD_INFLUX_URL (and CROSSLOAD_INFLUX_API=v1 is for InfluxDB 1.x)"))
+                    "check CROSSLOAD_INFLUX_URL (and CROSSLOAD_INFLUX_API=v1 is for InfluxDB 1.x)")
             status, body = self._request("POST", "/write", {"db": self.db, "precision": "s"}, b"")
             if status in (401, 403):
-                raise InputError(self._scrub(
+                raise InputError(
                     f"{self.description} refused the credentials (HTTP {status}): check "
-                    "CROSSLOAD_INFLUX_USERNAME and CROSSLOAD_INFLUX_PASSWORD"))
+                    "CROSSLOAD_INFLUX_USERNAME and CROSSLOAD_INFLUX_PASSWORD")
             if status == 404:
                 cstatus, detail = self._create_database()
                 if cstatus != 200:
-                    raise InputError(self._scrub(
+                    raise InputError(
                         f"database {self.db!r} does not exist on {redact_url(self.url)} and could not be "
-                        f"created (HTTP {cstatus}: {detail}); create it or set CROSSLOAD_INFLUX_DB"))
+                        f"created (HTTP {cstatus}: {detail}); create it or set CROSSLOAD_INFLUX_DB")
                 return
             if status >= 300:
-                raise InputError(self._scrub(
-                    f"{self.description} answered HTTP {status} to a test write: {_detail(body)}"))
+                raise InputError(
+                    f"{self.description} answered HTTP {status} to a test write: {self._detail(body)}")
         except SinkUnavailable as e:
             raise InputError(f"{e}; check CROSSLOAD_INFLUX_URL and that the server is running") from None
 
@@ -196,11 +199,11 @@ class InfluxV1Sink:
         if status == 404 and "database not found" in answer.decode("utf-8", "replace"):
             cstatus, detail = self._create_database()
             if cstatus != 200:
-                raise SinkRejected(self._scrub(f"database {self.db!r} is missing and could not be created "
-                                               f"(HTTP {cstatus}: {detail})"))
+                raise SinkRejected(f"database {self.db!r} is missing and could not be created "
+                                   f"(HTTP {cstatus}: {detail})")
             status, answer = self._request("POST", "/write", params, body, headers)
         if status >= 300:
-            raise _status_error(self.description, status, self._scrub(_detail(answer)), "credentials")
+            raise _status_error(self.description, status, self._detail(answer), "credentials")
 
     def write(self, points: Sequence[Point]) -> None:
         if points:
@@ -221,16 +224,16 @@ class InfluxV2Sink:
         self.timeout_s = timeout_s
         self.batch_lines = batch_lines
         self._token = token
-        self._client = InfluxDBClient(url=self.url, token=token, org=org, timeout=max(1, int(timeout_s * 1000)),
-                                      enable_gzip=True, retries=False)
+        self._client = InfluxDBClient(url=self.url, token=token, org=org,
+                                      timeout=max(1, int(timeout_s * 1000)), enable_gzip=True, retries=False)
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
 
     @property
     def description(self) -> str:
         return f"InfluxDB at {redact_url(self.url)} (org {self.org!r}, bucket {self.bucket!r})"
 
-    def _scrub(self, text: str) -> str:
-        return scrub(text, [self._token])
+    def _detail(self, body: bytes | str | None) -> str:
+        return scrub(_detail(body), [self._token])
 
     def _call(self, fn: Callable[[], Any]) -> Any:
         """Run one client call; no answer becomes ``SinkUnavailable``, an HTTP error stays ApiException."""
@@ -239,22 +242,24 @@ class InfluxV2Sink:
         except ApiException:
             raise
         except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as e:
-            raise SinkUnavailable(self._scrub(f"cannot reach {self.description}: {_reason(e)}")) from None
+            raise SinkUnavailable(f"cannot reach {self.description}: {_reason(e)}") from None
 
     def check(self) -> None:
         try:
             try:
-                self._call(lambda: PingService(self._client.api_client).get_ping())
+                ping = PingService(self._client.api_client)  # type: ignore[no-untyped-call]
+                self._call(ping.get_ping)
             except ApiException as e:
                 if e.status not in (401, 403):
-                    raise InputError(self._scrub(
+                    raise InputError(
                         f"{redact_url(self.url)} does not answer /ping like InfluxDB (HTTP {e.status}); "
-                        "check CROSSLOAD_INFLUX_URL (CROSSLOAD_INFLUX_API=v1 is for InfluxDB 1.x)")) from None
+                        "check CROSSLOAD_INFLUX_URL (CROSSLOAD_INFLUX_API=v1 is for InfluxDB 1.x)") from None
             try:
-                self._call(lambda: WriteService(self._client.api_client).post_write(
-                    org=self.org, bucket=self.bucket, body="", precision=WritePrecision.S))
+                service = WriteService(self._client.api_client)  # type: ignore[no-untyped-call]
+                self._call(lambda: service.post_write(  # type: ignore[no-untyped-call]
+                    org=self.org, bucket=self.bucket, body="", precision=_SECONDS))
             except ApiException as e:
-                detail = self._scrub(_detail(e.body))
+                detail = self._detail(e.body)
                 if e.status in (401, 403):
                     raise InputError(f"{self.description} refused the token (HTTP {e.status}): check "
                                      "CROSSLOAD_INFLUX_TOKEN (it needs write access to the bucket)") from None
@@ -271,18 +276,18 @@ class InfluxV2Sink:
     def _send(self, lines: list[str]) -> None:
         try:
             self._call(lambda: self._write_api.write(bucket=self.bucket, org=self.org, record=lines,
-                                                     write_precision=WritePrecision.S))
+                                                     write_precision=_SECONDS))
         except ApiException as e:
             status = int(e.status or 0)
-            raise _status_error(self.description, status, self._scrub(_detail(e.body)), "token") from None
+            raise _status_error(self.description, status, self._detail(e.body), "token") from None
 
     def write(self, points: Sequence[Point]) -> None:
         if points:
             _write_chunks([to_line(p) for p in points], self.batch_lines, self._send)
 
     def close(self) -> None:
-        self._write_api.close()
-        self._client.close()
+        self._write_api.close()  # type: ignore[no-untyped-call]
+        self._client.close()  # type: ignore[no-untyped-call]
 
 
 def _env(env: Mapping[str, str], name: str) -> str:
@@ -308,7 +313,8 @@ def sink_from_env(env: Mapping[str, str]) -> Sink | None:
         if not math.isfinite(timeout_s) or timeout_s <= 0:
             raise InputError(f"CROSSLOAD_INFLUX_TIMEOUT must be a number of seconds > 0, got {raw_timeout!r}")
     if api == "v2":
-        return InfluxV2Sink(url, token=_env(env, "CROSSLOAD_INFLUX_TOKEN"), org=_env(env, "CROSSLOAD_INFLUX_ORG"),
+        return InfluxV2Sink(url, token=_env(env, "CROSSLOAD_INFLUX_TOKEN"),
+                            org=_env(env, "CROSSLOAD_INFLUX_ORG"),
                             bucket=_env(env, "CROSSLOAD_INFLUX_BUCKET"), timeout_s=timeout_s)
     if api == "v1":
         username = env.get("CROSSLOAD_INFLUX_USERNAME", "").strip() or None

@@ -21,13 +21,15 @@ interval starting at the timestamp).
             mean_ms, min_ms, max_ms (float)
             p50_ms, p90_ms, p95_ms, p99_ms (float, from the interval's histogram, at most 0.5 % off)
     time    interval start, epoch seconds
-    Latency fields are left out of an interval without requests (line protocol has no NaN).
+    Latency fields are left out of an interval without requests (line protocol has no NaN). Store lines
+    sharing an identity (a late sample reopening an interval, workers reporting one interval under the
+    same worker tag) are merged into one point: counts add up, histograms merge.
 
 ``crossload_status``: per interval aggregate and per status class seen in it.
     tags    tool, run_id, scenario, profile, name, method, status_class, worker
             status_class is one of 2xx, 3xx, 4xx, 5xx (1xx if a server sends one), ``error`` (no HTTP
-            response: connection or timeout error) and ``check_failed`` (a body check failed; such a
-            request is counted under its HTTP class as well)
+            response: connection or timeout error) and ``check_failed`` (a body check failed; k6's
+            collector also counts such a request under its HTTP class, so classes may sum above count)
     fields  count (integer)
     time    interval start
 
@@ -38,7 +40,8 @@ interval starting at the timestamp).
 
 ``crossload_runs``: one point per run and tool, usable as a Grafana annotation.
     tags    run_id, scenario, profile, tool
-    fields  status (string: passed, thresholds_failed, failed, interrupted, running)
+    fields  status (string, the run's: passed, thresholds_failed, failed, interrupted; written once the
+            run has ended)
             verdict_passed (boolean: every threshold held for this tool)
             started_at, ended_at (strings, ISO 8601 UTC; ended_at is "" while unknown)
             tool_version (string), duration_s (float, load time)
@@ -49,6 +52,14 @@ interval starting at the timestamp).
             name it applies to, or ``(all)`` for all requests)
     fields  limit (float), measured (float; absent when nothing was measured), passed (boolean)
     time    run start
+
+``name``, ``users`` and ``limit`` are InfluxQL keywords: double-quote identifiers in InfluxQL
+(``SELECT sum("count") FROM crossload_requests GROUP BY "name"``).
+
+On the v2 write API of VictoriaMetrics (used in tests) a field becomes the series
+``<measurement>_<field>`` with the tags as labels; string fields are dropped and booleans read 1/0.
+Rewriting an identity with identical values is harmless there too (with ``-dedup.minScrapeInterval``),
+but unlike InfluxDB it does not guarantee that a changed value replaces the old one.
 
 Text rules
 ==========

@@ -354,7 +354,8 @@ class LivePusher:
             self._wake.wait(backoff or self.interval_s)
             stopping = self._stop.is_set()
             try:
-                _push_store(self._spool, self.sink, self.tags, self._progress, self.batch_records, self._go_on)
+                _push_store(self._spool, self.sink, self.tags, self._progress, self.batch_records,
+                            self._go_on)
                 backoff = 0.0
                 self.last_error = None
             except SinkUnavailable as e:

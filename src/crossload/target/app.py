@@ -426,13 +426,13 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/search", search)
     router.add_post("/api/login", login)
     router.add_route("*", "/echo", echo)
-    router.add_route("*", "/echo/{tail:.*}", echo)
+    router.add_route("*", "/echo/{tail:[\\s\\S]*}", echo)
     router.add_get("/_crossload/echo-log", get_echo_log, allow_head=False)
     router.add_delete("/_crossload/echo-log", clear_echo_log)
     router.add_get("/delay/{ms}", delay)
     router.add_get("/error", error_default)
     router.add_get("/error/{percent}", error_percent)
-    router.add_route("*", "/{tail:.*}", fallback)
+    router.add_route("*", "/{tail:[\\s\\S]*}", fallback)
 
 
 def build_app(

@@ -9,7 +9,7 @@ const SPEC = {
   "defaults": {
     "headers": [
       ["Accept", "application/json"],
-      ["User-Agent", "crossload-checkout/1"],
+      ["X-Client", "crossload-checkout/1"],
     ],
     "timeout_ms": 5000,
     "think_s": [0.2, 0.8],
