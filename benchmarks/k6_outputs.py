@@ -1,0 +1,332 @@
+"""What each k6 output (and a few script and flag choices) costs in throughput, next to raw k6.
+
+Every run: the same loopback target (nginx, or the demo target with 2 workers when nginx is absent),
+N VUs (default 20), think time 0, k6 CPU-bound. RPS is k6's own http_reqs rate. Raw k6 (a hand-written
+``http.get`` script, ``k6 run -q`` and no ``--out``) is run before the first variant and again after
+every few variants; each variant is compared with the median of all raw runs, and the spread of the
+raw runs is printed as the noise floor.
+
+Variants (``--list`` prints them):
+
+- flags and script: ``--no-summary``; ``systemTags`` reduced to crossload's set; ``exec.vu.metrics.tags.name``
+  set on every iteration; both; crossload's rendered script itself (no output);
+- outputs: ``--out json=file`` (what crossload uses today), ``json`` with reduced tags, ``json=file.gz``,
+  ``csv=file``, ``experimental-prometheus-rw`` (to a local sink that accepts and discards the remote-write
+  POSTs; 1 s push, trends as native histograms), ``experimental-opentelemetry`` (OTLP over HTTP to the same
+  kind of sink; 1 s flush and export), ``web-dashboard`` (aggregation inside k6, 1 s period, served on a
+  loopback port, no export);
+- crossload's rendered script with the outputs that could replace the JSON stream.
+
+    python benchmarks/k6_outputs.py [--duration 5] [--vus 20] [--repeat 1] [--only NAME,NAME]
+
+Exit code 0 when every variant ran (the numbers are findings, not pass/fail targets), 1 when one failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import (  # noqa: E402
+    LOOPBACK,
+    Measured,
+    Target,
+    fast_target,
+    free_port,
+    machine_line,
+    median,
+    run_k6,
+    table,
+)
+
+from crossload.profiles import build_schedule  # noqa: E402
+from crossload.render import render_k6  # noqa: E402
+from crossload.scenario import parse_scenario  # noqa: E402
+
+CROSSLOAD_SYSTEM_TAGS = "['status', 'method', 'name', 'expected_response', 'error_code']"
+
+RAW_SCRIPT = """\
+import http from 'k6/http';
+{imports}
+export const options = {{ vus: {vus}, duration: '{duration}s'{options} }};
+
+export default function () {{
+{body}  http.get('{url}');
+}}
+"""
+
+
+def raw_script(url: str, vus: int, duration: float, system_tags: bool = False, vu_tag: bool = False) -> str:
+    return RAW_SCRIPT.format(
+        imports="import exec from 'k6/execution';\n" if vu_tag else "",
+        vus=vus,
+        duration=f"{duration:g}",
+        options=f", systemTags: {CROSSLOAD_SYSTEM_TAGS}" if system_tags else "",
+        body="  exec.vu.metrics.tags.name = 'get';\n" if vu_tag else "",
+        url=url,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A sink for the push outputs: accepts POSTs, counts them, discards the bodies.
+
+
+class _SinkHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Sink
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            self.rfile.read(n)
+        else:  # chunked bodies are not used by either exporter; read what is there
+            self.rfile.read1(1 << 20)
+        with self.server.lock:
+            self.server.posts += 1
+            self.server.bytes += n
+            self.server.paths.add(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+class _Sink(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__((LOOPBACK, 0), _SinkHandler)
+        self.lock = threading.Lock()
+        self.posts = 0
+        self.bytes = 0
+        self.paths: set[str] = set()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.posts, self.bytes, self.paths = 0, 0, set()
+
+
+@contextlib.contextmanager
+def sink() -> Iterator[_Sink]:
+    server = _Sink()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Variant:
+    name: str
+    script: str  # key of the scripts dict
+    what: str
+    args: Callable[[Path], list[str]] = lambda _d: []
+    env: Callable[[], dict[str, str]] = dict
+    uses_sink: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def variants(sink_url: Callable[[], str]) -> list[Variant]:
+    def json_out(d: Path) -> list[str]:
+        return ["--out", f"json={d / 'out.json'}"]
+
+    prw_env = {
+        "K6_PROMETHEUS_RW_PUSH_INTERVAL": "1s",
+        "K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM": "true",
+    }
+
+    def prw() -> dict[str, str]:
+        return {**prw_env, "K6_PROMETHEUS_RW_SERVER_URL": sink_url() + "/api/v1/write"}
+
+    def otel() -> dict[str, str]:
+        return {
+            "K6_OTEL_EXPORTER_TYPE": "http",
+            "K6_OTEL_HTTP_EXPORTER_ENDPOINT": sink_url().removeprefix("http://"),
+            "K6_OTEL_HTTP_EXPORTER_INSECURE": "true",
+            "K6_OTEL_HTTP_EXPORTER_URL_PATH": "/v1/metrics",
+            "K6_OTEL_FLUSH_INTERVAL": "1s",
+            "K6_OTEL_EXPORT_INTERVAL": "1s",
+        }
+
+    def dashboard() -> dict[str, str]:
+        return {
+            "K6_WEB_DASHBOARD_HOST": LOOPBACK,
+            "K6_WEB_DASHBOARD_PORT": str(free_port()),
+            "K6_WEB_DASHBOARD_PERIOD": "1s",
+            "K6_WEB_DASHBOARD_OPEN": "false",
+            "K6_WEB_DASHBOARD_EXPORT": "",
+        }
+
+    return [
+        Variant("no-summary", "raw", "raw script, --no-summary", lambda _d: ["--no-summary"]),
+        Variant("systemtags", "raw_tags", "raw script + systemTags reduced to crossload's 5"),
+        Variant("vu-name-tag", "raw_vutag", "raw script + exec.vu.metrics.tags.name set every iteration"),
+        Variant("tags+vu-tag", "raw_both", "raw script + reduced systemTags + per-iteration name tag"),
+        Variant("crossload-script", "rendered", "crossload's rendered script.js, no output"),
+        Variant("json", "raw", "raw script, --out json=file", json_out),
+        Variant("json+systemtags", "raw_tags", "raw script + reduced systemTags, --out json=file", json_out),
+        Variant("json+no-summary", "raw", "raw script, --out json=file --no-summary",
+                lambda d: [*json_out(d), "--no-summary"]),
+        Variant("json.gz", "raw", "raw script, --out json=file.gz",
+                lambda d: ["--out", f"json={d / 'out.json.gz'}"]),
+        Variant("csv", "raw", "raw script, --out csv=file", lambda d: ["--out", f"csv={d / 'out.csv'}"]),
+        Variant("prometheus-rw", "raw", "raw script, --out experimental-prometheus-rw (1 s, native histograms)",
+                lambda _d: ["--out", "experimental-prometheus-rw"], prw, uses_sink=True),
+        Variant("opentelemetry", "raw", "raw script, --out experimental-opentelemetry (OTLP/HTTP, 1 s)",
+                lambda _d: ["--out", "experimental-opentelemetry"], otel, uses_sink=True),
+        Variant("web-dashboard", "raw", "raw script, --out web-dashboard (1 s period, loopback port, no export)",
+                lambda _d: ["--out", "web-dashboard"], dashboard),
+        Variant("crossload-json", "rendered",
+                "crossload's script, --out json=file --summary-export (k6 as crossload starts it, no reader)",
+                lambda d: [*json_out(d), "--summary-export", str(d / "export.json")]),
+        Variant("crossload-prw", "rendered", "crossload's script, --out experimental-prometheus-rw",
+                lambda _d: ["--out", "experimental-prometheus-rw"], prw, uses_sink=True),
+        Variant("crossload-otel", "rendered", "crossload's script, --out experimental-opentelemetry",
+                lambda _d: ["--out", "experimental-opentelemetry"], otel, uses_sink=True),
+        Variant("crossload-dashboard", "rendered", "crossload's script, --out web-dashboard",
+                lambda _d: ["--out", "web-dashboard"], dashboard),
+    ]
+
+
+def write_scripts(work: Path, target: Target, vus: int, duration: float) -> dict[str, Path]:
+    url = target.url + target.path
+    texts = {
+        "raw": raw_script(url, vus, duration),
+        "raw_tags": raw_script(url, vus, duration, system_tags=True),
+        "raw_vutag": raw_script(url, vus, duration, vu_tag=True),
+        "raw_both": raw_script(url, vus, duration, system_tags=True, vu_tag=True),
+    }
+    paths = {}
+    for key, text in texts.items():
+        p = work / f"{key}.js"
+        p.write_text(text, encoding="utf-8")
+        paths[key] = p
+    # crossload's own rendering of a one-request scenario, all VUs from the start, no think time.
+    yaml_text = (f"version: 1\nname: k6-outputs\ntarget: {target.url}\nrequests:\n  - name: get\n"
+                 f"    path: {target.path}\nprofiles:\n  smoke:\n    stages:\n"
+                 f"      - {{duration: 0s, users: {vus}}}\n      - {{duration: {duration:g}s, users: {vus}}}\n")
+    scenario = parse_scenario(yaml_text, str(work / "scenario.yaml"))
+    schedule = build_schedule("smoke", scenario)
+    paths["rendered"] = render_k6(scenario, schedule, target.url).write(work / "rendered")
+    return paths
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run (default 5)")
+    parser.add_argument("--vus", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per variant (default 1)")
+    parser.add_argument("--raw-every", type=int, default=4, help="a raw baseline run after every N variants")
+    parser.add_argument("--only", default="", help="comma-separated variant names")
+    parser.add_argument("--list", action="store_true", help="list the variants and exit")
+    parser.add_argument("--server", choices=("nginx", "demo"), default="nginx")
+    args = parser.parse_args()
+
+    sink_holder: dict[str, _Sink] = {}
+    all_variants = variants(lambda: f"http://{LOOPBACK}:{sink_holder['sink'].server_address[1]}")
+    if args.list:
+        for v in all_variants:
+            print(f"{v.name:20s} {v.what}")
+        return 0
+    chosen = [v for v in all_variants if not args.only or v.name in args.only.split(",")]
+    if not chosen:
+        parser.error("--only matched no variant (see --list)")
+
+    print(machine_line())
+    failed: list[str] = []
+    raw_runs: list[Measured] = []
+    results: dict[str, list[Measured]] = {v.name: [] for v in chosen}
+    with tempfile.TemporaryDirectory(prefix="crossload-k6out-") as tmp, fast_target(args.server) as target, \
+            sink() as sink_server:
+        sink_holder["sink"] = sink_server
+        work = Path(tmp)
+        scripts = write_scripts(work, target, args.vus, args.duration)
+        print(f"target: {target.kind}, GET {target.path}; {args.vus} VUs, {args.duration:g} s per run, "
+              f"{args.repeat} run(s) per variant")
+        warm = work / "warm.js"
+        warm.write_text(raw_script(target.url + target.path, args.vus, 2), encoding="utf-8")
+        run_k6("warm-up", warm)
+
+        def raw_baseline() -> None:
+            m = run_k6("raw", scripts["raw"])
+            raw_runs.append(m)
+            print(f"  {'raw':20s} {m.rps:>9,.0f} req/s  (baseline)", flush=True)
+
+        raw_baseline()
+        queue = [v for _ in range(args.repeat) for v in chosen]
+        for i, v in enumerate(queue, 1):
+            out_dir = work / f"out-{i}"
+            out_dir.mkdir()
+            sink_server.reset()
+            try:
+                m = run_k6(v.name, scripts[v.script], v.args(out_dir), v.env())
+            except RuntimeError as e:
+                print(f"  {v.name:20s} FAILED: {e}", flush=True)
+                failed.append(v.name)
+                continue
+            notes = []
+            if v.uses_sink:
+                notes.append(f"sink got {sink_server.posts} POSTs, {sink_server.bytes / 1e6:.1f} MB")
+                if sink_server.posts == 0:
+                    notes.append("NO DATA ARRIVED")
+                    failed.append(v.name)
+            files = [p for p in out_dir.iterdir() if p.name.startswith("out")]
+            if files:
+                size = sum(p.stat().st_size for p in files)
+                notes.append(f"file {size / 1e6:.0f} MB = {size / max(m.requests, 1):,.0f} B/request")
+            problems = [ln for ln in str(m.extra.get("stderr", "")).splitlines() if "level=error" in ln
+                        or "level=warn" in ln]
+            if problems:
+                notes.append(f"{len(problems)} k6 warning/error lines, e.g. {problems[0][-140:]}")
+            m.extra["notes"] = "; ".join(notes)
+            results[v.name].append(m)
+            for p in files:
+                p.unlink()
+            print(f"  {v.name:20s} {m.rps:>9,.0f} req/s  {m.extra['notes']}", flush=True)
+            if i % args.raw_every == 0 or i == len(queue):
+                raw_baseline()
+            time.sleep(0.2)
+
+    raw_med = median([m.rps for m in raw_runs])
+    spread = (min(m.rps for m in raw_runs) / raw_med, max(m.rps for m in raw_runs) / raw_med)
+    print(f"\nraw k6 (k6 run -q, no --out): median {raw_med:,.0f} req/s over {len(raw_runs)} runs; "
+          f"spread {spread[0]:.3f}..{spread[1]:.3f} of the median (noise floor)")
+    rows = [["raw", "hand-written http.get script, k6 run -q, no --out", f"{raw_med:,.0f}", "1.000",
+             f"{median([m.child_cpu_s / (m.requests / m.rps) for m in raw_runs]):.2f}", ""]]
+    for v in chosen:
+        ms = results[v.name]
+        if not ms:
+            rows.append([v.name, v.what, "failed", "-", "-", ""])
+            continue
+        rps = median([m.rps for m in ms])
+        cores = median([m.child_cpu_s / (m.requests / m.rps) for m in ms])
+        rows.append([v.name, v.what, f"{rps:,.0f}", f"{rps / raw_med:.3f}", f"{cores:.2f}",
+                     str(ms[-1].extra.get("notes", ""))])
+    print()
+    print(table(["variant", "what", "req/s", "vs raw", "k6 CPU (cores)", "notes"], rows, "llrrrl"))
+    if failed:
+        print(f"\nfailed variants: {', '.join(sorted(set(failed)))}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Stream parsers on recorded real tool output, the file tail, and the histogram."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+from pathlib import Path
+
+from crossload.collect import FileTail, K6JsonParser, LocustRecordParser, _epoch_second
+from crossload.histogram import Histogram, bucket_us, bucket_width_us
+from crossload.results import IntervalAggregate, ToolStats, UsersSample
+
+REC = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
+
+
+def _parse_all(parser: K6JsonParser | LocustRecordParser, path: Path) -> list[IntervalAggregate | UsersSample]:
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            parser.feed(line.rstrip("\n"))
+            out.extend(parser.drain(final=False))
+    out.extend(parser.drain(final=True))
+    return out
+
+
+def test_k6_recorded_stream_matches_k6s_own_totals() -> None:
+    items = _parse_all(K6JsonParser(), REC / "k6-raw.json")
+    stats = ToolStats("k6")
+    for i in items:
+        if isinstance(i, IntervalAggregate):
+            stats.add(i)
+    own = json.loads((REC / "k6-summary.json").read_text())["metrics"]
+    assert stats.overall.count == own["http_reqs"]["count"] == 58
+    # k6's own min/max of http_req_duration are exact values: ours must equal them.
+    assert math.isclose(stats.overall.min_ms, own["http_req_duration"]["min"], rel_tol=1e-9)
+    assert math.isclose(stats.overall.max_ms, own["http_req_duration"]["max"], rel_tol=1e-9)
+    assert math.isclose(stats.overall.sum_ms / stats.overall.count, own["http_req_duration"]["avg"], rel_tol=1e-9)
+    assert set(stats.requests) == {"health", "list items", "item detail", "search", "login", "create item"}
+    users = [i for i in items if isinstance(i, UsersSample)]
+    assert users and max(u.users for u in users) == 2
+    assert stats.overall.bytes > 0
+
+
+def test_k6_parser_counts_failures_and_status_classes() -> None:
+    p = K6JsonParser()
+    base = '{"metric":"http_req_duration","type":"Point","data":{"time":"2026-11-21T22:36:31.5Z","value":%s,"tags":%s}}'
+    p.feed(base % ("1.5", '{"expected_response":"true","method":"GET","name":"a","status":"200"}'))
+    p.feed(base % ("0", '{"error_code":"1212","expected_response":"false","method":"GET","name":"a","status":"0"}'))
+    p.feed(base % ("2.5", '{"expected_response":"false","method":"GET","name":"a","status":"503"}'))
+    p.feed(base % ("3.5", '{"expected_response":"true","method":"GET","name":"a","status":"200"}'))
+    p.feed('{"metric":"crossload_check_failed","type":"Point","data":{"time":"2026-11-21T22:36:31.6Z","value":1,'
+           '"tags":{"method":"GET","name":"a"}}}')
+    p.feed('{"metric":"http_req_waiting","type":"Point","data":{"time":"2026-11-21T22:36:31.5Z","value":1}}')
+    p.feed('not json at all: skipped by prefix')
+    (agg,) = p.drain(final=True)
+    assert isinstance(agg, IntervalAggregate)
+    assert agg.count == 4 and agg.failures == 3
+    assert agg.status == {"2xx": 2, "error": 1, "5xx": 1, "check_failed": 1}
+    assert agg.t == 1795300591
+    assert agg.min_ms == 0 and agg.max_ms == 3.5
+
+
+def test_k6_parser_closes_intervals_only_after_the_lag() -> None:
+    p = K6JsonParser(lag=2)
+    line = ('{"metric":"http_req_duration","type":"Point","data":{"time":"2026-11-21T22:36:%02d.1Z","value":1,'
+            '"tags":{"expected_response":"true","method":"GET","name":"a","status":"200"}}}')
+    p.feed(line % 10)
+    p.feed(line % 11)
+    assert p.drain(final=False) == []
+    p.feed(line % 13)
+    closed = p.drain(final=False)
+    assert [a.t % 60 for a in closed if isinstance(a, IntervalAggregate)] == [10]
+    rest = p.drain(final=True)
+    assert [a.t % 60 for a in rest if isinstance(a, IntervalAggregate)] == [11, 13]
+
+
+def test_epoch_second_handles_offsets() -> None:
+    assert _epoch_second("1970-01-01T00:00:10.123456789Z") == 10
+    assert _epoch_second("1970-01-01T01:00:10.5+01:00") == 10
+
+
+def test_locust_recorded_intervals_match_locusts_own_stats() -> None:
+    items = _parse_all(LocustRecordParser(), REC / "locust-intervals.jsonl")
+    stats = ToolStats("locust")
+    for i in items:
+        if isinstance(i, IntervalAggregate):
+            stats.add(i)
+    with (REC / "locust_stats.csv").open(newline="") as f:
+        rows = {r["Name"]: r for r in csv.DictReader(f)}
+    assert stats.overall.count == int(rows["Aggregated"]["Request Count"])
+    for name, s in stats.requests.items():
+        assert s.count == int(rows[name]["Request Count"]), name
+        assert math.isclose(s.min_ms, float(rows[name]["Min Response Time"]), abs_tol=0.001)
+        assert math.isclose(s.max_ms, float(rows[name]["Max Response Time"]), abs_tol=0.001)
+
+
+def test_file_tail_returns_only_complete_lines(tmp_path: Path) -> None:
+    path = tmp_path / "grow.jsonl"
+    tail = FileTail(path)
+    assert list(tail.lines()) == []
+    with path.open("w") as f:
+        f.write("one\ntw")
+        f.flush()
+        assert list(tail.lines()) == ["one"]
+        f.write("o\nthree\n")
+        f.flush()
+        assert list(tail.lines()) == ["two", "three"]
+    tail.close()
+
+
+def test_histogram_buckets_are_within_one_percent() -> None:
+    for us in [0, 1, 999, 1000, 1009, 1010, 54321, 999_999, 12_345_678]:
+        lo = bucket_us(us)
+        w = bucket_width_us(lo)
+        assert lo <= us < lo + w
+        assert us < 1000 or w / lo <= 0.01
+
+
+def test_histogram_percentiles_and_exact_merge() -> None:
+    rng = random.Random(7)
+    values = [rng.lognormvariate(3.5, 0.6) for _ in range(20_000)]
+    whole = Histogram()
+    parts = [Histogram() for _ in range(7)]
+    for i, v in enumerate(values):
+        whole.add_ms(v)
+        parts[i % 7].add_ms(v)
+    merged = Histogram()
+    for p in parts:
+        merged.merge(p)
+    assert merged.buckets == whole.buckets and merged.count == whole.count == 20_000
+    ordered = sorted(values)
+    for q in (50, 90, 95, 99, 99.9):
+        exact = ordered[math.ceil(q / 100 * len(ordered)) - 1]
+        assert abs(merged.percentile_ms(q) - exact) <= exact * 0.005 + 0.001, q
+    assert math.isnan(Histogram().percentile_ms(50))
+    assert Histogram.from_json(whole.to_json()).buckets == whole.buckets
