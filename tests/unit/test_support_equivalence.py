@@ -1,17 +1,16 @@
 """The support code shipped with each rendered file behaves exactly like the reference in crossload.
 
-Locust's support module is imported from locust/; k6's is executed by a real `k6 run` over the same
+Locust's support module runs in a child Python process, k6's in a real `k6 run`, over the same generated
 inputs. URL encoding and ${VAR} resolution must agree byte for byte, and so must the shape's user counts.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
-from types import ModuleType
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -28,52 +27,55 @@ PARTS = ["%", "%41", "%7e", "%2f", "%zz", "?", "&", "=", "/", " ", "é", "😀",
 tricky = st.lists(st.sampled_from(PARTS) | st.text(max_size=3), max_size=6).map("".join)
 
 
-def _locust_support() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("crossload_locust", resource_dir("locust") / "crossload_locust.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# The Locust module imports locust, which monkey-patches the process with gevent: evaluate it in a child.
+_LOCUST_PROBE = """
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import crossload_locust as cl
+cases = json.load(open(sys.argv[2]))
+out = {
+    "urls": [cl.build_path(p, [tuple(q) for q in query]) for p, query in cases["urls"]],
+    "resolved": [cl.resolve(t) for t in cases["texts"]],
+    "buckets": [cl.bucket_us(v) for v in cases["buckets"]],
+}
+shape = type("Shape", (cl.StageShape,), {"stages": tuple(tuple(s) for s in cases["stages"])})
+inst = shape.__new__(shape)
+out["users"] = [inst.users_at(t / 10.0) for t in range(cases["tenths"] + 2)]
+print(json.dumps(out))
+"""
 
 
-SUPPORT = _locust_support()
+def _locust_support(tmp: Path, cases: dict[str, object]) -> dict[str, list[object]]:
+    (tmp / "cases.json").write_text(json.dumps(cases), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("A", "B")}
+    env.update({"A": "alpha", "B": ""})
+    proc = subprocess.run([sys.executable, "-c", _LOCUST_PROBE, str(resource_dir("locust")), str(tmp / "cases.json")],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-@given(tricky, st.lists(st.tuples(tricky, tricky), max_size=3))
-def test_locust_support_encodes_like_the_reference(path: str, query: list[tuple[str, str]]) -> None:
-    assert SUPPORT.build_path(path, query) == request_target(path, query)
-
-
-@given(tricky)
-def test_locust_support_resolves_like_the_reference(text: str) -> None:
-    env = {"A": "alpha", "B": ""}
-    old = dict(os.environ)
-    try:
-        os.environ.pop("A", None)
-        os.environ.pop("B", None)
-        os.environ.update(env)
-        assert SUPPORT.resolve(text) == envref.resolve(text, env)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-
-
-@given(st.integers(min_value=0, max_value=10**9))
-def test_locust_histogram_buckets_match(us: int) -> None:
-    assert SUPPORT.bucket_us(us) == bucket_us(us)
-
-
-def test_locust_shape_follows_the_schedule() -> None:
+@settings(max_examples=1, deadline=None)
+@given(st.lists(st.tuples(tricky, st.lists(st.tuples(tricky, tricky), max_size=2)), min_size=300, max_size=300),
+       st.lists(st.integers(min_value=0, max_value=10**9), min_size=300, max_size=300))
+def test_locust_support_behaves_like_the_reference(tmp_path_factory, cases, values) -> None:  # type: ignore[no-untyped-def]
+    """One child process evaluates 300 generated cases through locust/crossload_locust.py."""
     scenario = parse_scenario("version: 1\nname: s\nrequests:\n  - name: a\n    path: /\n", "s.yaml")
     schedule = build_schedule("spike", scenario, users=50, duration_s=60)
-    shape = type("Shape", (SUPPORT.StageShape,), {"stages": tuple((s.duration_s, s.users) for s in schedule.stages)})
-    inst = shape.__new__(shape)
-    for tenth in range(0, 600):
-        t = tenth / 10.0
-        expected = schedule.users_at(t)
-        got = inst.users_at(t)
-        assert got is not None and abs(got - expected) < 1.0, (t, got, expected)
-    assert inst.users_at(60.01) is None
+    got = _locust_support(tmp_path_factory.mktemp("locust"), {
+        "urls": cases, "texts": [c[0] for c in cases], "buckets": values,
+        "stages": [[s.duration_s, s.users] for s in schedule.stages], "tenths": 600,
+    })
+    env = {"A": "alpha", "B": ""}
+    for (path, query), url, resolved in zip(cases, got["urls"], got["resolved"], strict=True):
+        assert url == request_target(path, [tuple(q) for q in query]), (path, query)
+        assert resolved == envref.resolve(path, env), path
+    assert got["buckets"] == [bucket_us(v) for v in values]
+    users = got["users"]
+    for tenth, count in enumerate(users[:600]):
+        expected = schedule.users_at(tenth / 10.0)
+        assert count is not None and abs(count - expected) < 1.0, (tenth, count, expected)  # type: ignore[operator]
+    assert users[-1] is None  # past the end: the shape stops the test
 
 
 @settings(max_examples=1, deadline=None)
