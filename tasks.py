@@ -103,4 +103,43 @@ def test(c, fast=False):
     c.run("python -m pytest tests/unit -q" if fast else "python -m pytest -q", pty=False)
 
 
-ns = Collection(smoke, load, stress, spike, endurance, validate, render, target, golden, test)
+@task(name="list")
+def results_list(c):
+    """List stored runs under results/: id, status, scenario, tools and request counts."""
+    _exit(tasks_api.results_list())
+
+
+@task(name="show", help={"run": "run id, a unique prefix of it, or 'latest'"})
+def results_show(c, run="latest"):
+    """Show one stored run: manifest, the side-by-side table and every threshold verdict."""
+    _exit(tasks_api.results_show(run))
+
+
+@task(name="push", help={"run": "run id, a unique prefix of it, or 'latest'"})
+def results_push(c, run="latest"):
+    """Send a stored run to InfluxDB (CROSSLOAD_INFLUX_*): only what it lacks; pushing again changes nothing."""
+    _exit(tasks_api.results_push(run))
+
+
+@task(name="prune", help={
+    "keep": "keep the newest N runs",
+    "older_than": "delete runs older than this, e.g. 7d or 12h",
+    "dry_run": "only print what would be deleted",
+})
+def results_prune(c, keep=None, older_than=None, dry_run=False):
+    """Delete old runs from results/ (needs --keep and/or --older-than)."""
+    _exit(tasks_api.results_prune(keep, older_than, dry_run))
+
+
+def _exit(code: int) -> None:
+    if code:
+        raise Exit(code=code)
+
+
+results = Collection("results")
+results.add_task(results_list)
+results.add_task(results_show)
+results.add_task(results_push)
+results.add_task(results_prune)
+
+ns = Collection(smoke, load, stress, spike, endurance, validate, render, target, golden, test, results)

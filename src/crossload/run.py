@@ -40,6 +40,7 @@ from crossload.results import (
 )
 from crossload.runners.local import run_to_completion
 from crossload.scenario import Scenario, check_target_url, load_scenario
+from crossload.sinks import LivePusher, RunTags, Sink, push_run, sink_from_env
 from crossload.settings import load_environment
 from crossload.thresholds import Verdict, evaluate
 from crossload.tools import get_tool, select_tools
@@ -115,7 +116,10 @@ def _clock(seconds: float) -> str:
 
 
 def prepare(request: RunRequest) -> tuple[Scenario, StageSchedule, list[str], dict[str, str]]:
-    """Everything that can be wrong with the input is found here, before a file is written."""
+    """Everything that can be wrong with the input is found here, before a file is written.
+
+    InfluxDB settings are checked separately by ``connect_sink`` (it talks to the server).
+    """
     tools = select_tools(request.tool)
     scenario_path = request.scenario or str(resource_dir(DEFAULT_SCENARIO))
     scenario = load_scenario(scenario_path)
@@ -158,8 +162,20 @@ def execute(request: RunRequest, out: TextIO = sys.stdout) -> RunResult:
         return RunResult(exit_code=e.exit_code, message=str(e))
 
 
+def connect_sink(env: dict[str, str], out: TextIO, quiet: bool) -> Sink | None:
+    """The configured InfluxDB, checked now: a wrong URL or credentials stop the run before any load."""
+    sink = sink_from_env(env)
+    if sink is None:
+        return None
+    sink.check()
+    if not quiet:
+        out.write(f"influx: writing live to {sink.description}\n")
+    return sink
+
+
 def _execute(request: RunRequest, out: TextIO) -> RunResult:
     scenario, schedule, tool_names, env = prepare(request)
+    sink = connect_sink(env, out, request.quiet)
     tools = {name: get_tool(name) for name in tool_names}
     run_id = new_run_id(schedule.profile)
     root = request.results_dir or results_root()
@@ -183,6 +199,7 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
     }
     (path / "scenario.yaml").write_bytes(Path(scenario.path).read_bytes())
     write_json(path / "manifest.json", manifest)
+    pusher = LivePusher(path, sink, RunTags.from_manifest(manifest)) if sink else None
     if not request.quiet:
         out.write(f"run {run_id}: scenario {scenario.name!r}, profile {schedule.profile} "
                   f"({format_duration_ms(schedule.total_s * 1000)}, peak {schedule.peak_users} users), "
@@ -206,7 +223,8 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
                 manifest["tool_versions"][name] = tool.version()
             write_json(path / "manifest.json", manifest)
             for name, tool in tools.items():
-                ts, outcome = _run_tool(name, tool, scripts[name], path / name, schedule, env, request, out)
+                ts, outcome = _run_tool(name, tool, scripts[name], path / name, schedule, env, request, out,
+                                        pusher)
                 stats[name] = ts
                 outcomes[name] = outcome
                 if outcome["interrupted"]:
@@ -222,6 +240,8 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
         manifest["status"] = "invalid"
         manifest["ended_at"] = _iso(time.time())
         write_json(path / "manifest.json", manifest)
+        if pusher:
+            pusher.close(timeout_s=1.0)
         raise
     except CrossloadError as e:
         failure = str(e)
@@ -242,6 +262,7 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
     manifest["ended_at"] = _iso(time.time())
     manifest["outcomes"] = outcomes
     write_json(path / "manifest.json", manifest)
+    influx_line = _finish_influx(pusher, sink, path) if pusher and sink else None
 
     if not request.quiet and summary["tools"]:
         out.write("\n" + side_by_side_table(summary["tools"]) + "\n\n")
@@ -255,12 +276,27 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
         "thresholds_failed": f"{sum(not v.passed for v in verdicts)} threshold check(s) failed",
     }[status]
     if not request.quiet:
+        if influx_line:
+            out.write(influx_line + "\n")
         out.write(f"{message}\nresults: {path}\n")
     return RunResult(exit_code=code, run_id=run_id, path=path, summary=summary, verdicts=verdicts, message=message)
 
 
+def _finish_influx(pusher: LivePusher, sink: Sink, path: Path) -> str:
+    """Catch up, send the run-level points, and say what was written and what is still pending."""
+    live = pusher.close(timeout_s=10.0)
+    final = push_run(path, sink)
+    sink.close()
+    written = live.points + final.points
+    if final.pending or final.error:
+        why = f" ({final.error})" if final.error else ""
+        return (f"influx: {written} points written, {final.pending} store lines pending{why}; they are kept in "
+                f"{path.name} and sent by `invoke results.push {path.name}`")
+    return f"influx: {written} points written to {sink.description}, nothing pending"
+
+
 def _run_tool(name: str, tool: Any, script: Path, out_dir: Path, schedule: StageSchedule, env: dict[str, str],
-              request: RunRequest, out: TextIO) -> tuple[ToolStats, dict[str, Any]]:
+              request: RunRequest, out: TextIO, pusher: LivePusher | None) -> tuple[ToolStats, dict[str, Any]]:
     spec = tool.launch(script, out_dir)
     parser = parser_for(name)
     tail = FileTail(spec.raw_output)
@@ -274,6 +310,8 @@ def _run_tool(name: str, tool: Any, script: Path, out_dir: Path, schedule: Stage
             parser.feed(line)
         items = parser.drain(final)
         writer.write(items)
+        if pusher is not None and items:
+            pusher.offer(items)
         for item in items:
             if isinstance(item, UsersSample):
                 stats.users.append(item)

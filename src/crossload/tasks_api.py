@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from crossload.errors import EXIT_INPUT, CrossloadError, InputError
@@ -91,3 +92,36 @@ def golden(check: bool) -> int:
     except CrossloadError as e:
         print(str(e), file=sys.stderr)
         return e.exit_code or EXIT_INPUT
+
+
+def _guard(fn: Callable[[], int]) -> int:
+    try:
+        return fn()
+    except CrossloadError as e:
+        print(str(e), file=sys.stderr)
+        return e.exit_code
+
+
+def results_list() -> int:
+    from crossload import runs
+
+    return _guard(lambda: runs.list_runs(sys.stdout))
+
+
+def results_show(run: str) -> int:
+    from crossload import runs
+
+    return _guard(lambda: runs.show_run(run, sys.stdout))
+
+
+def results_push(run: str) -> int:
+    from crossload import runs
+
+    return _guard(lambda: runs.push(run, sys.stdout))
+
+
+def results_prune(keep: str | int | None, older_than: str | None, dry_run: bool) -> int:
+    from crossload import runs
+
+    return _guard(lambda: runs.prune(sys.stdout, keep=_int("keep", keep), older_than=older_than or None,
+                                     dry_run=dry_run))

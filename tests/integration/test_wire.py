@@ -103,7 +103,7 @@ def test_both_tools_send_exactly_what_the_scenario_says(
     tmp = tmp_path_factory.mktemp("wire")
     doc, requests = _build(names, paths, bodies, headers, queries)
     scenario_file = tmp / "wire.yaml"
-    scenario_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    scenario_file.write_text(yaml.safe_dump(doc, allow_unicode=False), encoding="utf-8")
     _get(demo_target, "/_crossload/echo-log", "DELETE")
 
     import io
