@@ -85,6 +85,7 @@ http {{
         default_type text/plain;
         location / {{ return 200 "hello world\\n"; }}
         location = /nginx_status {{ stub_status; }}
+        location = /missing {{ return 404; }}
     }}
 }}
 """
@@ -96,6 +97,7 @@ class Target:
     path: str  # the path every benchmark request uses
     kind: str  # human description
     counter: Callable[[], int] | None = None  # requests served so far (nginx stub_status), when known
+    cpu: Callable[[], float] | None = None  # CPU seconds the target has used so far, when known
 
 
 def _stub_status_counter(url: str) -> Callable[[], int]:
@@ -126,7 +128,8 @@ def nginx_target(workers: int = 1) -> Iterator[Target]:
             url = f"http://{LOOPBACK}:{port}"
             wait_http(url + "/health")
             yield Target(url=url, path="/health", kind=f"nginx {workers} worker, 12-byte body, {url}",
-                         counter=_stub_status_counter(url + "/nginx_status"))
+                         counter=_stub_status_counter(url + "/nginx_status"),
+                         cpu=lambda: process_tree_cpu_s(proc.pid))
         finally:
             # SIGQUIT: graceful stop of the master and its workers; then make sure of it.
             with contextlib.suppress(ProcessLookupError):
@@ -152,7 +155,9 @@ def fast_target(prefer: str = "nginx") -> Iterator[Target]:
             print("nginx is not installed (apt-get install -y nginx-light): using the demo target, 2 workers",
                   flush=True)
     with DemoTarget(host=LOOPBACK, port=0, workers=2) as demo:
-        yield Target(url=demo.url.rstrip("/"), path="/health", kind=f"demo target, 2 workers, {demo.url}")
+        pid = demo.pid
+        yield Target(url=demo.url.rstrip("/"), path="/health", kind=f"demo target, 2 workers, {demo.url}",
+                     cpu=(lambda: process_tree_cpu_s(pid)) if pid else None)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -205,21 +210,62 @@ class Measured:
         return self.self_cpu_s / self.wall_s if self.wall_s else 0.0
 
 
-class CpuClock:
-    """CPU seconds used by this process and by its reaped children between start and stop."""
+_TICK = os.sysconf("SC_CLK_TCK")
 
-    def __init__(self) -> None:
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (all CPUs, not idle or iowait) since boot."""
+    with open("/proc/stat", encoding="ascii") as f:
+        vals = [int(x) for x in f.readline().split()[1:]]
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+    return (sum(vals[:8]) - idle) / _TICK
+
+
+def process_tree_cpu_s(pid: int) -> float:
+    """utime+stime of a process and its direct children (nginx: master and workers), from /proc."""
+    total = 0.0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for p in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
+
+
+class CpuClock:
+    """CPU seconds used by this process, by its reaped children, by the target, and by everything else.
+
+    ``other_cores`` after ``stop``: machine-wide busy CPU minus this process, its children and the target,
+    per second of wall time: work from outside the benchmark that competed with it (0 on a quiet machine;
+    kernel work on behalf of the runs also lands there, so expect a few hundredths).
+    """
+
+    def __init__(self, target_cpu: Callable[[], float] | None = None) -> None:
+        self.target_cpu = target_cpu
         s = resource.getrusage(resource.RUSAGE_SELF)
         c = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.t0 = time.monotonic()
         self.self0 = s.ru_utime + s.ru_stime
         self.child0 = c.ru_utime + c.ru_stime
+        self.busy0 = machine_busy_s()
+        self.target0 = target_cpu() if target_cpu else 0.0
+        self.target_cores = 0.0
+        self.other_cores = 0.0
 
     def stop(self) -> tuple[float, float, float]:
         s = resource.getrusage(resource.RUSAGE_SELF)
         c = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return (time.monotonic() - self.t0, s.ru_utime + s.ru_stime - self.self0,
-                c.ru_utime + c.ru_stime - self.child0)
+        wall = time.monotonic() - self.t0
+        self_cpu = s.ru_utime + s.ru_stime - self.self0
+        child_cpu = c.ru_utime + c.ru_stime - self.child0
+        target = (self.target_cpu() - self.target0) if self.target_cpu else 0.0
+        busy = machine_busy_s() - self.busy0
+        if wall > 0:
+            self.target_cores = target / wall
+            self.other_cores = max(0.0, (busy - self_cpu - child_cpu - target) / wall)
+        return wall, self_cpu, child_cpu
 
 
 class ServedSampler:
@@ -319,7 +365,7 @@ def k6_summary_counts(text: str) -> tuple[int, float]:
 
 def run_k6(label: str, script: Path, args: Sequence[str] = (), env: dict[str, str] | None = None,
            summary_export: bool = False, timeout_s: float = 120, counter: Callable[[], int] | None = None,
-           duration_s: float | None = None) -> Measured:
+           duration_s: float | None = None, target_cpu: Callable[[], float] | None = None) -> Measured:
     """``k6 run -q [args] script``; requests and rate from k6's own summary (text, or --summary-export).
 
     Without a summary (``--no-summary``) the target's own count is used: requests served / ``duration_s``.
@@ -332,14 +378,15 @@ def run_k6(label: str, script: Path, args: Sequence[str] = (), env: dict[str, st
     full_env = dict(os.environ)
     full_env.update(env or {})
     with ServedSampler(counter) as sampler:
-        clock = CpuClock()
+        clock = CpuClock(target_cpu)
         proc = subprocess.run(argv, cwd=script.parent, env=full_env, capture_output=True, text=True,
                               timeout=timeout_s, check=False)
         wall, self_cpu, child_cpu = clock.stop()
     if proc.returncode != 0:
         raise RuntimeError(f"{label}: k6 exited {proc.returncode}:\n{(proc.stderr or proc.stdout)[-3000:]}")
     extra: dict[str, object] = {"stderr": proc.stderr[-2000:], "served": sampler.total,
-                                "steady": sampler.steady_rps()}
+                                "steady": sampler.steady_rps(), "other": clock.other_cores,
+                                "target_cores": clock.target_cores}
     if "--no-summary" in args:
         if sampler.total is None or not duration_s:
             raise RuntimeError(f"{label}: --no-summary needs the target's request counter (nginx)")

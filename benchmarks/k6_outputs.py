@@ -1,7 +1,9 @@
 """What each k6 output (and a few script and flag choices) costs in throughput, next to raw k6.
 
 Every run: the same loopback target (nginx, or the demo target with 2 workers when nginx is absent),
-N VUs (default 20), think time 0, k6 CPU-bound. RPS is k6's own http_reqs rate. Raw k6 (a hand-written
+N VUs (default 20), think time 0, k6 CPU-bound. The rate compared is the steady-state rate of requests
+the target answered (nginx's stub_status counter sampled every 0.2 s, first 1.5 s and last 0.5 s of load
+left out; k6's own http_reqs rate with the demo target), next to k6's CPU time per request. Raw k6 (a hand-written
 ``http.get`` script, ``k6 run -q`` and no ``--out``) is run before the first variant and again after
 every few variants; each variant is compared with the median of all raw runs, and the spread of the
 raw runs is printed as the noise floor.
@@ -9,7 +11,8 @@ raw runs is printed as the noise floor.
 Variants (``--list`` prints them):
 
 - flags and script: ``--no-summary``; ``systemTags`` reduced to crossload's set; ``exec.vu.metrics.tags.name``
-  set on every iteration; both; crossload's rendered script itself (no output);
+  set on every iteration; both; crossload's request params; crossload's ramping-vus executor; crossload's
+  rendered script itself (no output);
 - outputs: ``--out json=file`` (what crossload uses today), ``json`` with reduced tags, ``json=file.gz``,
   ``csv=file``, ``experimental-prometheus-rw`` (to a local sink that accepts and discards the remote-write
   POSTs; 1 s push, trends as native histograms), ``experimental-opentelemetry`` (OTLP over HTTP to the same
@@ -17,7 +20,7 @@ Variants (``--list`` prints them):
   loopback port, no export);
 - crossload's rendered script with the outputs that could replace the JSON stream.
 
-    python benchmarks/k6_outputs.py [--duration 5] [--vus 20] [--repeat 1] [--only NAME,NAME]
+    python benchmarks/k6_outputs.py [--duration 4] [--vus 20] [--repeat 1] [--only NAME,NAME]
 
 Exit code 0 when every variant ran (the numbers are findings, not pass/fail targets), 1 when one failed.
 """
@@ -37,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import (  # noqa: E402
+from _harness import (
     LOOPBACK,
     Measured,
     Target,
@@ -51,9 +54,9 @@ from _harness import (  # noqa: E402
     wait_quiet,
 )
 
-from crossload.profiles import build_schedule  # noqa: E402
-from crossload.render import render_k6  # noqa: E402
-from crossload.scenario import parse_scenario  # noqa: E402
+from crossload.profiles import build_schedule
+from crossload.render import render_k6
+from crossload.scenario import parse_scenario
 
 CROSSLOAD_SYSTEM_TAGS = "['status', 'method', 'name', 'expected_response', 'error_code']"
 
@@ -98,7 +101,7 @@ class _SinkHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Sink
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         n = int(self.headers.get("Content-Length") or 0)
         if n:
             self.rfile.read(n)
@@ -259,10 +262,10 @@ def _us(m: Measured) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run (default 5)")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per run (default 4)")
     parser.add_argument("--vus", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=1, help="runs per variant (default 1)")
-    parser.add_argument("--raw-every", type=int, default=4, help="a raw baseline run after every N variants")
+    parser.add_argument("--raw-every", type=int, default=5, help="a raw baseline run after every N variants")
     parser.add_argument("--only", default="", help="comma-separated variant names")
     parser.add_argument("--list", action="store_true", help="list the variants and exit")
     parser.add_argument("--server", choices=("nginx", "demo"), default="nginx")
@@ -295,11 +298,12 @@ def main() -> int:
 
         def raw_baseline() -> None:
             busy = wait_quiet()
-            m = run_k6("raw", scripts["raw"], counter=target.counter, duration_s=args.duration)
+            m = run_k6("raw", scripts["raw"], counter=target.counter, duration_s=args.duration,
+                       target_cpu=target.cpu)
             m.extra["busy"] = busy
             raw_runs.append(m)
-            print(f"  {'raw':20s} {m.rps:>9,.0f} req/s  {_us(m):>5.1f} us CPU/request  (baseline; "
-                  f"machine {busy:.0%} busy before)", flush=True)
+            print(f"  {'raw':20s} {primary_rps(m):>9,.0f} req/s  {_us(m):>5.1f} us CPU/request  "
+                  f"other load {m.extra['other']:.2f} cores  (baseline)", flush=True)
 
         raw_baseline()
         queue = [v for _ in range(args.repeat) for v in chosen]
@@ -310,7 +314,7 @@ def main() -> int:
             busy = wait_quiet()
             try:
                 m = run_k6(v.name, scripts[v.script], v.args(out_dir), v.env(), counter=target.counter,
-                           duration_s=args.duration)
+                           duration_s=args.duration, target_cpu=target.cpu)
             except RuntimeError as e:
                 print(f"  {v.name:20s} FAILED: {e}", flush=True)
                 failed.append(v.name)
@@ -327,47 +331,49 @@ def main() -> int:
                 notes.append(f"file {size / 1e6:.0f} MB = {size / max(m.requests, 1):,.0f} B/request")
             problems = [ln for ln in str(m.extra.get("stderr", "")).splitlines() if "level=error" in ln
                         or "level=warn" in ln]
+            if any("6565" in ln and "address already in use" in ln for ln in problems):
+                notes.append("another k6 was running on this machine (its API port was taken)")
+                problems = [ln for ln in problems if "6565" not in ln]
             if problems:
                 notes.append(f"{len(problems)} k6 warning/error lines, e.g. {problems[0][-140:]}")
-            if m.extra.get("from_target"):
-                notes.append("req/s from nginx's count (no k6 summary)")
             m.extra["notes"] = "; ".join(notes)
             m.extra["busy"] = busy
             results[v.name].append(m)
             for p in files:
                 p.unlink()
-            print(f"  {v.name:20s} {m.rps:>9,.0f} req/s  {_us(m):>5.1f} us CPU/request  (machine {busy:.0%} busy "
-                  f"before) {m.extra['notes']}", flush=True)
+            print(f"  {v.name:20s} {primary_rps(m):>9,.0f} req/s  {_us(m):>5.1f} us CPU/request  "
+                  f"other load {m.extra['other']:.2f} cores  {m.extra['notes']}", flush=True)
             if i % args.raw_every == 0 or i == len(queue):
                 raw_baseline()
             time.sleep(0.2)
 
-    raw_med = median([m.rps for m in raw_runs])
-    raw_served = [m.extra["served"] / args.duration for m in raw_runs if m.extra.get("served") is not None]
-    raw_served_med = median(raw_served) if raw_served else None
+    raw_med = median([primary_rps(m) for m in raw_runs])
     raw_us = median([_us(m) for m in raw_runs])
-    spread = (min(m.rps for m in raw_runs) / raw_med, max(m.rps for m in raw_runs) / raw_med)
-    print(f"\nraw k6 (k6 run -q, no --out): median {raw_med:,.0f} req/s over {len(raw_runs)} runs; "
+    spread = (min(primary_rps(m) for m in raw_runs) / raw_med, max(primary_rps(m) for m in raw_runs) / raw_med)
+    measure = ("steady-state req/s answered by the target (nginx stub_status, first 1.5 s and last 0.5 s "
+               "of load left out)" if target.counter else "k6's own http_reqs rate")
+    print(f"\nreq/s: {measure}")
+    print(f"raw k6 (k6 run -q, no --out): median {raw_med:,.0f} req/s over {len(raw_runs)} runs; "
           f"spread {spread[0]:.3f}..{spread[1]:.3f} of the median (the noise floor of the req/s column); "
           f"{raw_us:.1f} us of k6 CPU per request")
     rows = [["raw", "hand-written http.get script, k6 run -q, no --out", f"{raw_med:,.0f}", "1.000",
-             f"{raw_us:.1f}", "1.000", ""]]
+             f"{raw_us:.1f}", "1.000", f"{max(float(m.extra['other']) for m in raw_runs):.2f}", ""]]
     for v in chosen:
         ms = results[v.name]
         if not ms:
-            rows.append([v.name, v.what, "failed", "-", "-", "-", ""])
+            rows.append([v.name, v.what, "failed", "-", "-", "-", "-", ""])
             continue
-        rps = median([m.rps for m in ms])
-        base = raw_served_med if ms[0].extra.get("from_target") and raw_served_med else raw_med
+        rps = median([primary_rps(m) for m in ms])
         us = median([_us(m) for m in ms])
-        rows.append([v.name, v.what, f"{rps:,.0f}", f"{rps / base:.3f}", f"{us:.1f}", f"{raw_us / us:.3f}",
-                     str(ms[-1].extra.get("notes", ""))])
+        rows.append([v.name, v.what, f"{rps:,.0f}", f"{rps / raw_med:.3f}", f"{us:.1f}", f"{raw_us / us:.3f}",
+                     f"{max(float(m.extra['other']) for m in ms):.2f}", str(ms[-1].extra.get("notes", ""))])
     print()
-    print(table(["variant", "what", "req/s", "vs raw", "k6 CPU us/req", "raw/variant CPU", "notes"], rows,
-                "llrrrrl"))
+    print(table(["variant", "what", "req/s", "vs raw", "k6 CPU us/req", "raw/variant CPU", "other load",
+                 "notes"], rows, "llrrrrrl"))
     print("\nvs raw: req/s ratio against the median raw run. raw/variant CPU: k6's CPU time per request "
           "(user+sys) of raw divided by the variant's; it estimates the req/s ratio when k6 is CPU-bound and "
-          "is much less sensitive to other load on the machine.")
+          "is much less sensitive to other load on the machine. other load: the most CPU (cores) that "
+          "work outside the benchmark used during any of the variant's runs (the machine has 2).")
     if failed:
         print(f"\nfailed variants: {', '.join(sorted(set(failed)))}")
         return 1

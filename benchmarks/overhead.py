@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import (  # noqa: E402
+from _harness import (
     CpuClock,
     Measured,
     ServedSampler,
@@ -57,12 +57,12 @@ from _harness import (  # noqa: E402
     wait_quiet,
 )
 
-from crossload import run as crossload_run  # noqa: E402
-from crossload.profiles import build_schedule  # noqa: E402
-from crossload.run import RunRequest  # noqa: E402
-from crossload.scenario import parse_scenario  # noqa: E402
-from crossload.settings import load_environment  # noqa: E402
-from crossload.tools import get_tool  # noqa: E402
+from crossload import run as crossload_run
+from crossload.profiles import build_schedule
+from crossload.run import RunRequest
+from crossload.scenario import parse_scenario
+from crossload.settings import load_environment
+from crossload.tools import get_tool
 
 RAW_K6 = """\
 import http from 'k6/http';
@@ -109,7 +109,7 @@ def toolkit_run(tool_name: str, scenario_file: Path, target: Target, work: Path,
     tool.preflight(script, env)
     request = RunRequest(profile="smoke", tool=tool_name, scenario=str(scenario_file), quiet=True)
     with ServedSampler(target.counter) as sampler:
-        clock = CpuClock()
+        clock = CpuClock(target.cpu)
         stats, outcome = run_tool(tool_name, tool, script, out_dir, schedule, env, request)
         wall, self_cpu, child_cpu = clock.stop()
     if outcome["exit_code"] != 0:
@@ -122,7 +122,8 @@ def toolkit_run(tool_name: str, scenario_file: Path, target: Target, work: Path,
         count, failures, rate = locust_summary((out_dir / "locust.log").read_text(encoding="utf-8"))
     return Measured(label, count, rate, wall, child_cpu, self_cpu,
                     {"collected": stats.overall.count, "failures": failures, "served": sampler.total,
-                     "steady": sampler.steady_rps()})
+                     "steady": sampler.steady_rps(), "other": clock.other_cores,
+                     "target_cores": clock.target_cores})
 
 
 def raw_locust(locustfile: Path, target: Target, users: int, duration: float, label: str) -> Measured:
@@ -130,7 +131,7 @@ def raw_locust(locustfile: Path, target: Target, users: int, duration: float, la
             "-t", f"{duration:g}s", "-H", target.url, "--only-summary", "--loglevel", "WARNING",
             "--exit-code-on-error", "0", "--stop-timeout", "0", "--csv", "plain"]
     with ServedSampler(target.counter) as sampler:
-        clock = CpuClock()
+        clock = CpuClock(target.cpu)
         proc = subprocess.run(argv, cwd=locustfile.parent, capture_output=True, text=True,
                               timeout=duration + 120, check=False)
         wall, self_cpu, child_cpu = clock.stop()
@@ -139,7 +140,8 @@ def raw_locust(locustfile: Path, target: Target, users: int, duration: float, la
     count, failures, rate = locust_summary(proc.stdout + proc.stderr)
     return Measured(label, count, rate, wall, child_cpu, self_cpu,
                     {"collected": "-", "failures": failures, "served": sampler.total,
-                     "steady": sampler.steady_rps()})
+                     "steady": sampler.steady_rps(), "other": clock.other_cores,
+                     "target_cores": clock.target_cores})
 
 
 def measure_tool(tool: str, target: Target, args: argparse.Namespace, work: Path) -> tuple[float, bool]:
@@ -156,7 +158,7 @@ def measure_tool(tool: str, target: Target, args: argparse.Namespace, work: Path
         run_k6("warm-up", warm)  # first-run effects (page cache, CPU frequency) land here, unmeasured
 
         def raw() -> Measured:
-            return run_k6("raw k6 run -q", raw_script, counter=target.counter)
+            return run_k6("raw k6 run -q", raw_script, counter=target.counter, target_cpu=target.cpu)
 
         argv = get_tool("k6").launch(Path("script.js"), work / "k6").argv
         toolkit_desc = " ".join(Path(argv[0]).name if i == 0 else a for i, a in enumerate(argv))
@@ -196,11 +198,12 @@ def measure_tool(tool: str, target: Target, args: argparse.Namespace, work: Path
                      m.extra["served"] if m.extra.get("served") is not None else "-",
                      f"{1e6 * m.child_cpu_s / m.requests:.1f}",
                      f"{1e6 * m.self_cpu_s / m.requests:.1f}" if arm == "toolkit" else "-",
-                     f"{m.extra['busy']:.0%}"])
+                     f"{m.child_cpu_s / m.wall_s:.2f}", f"{m.extra['target_cores']:.2f}",
+                     f"{m.extra['other']:.2f}"])
     print()
     print(table(["round", "arm", "steady req/s (target)", f"{tool} requests", f"{tool} req/s", "failures",
                  "collected", "served by target", f"{tool} CPU us/req", "collector CPU us/req",
-                 "machine busy before"], rows, "rlrrrrrrrrr"))
+                 f"{tool} cores", "target cores", "other load cores"], rows, "rlrrrrrrrrrrr"))
     ratios, own_ratios, cpu_ratios = [], [], []
     for n in range(1, args.rounds + 1):
         raw_m = next(m for r, a, m in runs if r == n and a == "raw")

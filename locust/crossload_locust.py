@@ -25,6 +25,7 @@ import time
 from typing import Any
 
 import gevent
+
 from locust import LoadTestShape, events
 
 _REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -231,7 +232,7 @@ class StageShape(LoadTestShape):
                 continue
             if t < elapsed + duration:
                 exact = prev + (users - prev) * (t - elapsed) / duration
-                return int(math.floor(exact)) if users >= prev else int(math.ceil(exact))
+                return math.floor(exact) if users >= prev else math.ceil(exact)
             elapsed += duration
             prev = users
         return None

@@ -142,12 +142,12 @@ class K6JsonParser:
             d = json.loads(line)["data"]
             tags = d["tags"]
             t = _epoch_second(d["time"])
-            agg = self.open.get((t, tags.get("name", ""), tags.get("method", "")))
-            if agg is None:
-                agg = self.open.get((t - 1, tags.get("name", ""), tags.get("method", "")))
-            if agg is not None and agg.failures < agg.count:
-                agg.failures += 1
-                agg.status["check_failed"] = agg.status.get("check_failed", 0) + 1
+            found = self.open.get((t, tags.get("name", ""), tags.get("method", "")))
+            if found is None:
+                found = self.open.get((t - 1, tags.get("name", ""), tags.get("method", "")))
+            if found is not None and found.failures < found.count:
+                found.failures += 1
+                found.status["check_failed"] = found.status.get("check_failed", 0) + 1
 
     def _pending_bytes(self, t: int, name: str, n: int) -> None:
         # The request landed in an earlier interval (think time ran past a second boundary).

@@ -16,18 +16,21 @@ import math
 from collections.abc import Iterable, Mapping
 
 
+# Bucket width by number of decimal digits of the value in microseconds: three significant digits kept.
+_WIDTH: tuple[int, ...] = tuple(10 ** max(0, digits - 3) for digits in range(40))
+
+
 def bucket_us(us: int) -> int:
     """The lower bound (in microseconds) of the bucket holding ``us``."""
     if us < 1000:
         return us if us > 0 else 0
-    scale = 10 ** (len(str(us)) - 3)
-    return us - us % scale
+    return us - us % _WIDTH[len(str(us))]
 
 
 def bucket_width_us(lower: int) -> int:
     if lower < 1000:
         return 1
-    return 10 ** (len(str(lower)) - 3)
+    return _WIDTH[len(str(lower))]
 
 
 class Histogram:

@@ -158,7 +158,7 @@ def build_schedule(
 def _users(fraction: float, peak: int) -> int:
     if fraction <= 0:
         return 0
-    return max(1, int(math.floor(fraction * peak + 0.5)))
+    return max(1, math.floor(fraction * peak + 0.5))
 
 
 def _apply_spawn_rate(stages: list[Stage], rate: float, total: float, profile: str) -> list[Stage]:

@@ -68,7 +68,7 @@ def py_literal(value: Any, indent: int = 0) -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        items = "".join(f"{pad}{ascii(str(k))}: {py_literal(v, indent + 1)},\n" for k, v in value.items())
+        items = "".join(f"{pad}{str(k)!a}: {py_literal(v, indent + 1)},\n" for k, v in value.items())
         return "{\n" + items + end + "}"
     raise TypeError(f"no Python literal for {type(value).__name__}")
 
@@ -164,7 +164,7 @@ def view_model(scenario: Scenario, schedule: StageSchedule, target: str) -> dict
         "target": target,
         "defaults": {
             "headers": [list(kv) for kv in d.headers],
-            "timeout_ms": int(round(d.timeout_s * 1000)),
+            "timeout_ms": round(d.timeout_s * 1000),
             "think_s": [d.think_time.min_s, d.think_time.max_s],
         },
         "requests": [_request_view(r) for r in scenario.requests],
@@ -175,7 +175,7 @@ def view_model(scenario: Scenario, schedule: StageSchedule, target: str) -> dict
         "profile": schedule.profile,
         "spec": spec,
         "stages": [[s.duration_s, s.users] for s in schedule.stages],
-        "k6_stages": [{"duration": f"{int(round(s.duration_s * 1000))}ms", "target": s.users}
+        "k6_stages": [{"duration": f"{round(s.duration_s * 1000)}ms", "target": s.users}
                       for s in schedule.stages],
         "spawn_rate": float(math.ceil(schedule.max_ramp_rate)),
         "timeout_s": d.timeout_s,

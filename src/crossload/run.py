@@ -24,7 +24,14 @@ from typing import Any, TextIO
 
 from crossload import __version__
 from crossload.collect import FileTail, parser_for
-from crossload.errors import EXIT_PASS, EXIT_RUN_FAILED, EXIT_THRESHOLDS, CrossloadError, InputError, ToolError
+from crossload.errors import (
+    EXIT_PASS,
+    EXIT_RUN_FAILED,
+    EXIT_THRESHOLDS,
+    CrossloadError,
+    InputError,
+    ToolError,
+)
 from crossload.paths import resource_dir, results_root
 from crossload.profiles import StageSchedule, build_schedule
 from crossload.report.table import side_by_side_table
@@ -40,8 +47,8 @@ from crossload.results import (
 )
 from crossload.runners.local import run_to_completion
 from crossload.scenario import Scenario, check_target_url, load_scenario
-from crossload.sinks import LivePusher, RunTags, Sink, push_run, sink_from_env
 from crossload.settings import load_environment
+from crossload.sinks import LivePusher, RunTags, Sink, push_run, sink_from_env
 from crossload.thresholds import Verdict, evaluate
 from crossload.tools import get_tool, select_tools
 from crossload.units import format_duration_ms

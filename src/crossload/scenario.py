@@ -386,8 +386,9 @@ class _ScenarioReader:
             raise self.error(root, "requests", "missing; list at least one request")
         requests = self.requests(top["requests"], "requests", defaults)
         names = {r.name for r in requests}
-        thresholds = self.optional(top, "thresholds", "", lambda n, w: self.thresholds(n, w, None, names), ())
-        profiles = self.optional(top, "profiles", "", self.profiles, {})
+        thresholds: tuple[Threshold, ...] = self.optional(
+            top, "thresholds", "", lambda n, w: self.thresholds(n, w, None, names), ())
+        profiles: dict[str, ProfileOverride] = self.optional(top, "profiles", "", self.profiles, {})
         return Scenario(
             path=self.file,
             name=name,
@@ -406,7 +407,7 @@ class _ScenarioReader:
 
     def defaults(self, node: yaml.Node, where: str) -> Defaults:
         m = self.mapping(node, where, ("headers", "timeout", "think_time"))
-        headers = self.optional(m, "headers", where, self.headers, ())
+        headers: tuple[tuple[str, str], ...] = self.optional(m, "headers", where, self.headers, ())
         timeout_ms = self.optional(m, "timeout", where, lambda n, w: self.duration_ms(n, w, positive=True),
                                    30_000.0)
         think = self.optional(m, "think_time", where, self.think_time, ThinkTime(0.0, 0.0))
@@ -489,7 +490,7 @@ class _ScenarioReader:
                 else:
                     q.append((key, self.scalar_text(vnode, here)))
             query = tuple(q)
-        headers = self.optional(m, "headers", where, self.headers, ())
+        headers: tuple[tuple[str, str], ...] = self.optional(m, "headers", where, self.headers, ())
         has_body = "body" in m and not _is_null(m["body"])  # an empty body: key counts as left out
         if "json" in m and has_body:
             raise self.error(m["body"], _join(where, "body"), "give either json or body, not both")
@@ -505,7 +506,8 @@ class _ScenarioReader:
                                lambda n, w: self.integer(n, w, minimum=1, maximum=MAX_WEIGHT), 1)
         checks = self.optional(m, "checks", where, self.checks, Checks())
         think = self.optional(m, "think_time", where, self.think_time, None)
-        thresholds = self.optional(m, "thresholds", where, lambda n, w: self.thresholds(n, w, name, None), ())
+        thresholds: tuple[Threshold, ...] = self.optional(
+            m, "thresholds", where, lambda n, w: self.thresholds(n, w, name, None), ())
         return Request(
             name=name,
             method=method,

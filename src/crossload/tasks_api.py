@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -78,10 +79,8 @@ def render(profile: str, scenario: str | None, target: str | None, out: str) -> 
 def serve_target(host: str, port: int, error_rate: float, workers: int) -> None:
     from crossload.target import serve
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         serve(host, int(port), float(error_rate), int(workers))
-    except KeyboardInterrupt:
-        pass
 
 
 def golden(check: bool) -> int:

@@ -47,7 +47,7 @@ def format_duration_ms(ms: float) -> str:
     seconds = ms / 1000.0
     if seconds < 60:
         return f"{seconds:g}s"
-    whole = int(round(seconds))
+    whole = round(seconds)
     h, rest = divmod(whole, 3600)
     m, s = divmod(rest, 60)
     out = ""

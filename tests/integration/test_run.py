@@ -65,10 +65,10 @@ def test_summary_follows_the_contract(contract_run: tuple[object, str, Path]) ->
     summary = json.loads((result.path / "summary.json").read_text())  # type: ignore[attr-defined]
     assert set(summary["tools"]) == {"locust", "k6"}
     for tool, data in summary["tools"].items():
-        assert STATS_KEYS <= set(data["overall"]), tool
+        assert set(data["overall"]) >= STATS_KEYS, tool
         assert set(data["requests"]) == {"health", "item", "broken on purpose"}, tool
         for name, stats in data["requests"].items():
-            assert STATS_KEYS <= set(stats), (tool, name)
+            assert set(stats) >= STATS_KEYS, (tool, name)
             assert stats["count"] > 0, (tool, name)
             assert stats["min_ms"] <= stats["p50_ms"] <= stats["p90_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
             assert stats["p99_ms"] <= stats["max_ms"] * 1.005 + 0.001

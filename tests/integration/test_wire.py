@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 

@@ -102,7 +102,7 @@ def test_k6_support_encodes_and_resolves_like_the_reference(tmp_path_factory, ca
     proc = subprocess.run(["k6", "run", "-q", "--no-summary", "--log-format", "raw", "probe.js"], cwd=work,
                           env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
-    line = next(l for l in (proc.stdout + proc.stderr).splitlines() if l.startswith("RESULT "))
+    line = next(x for x in (proc.stdout + proc.stderr).splitlines() if x.startswith("RESULT "))
     results = json.loads(line[len("RESULT "):])
     for (path, query), (url, resolved) in zip(cases, results, strict=True):
         assert url == request_target(path, [tuple(q) for q in query]), (path, query)

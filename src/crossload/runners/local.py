@@ -8,6 +8,7 @@ left behind whatever happens.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,10 +51,8 @@ class LocalProcess:
         return self.proc.poll()
 
     def _signal_group(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def stop(self, grace_s: float = 10.0) -> int:
         """Ask the tool to finish (SIGINT), then insist (SIGTERM, SIGKILL)."""

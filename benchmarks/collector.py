@@ -1,0 +1,453 @@
+"""How fast crossload normalizes k6's JSON stream, and how much memory that takes on a long run.
+
+(a) Throughput. A real stream is recorded first: crossload renders a 5-request scenario and runs k6 the way
+    ``crossload run`` does (``crossload.run.execute``, k6 writing ``--out json=raw.json``) for a few seconds
+    against a loopback target. The recording is then replayed on one CPU core (this process pinned to it):
+    - parser only: the lines, already in memory, through ``K6JsonParser.feed`` with a ``drain`` per 1 MB of
+      input (what one read of ``FileTail`` hands over);
+    - full pump: the file read by ``FileTail``, fed to the parser, drained, written with ``AggregateWriter``
+      and merged into ``ToolStats``, the loop of ``crossload.run._run_tool``.
+    The recording is replayed as many times as needed for at least ``--replay-seconds`` of work, and the
+    rate is requests (http_req_duration samples) normalized per second, next to k6's peak request rate on
+    this machine, so the headroom is visible.
+
+(b) Memory on a long run. A child process (pinned to one core, so its ru_maxrss is its own) generates the
+    stream k6 writes for ``--requests`` requests (default 10 million) on the fly: every line of a request
+    (http_reqs, http_req_duration, the six timing trends, http_req_failed, data_sent, data_received,
+    iteration_duration, iterations, plus crossload_check_failed where a check failed: 13-14 lines) copied
+    from the real recording's line shapes, per request name and outcome, with a lognormal latency, vus and
+    vus_max once per simulated second, and timestamps advancing so that ~2,000 requests fall in each
+    simulated second, spread over 5 request names. Every simulated second it drains the parser and writes
+    the aggregates to a file with ``AggregateWriter``, as ``_run_tool`` does every tick. RSS is sampled
+    from /proc/self/statm every simulated second; ru_maxrss is read at the end.
+
+    python benchmarks/collector.py [--requests 10000000] [--replay-seconds 4] [--skip-memory]
+
+Targets: the collector normalizes faster than k6 produces requests at its peak on this machine (a); RSS
+stays flat (growth after the first 10 % under 10 MB) and under 150 MB (b). Exit 0 when met, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import (  # noqa: E402
+    Target,
+    fast_target,
+    machine_line,
+    table,
+)
+
+from crossload.collect import FileTail, K6JsonParser  # noqa: E402
+from crossload.results import AggregateWriter, IntervalAggregate, ToolStats, UsersSample  # noqa: E402
+from crossload.run import RunRequest, execute  # noqa: E402
+
+# name, method, path, extra YAML lines; weight (of the synthetic stream, in percent)
+REQUESTS = (
+    ("health", "GET", "/health", [], 30),
+    ("item detail", "GET", "/api/items/42", [], 40),
+    ("create item", "POST", "/api/items", ["    json: {name: widget, price: 9.5}"], 18),
+    ("search", "GET", "/api/search", ["    query: {q: item}", "    checks:", "      body_contains: no-such-text"],
+     10),
+    ("missing", "GET", "/missing", [], 2),
+)
+HTTP_METRICS = ("http_reqs", "http_req_duration", "http_req_blocked", "http_req_connecting",
+                "http_req_tls_handshaking", "http_req_sending", "http_req_waiting", "http_req_receiving",
+                "http_req_failed")
+ITER_METRICS = ("data_sent", "data_received", "iteration_duration", "iterations")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * PAGE / 1e6
+
+
+def maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+
+
+def pin_one_core() -> str:
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[-1]})
+        return f"pinned to CPU {cpus[-1]}"
+    except (AttributeError, OSError):
+        return "not pinned (no sched_setaffinity)"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Recording
+
+
+def record(target: Target, work: Path, seconds: float, vus: int) -> Path:
+    lines = ["version: 1", "name: collector-recording", f"target: {target.url}", "requests:"]
+    for name, method, path, extra, _w in REQUESTS:
+        lines += [f"  - name: {name}", f"    method: {method}", f"    path: {path}", *extra]
+    lines += ["profiles:", "  smoke:", "    stages:", f"      - {{duration: 0s, users: {vus}}}",
+              f"      - {{duration: {seconds:g}s, users: {vus}}}"]
+    scenario = work / "recording.yaml"
+    scenario.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = execute(RunRequest(profile="smoke", tool="k6", scenario=str(scenario), results_dir=work / "results",
+                             quiet=True), out=io.StringIO())
+    if res.path is None or not (res.path / "k6" / "raw.json").exists():
+        raise SystemExit(f"recording failed: {res.message}")
+    return res.path / "k6" / "raw.json"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# (a) throughput
+
+
+def pump_like_run(tail: FileTail, parser: K6JsonParser, writer: AggregateWriter, stats: ToolStats,
+                  final: bool) -> None:
+    """The body of ``pump`` in crossload.run._run_tool (without the optional live sinks)."""
+    for line in tail.lines():
+        parser.feed(line)
+    items = parser.drain(final)
+    writer.write(items)
+    for item in items:
+        if isinstance(item, UsersSample):
+            stats.users.append(item)
+        else:
+            stats.add(item)
+
+
+def throughput(raw: Path, work: Path, min_seconds: float) -> dict[str, Any]:
+    text = raw.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    size_mb = len(text.encode()) / 1e6
+    del text
+    per_pass = sum(1 for ln in lines if ln.startswith('{"metric":"http_req_duration","type":"Point"'))
+    # drain once per ~1 MB of input, as FileTail hands over at most 1 MB per read
+    step = max(1, int(len(lines) / max(size_mb, 1e-9)))
+
+    passes = 0
+    samples = 0
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    while True:
+        parser = K6JsonParser()
+        for i in range(0, len(lines), step):
+            for ln in lines[i:i + step]:
+                parser.feed(ln)
+            parser.drain(False)
+        parser.drain(True)
+        samples += parser.samples
+        passes += 1
+        if time.perf_counter() - t0 >= min_seconds:
+            break
+    parser_wall = time.perf_counter() - t0
+    parser_cpu = time.process_time() - c0
+
+    passes_full = 0
+    samples_full = 0
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    while True:
+        parser = K6JsonParser()
+        tail = FileTail(raw)
+        writer = AggregateWriter(work / f"replay-{passes_full}.jsonl")
+        stats = ToolStats(tool="k6")
+        pump_like_run(tail, parser, writer, stats, final=False)
+        pump_like_run(tail, parser, writer, stats, final=True)
+        tail.close()
+        writer.close()
+        samples_full += stats.overall.count
+        passes_full += 1
+        (work / f"replay-{passes_full - 1}.jsonl").unlink()
+        if time.perf_counter() - t0 >= min_seconds:
+            break
+    full_wall = time.perf_counter() - t0
+    full_cpu = time.process_time() - c0
+    return {
+        "lines": len(lines), "size_mb": size_mb, "requests": per_pass,
+        "lines_per_request": len(lines) / max(per_pass, 1),
+        "parser": {"passes": passes, "samples": samples, "wall": parser_wall, "cpu": parser_cpu},
+        "full": {"passes": passes_full, "samples": samples_full, "wall": full_wall, "cpu": full_cpu},
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# (b) memory on a long synthetic stream
+
+
+def split_template(line: str) -> tuple[str, str, str]:
+    """A recorded Point line -> (before time, between time and value, after value)."""
+    d = json.loads(line)["data"]
+    stamp = d["time"]
+    i = line.index('"time":"') + len('"time":"')
+    assert line[i:i + len(stamp)] == stamp
+    pre = line[:i]
+    rest = line[i + len(stamp):]
+    mid_end = rest.index('"value":') + len('"value":')
+    mid = rest[:mid_end]
+    post = rest[rest.index(',"tags":', mid_end):]
+    return pre, mid, post
+
+
+def extract_templates(raw: Path) -> dict[str, Any]:
+    """Per request name: the recorded shape of each line a request produces, and the per-second lines."""
+    names = {r[0] for r in REQUESTS}
+    per_name: dict[str, dict[str, str]] = {n: {} for n in names}
+    metric_lines: list[str] = []
+    second_lines: dict[str, str] = {}
+    values: dict[str, dict[str, str]] = {n: {} for n in names}
+    with raw.open(encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith('{"type":"Metric"'):
+                metric_lines.append(line)
+                continue
+            d = json.loads(line)
+            metric = d["metric"]
+            if metric in ("vus", "vus_max"):
+                second_lines.setdefault(metric, line)
+                continue
+            name = d["data"]["tags"].get("name")
+            if name in names and metric not in per_name[name]:
+                per_name[name][metric] = line
+                values[name][metric] = json.dumps(d["data"]["value"])
+    out: dict[str, Any] = {"metric_lines": metric_lines, "second": {}, "names": {}}
+    for metric, line in second_lines.items():
+        out["second"][metric] = split_template(line)
+    for name, lines in per_name.items():
+        missing = [m for m in (*HTTP_METRICS, *ITER_METRICS) if m not in lines]
+        if missing:
+            raise SystemExit(f"the recording has no {missing} line for request {name!r}")
+        order = [*HTTP_METRICS]
+        if "crossload_check_failed" in lines:
+            order.append("crossload_check_failed")
+        order += ITER_METRICS
+        out["names"][name] = [[m, *split_template(lines[m]), values[name][m]] for m in order]
+    return out
+
+
+def synthetic_stream(templates: dict[str, Any], requests: int, rate: int, seed: int = 1
+                     ) -> Iterator[tuple[int, list[str]]]:
+    """Yields (simulated second, the lines of that second), ``rate`` requests per second."""
+    rnd = random.Random(seed)
+    weights = {r[0]: r[4] for r in REQUESTS}
+    names = list(templates["names"])
+    table_ = [n for n in names for _ in range(weights[n])]
+    # k6 writes durations with up to 6 decimals (ms): a lognormal around 20 ms, 1 % slow tail
+    pool = []
+    for _ in range(8192):
+        ms = rnd.lognormvariate(math.log(20.0), 0.5)
+        if rnd.random() < 0.01:
+            ms *= 10
+        pool.append(f"{ms:.6f}".rstrip("0").rstrip("."))
+    start = 1_790_000_000  # a fixed simulated start (2026)
+    step_ns = 1_000_000_000 // rate
+    done = 0
+    sec = 0
+    while done < requests:
+        t = start + sec
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + "."
+        lines: list[str] = []
+        if sec == 0:
+            lines.extend(templates["metric_lines"])
+        for metric in ("vus", "vus_max"):
+            if metric in templates["second"]:
+                pre, mid, post = templates["second"][metric]
+                lines.append(f"{pre}{prefix}000000000Z{mid}20{post}")
+        n = min(rate, requests - done)
+        for i in range(n):
+            stamp = f"{prefix}{i * step_ns + rnd.randrange(step_ns):09d}Z"
+            name = table_[rnd.randrange(len(table_))]
+            dur = pool[(done + i) & 8191]
+            for metric, pre, mid, post, value in templates["names"][name]:
+                lines.append(pre + stamp + mid + (dur if metric == "http_req_duration" else value) + post)
+        done += n
+        yield sec, lines
+        sec += 1
+
+
+def memory_child(args: argparse.Namespace) -> int:
+    """Runs in its own process: prints one JSON object with the memory profile."""
+    pinned = pin_one_core()
+    templates = json.loads(Path(args.templates).read_text(encoding="utf-8"))
+    parser = K6JsonParser()
+    writer = AggregateWriter(Path(args.out))
+    stats = ToolStats(tool="k6")
+    state: dict[str, Any] = {"last": None}
+    checkpoints = {max(1, int(args.requests * k / 10)) for k in range(1, 11)}
+    profile: list[dict[str, float]] = []
+    rss_series: list[float] = []
+    lines_total = 0
+    aggregates = 0
+    done = 0
+    t0 = time.perf_counter()
+    base_rss = rss_mb()
+    for sec, lines in synthetic_stream(templates, args.requests, args.rate):
+        for line in lines:
+            parser.feed(line)
+        lines_total += len(lines)
+        items = parser.drain(False)  # one drain per simulated second, as run.py drains every tick
+        aggregates += writer.write(items)
+        for item in items:
+            if isinstance(item, UsersSample):
+                stats.users.append(item)
+            else:
+                stats.add(item)
+                last = state["last"]
+                if last is None or item.t > last.t:
+                    state["last"] = IntervalAggregate(tool="k6", t=item.t, name="", method="")
+        before = done
+        done = min(args.requests, (sec + 1) * args.rate)
+        rss = rss_mb()
+        rss_series.append(rss)
+        for cp in sorted(checkpoints):
+            if before < cp <= done:
+                profile.append({"requests": done, "seconds": time.perf_counter() - t0, "rss_mb": rss,
+                                "maxrss_mb": maxrss_mb(), "open": len(parser.open), "aggregates": aggregates})
+    items = parser.drain(True)
+    aggregates += writer.write(items)
+    for item in items:
+        if not isinstance(item, UsersSample):
+            stats.add(item)
+    writer.close()
+    wall = time.perf_counter() - t0
+    print(json.dumps({
+        "pinned": pinned, "requests": done, "collected": stats.overall.count, "failures": stats.overall.failures,
+        "lines": lines_total, "seconds": wall, "cpu": time.process_time(), "base_rss_mb": base_rss,
+        "profile": profile, "rss_min_mb": min(rss_series), "rss_max_mb": max(rss_series),
+        "maxrss_mb": maxrss_mb(), "aggregates": aggregates, "out_bytes": Path(args.out).stat().st_size,
+        "p99_ms": stats.overall.hist.percentile_ms(99), "simulated_seconds": len(rss_series),
+    }))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=10_000_000, help="requests in the long stream (b)")
+    parser.add_argument("--rate", type=int, default=2000, help="requests per simulated second (b)")
+    parser.add_argument("--replay-seconds", type=float, default=4.0, help="minimum replay time per mode (a)")
+    parser.add_argument("--record-seconds", type=float, default=3.0)
+    parser.add_argument("--record-vus", type=int, default=10)
+    parser.add_argument("--skip-memory", action="store_true", help="only (a)")
+    parser.add_argument("--server", choices=("nginx", "demo"), default="nginx")
+    parser.add_argument("--rss-limit", type=float, default=150.0, help="MB")
+    parser.add_argument("--k6-peak", type=float, default=0.0,
+                        help="k6's peak req/s to compare with (default: measured by a 4 s raw k6 run)")
+    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--templates", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        return memory_child(args)
+
+    print(machine_line())
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="crossload-collector-") as tmp:
+        work = Path(tmp)
+        with fast_target(args.server) as target:
+            # crossload's scenario paths must exist on nginx too: it answers every path, /missing with 404
+            print(f"target: {target.kind}")
+            raw = record(target, work, args.record_seconds, args.record_vus)
+            peak = args.k6_peak or k6_peak(target, work)
+        templates = extract_templates(raw)
+        tpl_path = work / "templates.json"
+        tpl_path.write_text(json.dumps(templates), encoding="utf-8")
+
+        # (a) on one core
+        pinned = pin_one_core()
+        res = throughput(raw, work, args.replay_seconds)
+        print(f"\n== (a) normalizing a recorded k6 stream, one core ({pinned}) ==")
+        print(f"recording: crossload run of {len(REQUESTS)} requests, {args.record_vus} VUs, "
+              f"{args.record_seconds:g} s: {res['requests']:,} requests, {res['lines']:,} lines "
+              f"({res['lines_per_request']:.1f} per request), {res['size_mb']:.0f} MB "
+              f"({1e6 * res['size_mb'] / max(res['requests'], 1):,.0f} B/request)")
+        rows = []
+        for key, label in (("parser", "K6JsonParser.feed + drain (lines in memory)"),
+                           ("full", "FileTail + parser + drain + AggregateWriter + ToolStats (run.py's pump)")):
+            r = res[key]
+            rate = r["samples"] / r["wall"]
+            rows.append([label, r["passes"], r["samples"], f"{r['wall']:.2f}", f"{rate:,.0f}",
+                         f"{rate * res['lines_per_request']:,.0f}", f"{1e6 * r['cpu'] / r['samples']:.1f}",
+                         f"{rate / peak:.2f}x", f"{peak / rate:.0%}"])
+        print(table(["mode", "passes", "requests", "seconds", "requests/s", "lines/s", "CPU us/request",
+                     "vs k6 peak", "one core at k6 peak"], rows, "lrrrrrrrr"))
+        full_rate = res["full"]["samples"] / res["full"]["wall"]
+        print(f"k6 peak on this machine (raw k6, 20 VUs, no output): {peak:,.0f} req/s")
+        a_ok = full_rate >= peak
+        print("(a) " + ("MET" if a_ok else "MISSED") + f": the full pump normalizes {full_rate:,.0f} requests/s "
+              f"on one core, {full_rate / peak:.2f}x k6's peak rate"
+              + ("" if a_ok else f" (short by {peak - full_rate:,.0f} requests/s)"))
+        ok &= a_ok
+
+        if args.skip_memory:
+            return 0 if ok else 1
+        print(f"\n== (b) memory while normalizing {args.requests:,} requests "
+              f"(synthetic stream, {args.rate:,} requests per simulated second, {len(REQUESTS)} names) ==")
+        print("every line of every request is generated and fed (none left out); progress every 10 %:",
+              flush=True)
+        cmd = [sys.executable, __file__, "--memory-child", "--templates", str(tpl_path), "--out",
+               str(work / "aggregates.jsonl"), "--requests", str(args.requests), "--rate", str(args.rate)]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            print(proc.stderr[-3000:])
+            return 1
+        m = json.loads(proc.stdout.strip().splitlines()[-1])
+        took = time.perf_counter() - t0
+    rows = [[f"{p['requests']:,}", f"{p['seconds']:.0f}", f"{p['rss_mb']:.1f}", f"{p['maxrss_mb']:.1f}",
+             p["open"], f"{p['aggregates']:,}"] for p in m["profile"]]
+    print(table(["requests", "seconds", "RSS MB", "ru_maxrss MB", "open intervals", "aggregates written"], rows,
+                "rrrrrr"))
+    first = m["profile"][0]["rss_mb"]
+    growth = m["rss_max_mb"] - first
+    print(f"child {m['pinned']}; {m['lines']:,} lines ({m['lines'] / m['requests']:.1f} per request), "
+          f"{m['simulated_seconds']:,} simulated seconds, {m['collected']:,} requests collected "
+          f"({m['failures']:,} failed), {m['aggregates']:,} aggregates = {m['out_bytes'] / 1e6:.0f} MB written")
+    print(f"time: {m['seconds']:.0f} s for {m['requests']:,} requests ({m['requests'] / m['seconds']:,.0f} requests/s,"
+          f" {m['lines'] / m['seconds']:,.0f} lines/s incl. generating them); {took:.0f} s with start-up")
+    print(f"RSS: {m['base_rss_mb']:.1f} MB before the stream, {first:.1f} MB at 10 %, "
+          f"{m['rss_max_mb']:.1f} MB highest sample, ru_maxrss {m['maxrss_mb']:.1f} MB; "
+          f"growth after 10 %: {growth:+.1f} MB")
+    flat = growth < 10.0
+    under = m["maxrss_mb"] < args.rss_limit
+    lost = m["collected"] != m["requests"]
+    print("(b) flat: " + ("MET" if flat else f"MISSED (grew {growth:.1f} MB, limit 10 MB)")
+          + f"; peak under {args.rss_limit:g} MB: " + ("MET" if under else
+                                                       f"MISSED by {m['maxrss_mb'] - args.rss_limit:.1f} MB")
+          + ("; every request collected" if not lost else
+             f"; MISSED: collected {m['collected']:,} of {m['requests']:,}"))
+    ok &= flat and under and not lost
+    return 0 if ok else 1
+
+
+def k6_peak(target: Target, work: Path) -> float:
+    from _harness import run_k6
+
+    script = work / "peak.js"
+    script.write_text("import http from 'k6/http';\nexport const options = { vus: 20, duration: '4s' };\n"
+                      f"export default function () {{ http.get('{target.url}{target.path}'); }}\n",
+                      encoding="utf-8")
+    m = run_k6("peak", script, counter=target.counter)
+    steady = m.extra.get("steady")
+    return max(m.rps, float(steady) if isinstance(steady, float) else 0.0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
