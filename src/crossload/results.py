@@ -141,7 +141,9 @@ class RequestStats:
             "mean_ms": _r(self.sum_ms / n if n else None),
         }
         for q in PERCENTILES:
-            out[f"p{q}_ms"] = _r(self.hist.percentile_ms(q) if n else None)
+            # A bucket's midpoint can lie past the extreme sample it holds: report within [min, max].
+            value = min(max(self.hist.percentile_ms(q), self.min_ms), self.max_ms) if n else None
+            out[f"p{q}_ms"] = _r(value)
         out["max_ms"] = _r(self.max_ms if n else None)
         return out
 

@@ -49,6 +49,7 @@ from crossload.runners.local import run_to_completion
 from crossload.scenario import Scenario, check_target_url, load_scenario
 from crossload.settings import load_environment
 from crossload.sinks import LivePusher, RunTags, Sink, push_run, sink_from_env
+from crossload.sinks.base import redact_url
 from crossload.thresholds import Verdict, evaluate
 from crossload.tools import get_tool, select_tools
 from crossload.units import format_duration_ms
@@ -218,8 +219,8 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
     interrupted = False
     try:
         with _target(request, scenario, out) as (target, target_kind):
-            manifest["target"] = {"url": target if target_kind != "scenario" else scenario.target,
-                                  "kind": target_kind}
+            # Credentials in a URL (user:password@host) never reach the manifest.
+            manifest["target"] = {"url": redact_url(target), "kind": target_kind}
             scripts = {}
             for name, tool in tools.items():
                 rendered = tool.render(scenario, schedule, target)

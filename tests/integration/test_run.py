@@ -71,7 +71,7 @@ def test_summary_follows_the_contract(contract_run: tuple[object, str, Path]) ->
             assert set(stats) >= STATS_KEYS, (tool, name)
             assert stats["count"] > 0, (tool, name)
             assert stats["min_ms"] <= stats["p50_ms"] <= stats["p90_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
-            assert stats["p99_ms"] <= stats["max_ms"] * 1.005 + 0.001
+            assert stats["p99_ms"] <= stats["max_ms"]
         # /error/100 always fails; the others never do.
         assert data["requests"]["broken on purpose"]["error_rate"] == 100.0, tool
         assert data["requests"]["health"]["failures"] == 0, tool
