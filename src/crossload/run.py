@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -245,11 +246,10 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
     except KeyboardInterrupt:
         interrupted = True
     except InputError:
-        manifest["status"] = "invalid"
-        manifest["ended_at"] = _iso(time.time())
-        write_json(path / "manifest.json", manifest)
+        # Found by pre-flight, before any load: leave no half-written run behind.
         if pusher:
             pusher.close(timeout_s=1.0)
+        shutil.rmtree(path, ignore_errors=True)
         raise
     except CrossloadError as e:
         failure = str(e)

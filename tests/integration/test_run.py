@@ -240,3 +240,17 @@ def test_percentiles_agree_with_the_raw_samples_and_the_tools_own_reports(
         for q, column in ((50, "50%"), (95, "95%"), (99, "99%")):
             theirs = float(row[column])
             assert abs(stats[f"p{q}_ms"] - theirs) <= max(1.0, 0.05 * theirs), (name, q)
+
+
+def test_a_failed_preflight_exits_2_and_leaves_no_run(tmp_path: Path, run_crossload,  # type: ignore[no-untyped-def]
+                                                      monkeypatch: pytest.MonkeyPatch, demo_target: str) -> None:
+    real_k6 = subprocess.run(["which", "k6"], capture_output=True, text=True, check=True).stdout.strip()
+    fake = tmp_path / "k6"
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = inspect ]; then echo "SyntaxError: invented" >&2; exit 107; fi\n'
+                    f'exec {real_k6} "$@"\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("CROSSLOAD_K6_BIN", str(fake))
+    result, printed = run_crossload(target=demo_target, users=1, duration_s=2)
+    assert result.exit_code == EXIT_INPUT, printed
+    assert "k6 inspect rejected the rendered script: SyntaxError: invented" in result.message
+    assert not any((tmp_path / "results").iterdir())
