@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 import calendar
+import codecs
 import json
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Protocol
@@ -59,6 +61,51 @@ class FileTail:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class GzipFileTail:
+    """``FileTail`` for a gzip file still being written (k6 ``--out json=raw.json.gz``).
+
+    k6 writes compressed blocks as it goes; the appended bytes are inflated incrementally, and only complete
+    lines are handed out, so the stream is read live while the file on disk stays about ten times smaller.
+    """
+
+    def __init__(self, path: Path, chunk: int = 1 << 20) -> None:
+        self.path = path
+        self.chunk = chunk
+        self._file: IO[bytes] | None = None
+        self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._partial = ""
+
+    def lines(self) -> Iterator[str]:
+        if self._file is None:
+            if not self.path.exists():
+                return
+            self._file = self.path.open("rb")
+        while True:
+            raw = self._file.read(self.chunk)
+            if not raw:
+                return
+            data = self._inflate.decompress(raw)
+            while self._inflate.eof and self._inflate.unused_data:
+                # A new gzip member follows the previous one (concatenated streams are valid gzip).
+                rest = self._inflate.unused_data
+                self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+                data += self._inflate.decompress(rest)
+            text = self._partial + self._decode.decode(data)
+            parts = text.split("\n")
+            self._partial = parts.pop()
+            yield from parts
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def tail_for(path: Path) -> FileTail | GzipFileTail:
+    return GzipFileTail(path) if path.suffix == ".gz" else FileTail(path)
 
 
 _SECOND_CACHE: dict[str, int] = {}

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from crossload import __version__
-from crossload.collect import FileTail, parser_for
+from crossload.collect import parser_for, tail_for
 from crossload.errors import (
     EXIT_PASS,
     EXIT_RUN_FAILED,
@@ -307,7 +307,7 @@ def _run_tool(name: str, tool: Any, script: Path, out_dir: Path, schedule: Stage
               request: RunRequest, out: TextIO, pusher: LivePusher | None) -> tuple[ToolStats, dict[str, Any]]:
     spec = tool.launch(script, out_dir)
     parser = parser_for(name)
-    tail = FileTail(spec.raw_output)
+    tail = tail_for(spec.raw_output)
     writer = AggregateWriter(out_dir / "aggregates.jsonl")
     stats = ToolStats(tool=name)
     progress = Progress(out, request.quiet)

@@ -105,7 +105,7 @@ def test_manifest_and_files(contract_run: tuple[object, str, Path]) -> None:
     assert manifest["scenario"]["name"] == "contract"
     assert manifest["started_at"] < manifest["ended_at"]
     for rel in ("locust/locustfile.py", "locust/crossload_locust.py", "locust/aggregates.jsonl",
-                "locust/intervals.jsonl", "k6/script.js", "k6/crossload.js", "k6/raw.json", "k6/aggregates.jsonl",
+                "locust/intervals.jsonl", "k6/script.js", "k6/crossload.js", "k6/raw.json.gz", "k6/aggregates.jsonl",
                 "scenario.yaml"):
         assert (path / rel).is_file(), rel
     # The side-by-side table: one row per request, both tools in adjacent columns.
@@ -207,6 +207,7 @@ def test_cli_default_runs_both_tools_against_the_demo_target(tmp_path: Path) -> 
 def test_percentiles_agree_with_the_raw_samples_and_the_tools_own_reports(
         contract_run: tuple[object, str, Path]) -> None:
     import csv
+    import gzip
     import math
 
     result, _printed, _tmp = contract_run
@@ -215,7 +216,7 @@ def test_percentiles_agree_with_the_raw_samples_and_the_tools_own_reports(
     # k6: every latency is in the raw stream; ours must be within the histogram's 0.5 %.
     samples = sorted(
         json.loads(line)["data"]["value"]
-        for line in (path / "k6" / "raw.json").read_text().splitlines()
+        for line in gzip.decompress((path / "k6" / "raw.json.gz").read_bytes()).decode().splitlines()
         if line.startswith('{"metric":"http_req_duration","type":"Point"')
     )
     ours = summary["tools"]["k6"]["overall"]

@@ -136,3 +136,33 @@ def test_histogram_percentiles_and_exact_merge() -> None:
         assert abs(merged.percentile_ms(q) - exact) <= exact * 0.005 + 0.001, q
     assert math.isnan(Histogram().percentile_ms(50))
     assert Histogram.from_json(whole.to_json()).buckets == whole.buckets
+
+
+def test_gzip_tail_reads_a_stream_while_it_is_written(tmp_path: Path) -> None:
+    import gzip
+    import zlib
+
+    from crossload.collect import GzipFileTail
+
+    path = tmp_path / "raw.json.gz"
+    lines = [f'{{"n":{i},"text":"é{i}"}}' for i in range(5000)]
+    payload = ("\n".join(lines) + "\n").encode()
+    compressor = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+    tail = GzipFileTail(path, chunk=997)
+    seen: list[str] = []
+    with path.open("wb") as f:
+        for start in range(0, len(payload), 4093):
+            f.write(compressor.compress(payload[start:start + 4093]))
+            f.write(compressor.flush(zlib.Z_SYNC_FLUSH))
+            f.flush()
+            seen.extend(tail.lines())
+        f.write(compressor.flush())
+    seen.extend(tail.lines())
+    assert seen == lines
+    tail.close()
+    # A plain gzip file (one member) reads the same.
+    other = tmp_path / "b.json.gz"
+    other.write_bytes(gzip.compress(payload))
+    other_tail = GzipFileTail(other)
+    assert list(other_tail.lines()) == lines
+    other_tail.close()

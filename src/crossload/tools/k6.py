@@ -14,7 +14,8 @@ from crossload.render import RenderedFile, render_k6
 from crossload.scenario import Scenario
 from crossload.tools.base import LaunchSpec
 
-RAW_OUTPUT = "raw.json"
+# Compressed as k6 writes it (about ten times smaller), and still read live (collect.GzipFileTail).
+RAW_OUTPUT = "raw.json.gz"
 SUMMARY_EXPORT = "k6-summary.json"
 
 
