@@ -40,43 +40,12 @@ class FileTail:
     def __init__(self, path: Path, chunk: int = 1 << 20) -> None:
         self.path = path
         self.chunk = chunk
-        self._file: IO[str] | None = None
-        self._partial = ""
-
-    def lines(self) -> Iterator[str]:
-        if self._file is None:
-            if not self.path.exists():
-                return
-            self._file = self.path.open(encoding="utf-8", errors="replace", newline="\n")
-        while True:
-            data = self._file.read(self.chunk)
-            if not data:
-                return
-            data = self._partial + data
-            parts = data.split("\n")
-            self._partial = parts.pop()
-            yield from parts
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
-class GzipFileTail:
-    """``FileTail`` for a gzip file still being written (k6 ``--out json=raw.json.gz``).
-
-    k6 writes compressed blocks as it goes; the appended bytes are inflated incrementally, and only complete
-    lines are handed out, so the stream is read live while the file on disk stays about ten times smaller.
-    """
-
-    def __init__(self, path: Path, chunk: int = 1 << 20) -> None:
-        self.path = path
-        self.chunk = chunk
         self._file: IO[bytes] | None = None
-        self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._partial = ""
+
+    def _text(self, raw: bytes) -> str:
+        return self._decode.decode(raw)
 
     def lines(self) -> Iterator[str]:
         if self._file is None:
@@ -87,14 +56,7 @@ class GzipFileTail:
             raw = self._file.read(self.chunk)
             if not raw:
                 return
-            data = self._inflate.decompress(raw)
-            while self._inflate.eof and self._inflate.unused_data:
-                # A new gzip member follows the previous one (concatenated streams are valid gzip).
-                rest = self._inflate.unused_data
-                self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-                data += self._inflate.decompress(rest)
-            text = self._partial + self._decode.decode(data)
-            parts = text.split("\n")
+            parts = (self._partial + self._text(raw)).split("\n")
             self._partial = parts.pop()
             yield from parts
 
@@ -104,7 +66,28 @@ class GzipFileTail:
             self._file = None
 
 
-def tail_for(path: Path) -> FileTail | GzipFileTail:
+class GzipFileTail(FileTail):
+    """``FileTail`` for a gzip file still being written (k6 ``--out json=raw.json.gz``).
+
+    k6 writes compressed blocks as it goes; the appended bytes are inflated incrementally, and only complete
+    lines are handed out, so the stream is read live while the file on disk stays about ten times smaller.
+    """
+
+    def __init__(self, path: Path, chunk: int = 1 << 20) -> None:
+        super().__init__(path, chunk)
+        self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+
+    def _text(self, raw: bytes) -> str:
+        data = self._inflate.decompress(raw)
+        while self._inflate.eof and self._inflate.unused_data:
+            # A new gzip member follows the previous one (concatenated streams are valid gzip).
+            rest = self._inflate.unused_data
+            self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            data += self._inflate.decompress(rest)
+        return self._decode.decode(data)
+
+
+def tail_for(path: Path) -> FileTail:
     return GzipFileTail(path) if path.suffix == ".gz" else FileTail(path)
 
 

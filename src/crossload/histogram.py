@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-
 # Bucket width by number of decimal digits of the value in microseconds: three significant digits kept.
 _WIDTH: tuple[int, ...] = tuple(10 ** max(0, digits - 3) for digits in range(40))
 
