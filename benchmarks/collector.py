@@ -1,12 +1,15 @@
 """How fast crossload normalizes k6's JSON stream, and how much memory that takes on a long run.
 
 (a) Throughput. A real stream is recorded first: crossload renders a 5-request scenario and runs k6 the way
-    ``crossload run`` does (``crossload.run.execute``, k6 writing ``--out json=raw.json``) for a few seconds
-    against a loopback target. The recording is then replayed on one CPU core (this process pinned to it):
+    ``crossload run`` does (``crossload.run.execute``, k6 writing the ``--out json=...`` file that
+    ``K6Tool.launch`` names: raw.json, or raw.json.gz) for a few seconds against a loopback target. The
+    recording is then replayed on one CPU core (this process pinned to it):
     - parser only: the lines, already in memory, through ``K6JsonParser.feed`` with a ``drain`` per 1 MB of
-      input (what one read of ``FileTail`` hands over);
-    - full pump: the file read by ``FileTail``, fed to the parser, drained, written with ``AggregateWriter``
-      and merged into ``ToolStats``, the loop of ``crossload.run._run_tool``.
+      input (what one read of the file tail hands over);
+    - full pump: the recorded file read by the tail crossload uses for it (``crossload.collect.tail_for``:
+      ``FileTail``, or ``GzipFileTail`` inflating a .gz file), fed to the parser, drained, written with
+      ``AggregateWriter`` and merged into ``ToolStats``, the loop of ``crossload.run._run_tool``; when the
+      recording is compressed, the same pump over an uncompressed copy too, to show what inflating costs.
     The recording is replayed as many times as needed for at least ``--replay-seconds`` of work, and the
     rate is requests (http_req_duration samples) normalized per second, next to k6's peak request rate on
     this machine, so the headroom is visible.
@@ -30,35 +33,38 @@ stays flat (growth after the first 10 % under 10 MB) and under 150 MB (b). Exit 
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import json
 import math
 import os
 import random
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import (  # noqa: E402
+from _harness import (
     Target,
     fast_target,
     machine_line,
     table,
 )
 
-from crossload.collect import FileTail, K6JsonParser  # noqa: E402
-from crossload.results import AggregateWriter, IntervalAggregate, ToolStats, UsersSample  # noqa: E402
-from crossload.run import RunRequest, execute  # noqa: E402
+from crossload.collect import FileTail, K6JsonParser
+from crossload.results import AggregateWriter, IntervalAggregate, ToolStats, UsersSample
+from crossload.run import RunRequest, execute
+from crossload.tools import get_tool
 
 # name, method, path, extra YAML lines; weight (of the synthetic stream, in percent)
-REQUESTS = (
+REQUESTS: tuple[tuple[str, str, str, list[str], int], ...] = (
     ("health", "GET", "/health", [], 30),
     ("item detail", "GET", "/api/items/42", [], 40),
     ("create item", "POST", "/api/items", ["    json: {name: widget, price: 9.5}"], 18),
@@ -79,7 +85,16 @@ def rss_mb() -> float:
 
 
 def maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # Linux: kB
+
+
+def hwm_mb() -> float:
+    """VmHWM: this process's peak RSS, from /proc/self/status (kB)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / 1e6
+    return float("nan")
 
 
 def pin_one_core() -> str:
@@ -105,16 +120,32 @@ def record(target: Target, work: Path, seconds: float, vus: int) -> Path:
     scenario.write_text("\n".join(lines) + "\n", encoding="utf-8")
     res = execute(RunRequest(profile="smoke", tool="k6", scenario=str(scenario), results_dir=work / "results",
                              quiet=True), out=io.StringIO())
-    if res.path is None or not (res.path / "k6" / "raw.json").exists():
+    raw_name = get_tool("k6").launch(Path("script.js"), work).raw_output.name
+    if res.path is None or not (res.path / "k6" / raw_name).exists():
         raise SystemExit(f"recording failed: {res.message}")
-    return res.path / "k6" / "raw.json"
+    return res.path / "k6" / raw_name
+
+
+def open_text(path: Path) -> TextIO:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
+def crossload_tail(path: Path) -> Any:
+    """The tail crossload's run loop uses for this file."""
+    try:
+        from crossload.collect import tail_for
+    except ImportError:  # before compressed raw output existed
+        return FileTail(path)
+    return tail_for(path)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # (a) throughput
 
 
-def pump_like_run(tail: FileTail, parser: K6JsonParser, writer: AggregateWriter, stats: ToolStats,
+def pump_like_run(tail: Any, parser: K6JsonParser, writer: AggregateWriter, stats: ToolStats,
                   final: bool) -> None:
     """The body of ``pump`` in crossload.run._run_tool (without the optional live sinks)."""
     for line in tail.lines():
@@ -129,14 +160,19 @@ def pump_like_run(tail: FileTail, parser: K6JsonParser, writer: AggregateWriter,
 
 
 def throughput(raw: Path, work: Path, min_seconds: float) -> dict[str, Any]:
-    text = raw.read_text(encoding="utf-8")
+    with open_text(raw) as f:
+        text = f.read()
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     size_mb = len(text.encode()) / 1e6
+    plain: Path | None = None
+    if raw.suffix == ".gz":
+        plain = work / "uncompressed.json"
+        plain.write_text(text, encoding="utf-8")
     del text
     per_pass = sum(1 for ln in lines if ln.startswith('{"metric":"http_req_duration","type":"Point"'))
-    # drain once per ~1 MB of input, as FileTail hands over at most 1 MB per read
+    # drain once per ~1 MB of input, as a tail hands over at most 1 MB per read
     step = max(1, int(len(lines) / max(size_mb, 1e-9)))
 
     passes = 0
@@ -154,35 +190,40 @@ def throughput(raw: Path, work: Path, min_seconds: float) -> dict[str, Any]:
         passes += 1
         if time.perf_counter() - t0 >= min_seconds:
             break
-    parser_wall = time.perf_counter() - t0
-    parser_cpu = time.process_time() - c0
-
-    passes_full = 0
-    samples_full = 0
-    t0 = time.perf_counter()
-    c0 = time.process_time()
-    while True:
-        parser = K6JsonParser()
-        tail = FileTail(raw)
-        writer = AggregateWriter(work / f"replay-{passes_full}.jsonl")
-        stats = ToolStats(tool="k6")
-        pump_like_run(tail, parser, writer, stats, final=False)
-        pump_like_run(tail, parser, writer, stats, final=True)
-        tail.close()
-        writer.close()
-        samples_full += stats.overall.count
-        passes_full += 1
-        (work / f"replay-{passes_full - 1}.jsonl").unlink()
-        if time.perf_counter() - t0 >= min_seconds:
-            break
-    full_wall = time.perf_counter() - t0
-    full_cpu = time.process_time() - c0
-    return {
-        "lines": len(lines), "size_mb": size_mb, "requests": per_pass,
+    out: dict[str, Any] = {
+        "lines": len(lines), "size_mb": size_mb, "file_mb": raw.stat().st_size / 1e6, "requests": per_pass,
         "lines_per_request": len(lines) / max(per_pass, 1),
-        "parser": {"passes": passes, "samples": samples, "wall": parser_wall, "cpu": parser_cpu},
-        "full": {"passes": passes_full, "samples": samples_full, "wall": full_wall, "cpu": full_cpu},
+        "modes": [("K6JsonParser.feed + drain (lines in memory)",
+                   {"passes": passes, "samples": samples, "wall": time.perf_counter() - t0,
+                    "cpu": time.process_time() - c0})],
     }
+    del lines
+    sources = [(raw, f"{type(crossload_tail(raw)).__name__} ({raw.name}) + parser + drain + AggregateWriter + "
+                     "ToolStats: run.py's pump")]
+    if plain is not None:
+        sources.append((plain, "FileTail (uncompressed copy) + the same pump"))
+    for src, label in sources:
+        passes = 0
+        samples = 0
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        while True:
+            parser = K6JsonParser()
+            tail = crossload_tail(src)
+            writer = AggregateWriter(work / f"replay-{passes}.jsonl")
+            stats = ToolStats(tool="k6")
+            pump_like_run(tail, parser, writer, stats, final=False)
+            pump_like_run(tail, parser, writer, stats, final=True)
+            tail.close()
+            writer.close()
+            (work / f"replay-{passes}.jsonl").unlink()
+            samples += stats.overall.count
+            passes += 1
+            if time.perf_counter() - t0 >= min_seconds:
+                break
+        out["modes"].append((label, {"passes": passes, "samples": samples, "wall": time.perf_counter() - t0,
+                                     "cpu": time.process_time() - c0}))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -210,7 +251,7 @@ def extract_templates(raw: Path) -> dict[str, Any]:
     metric_lines: list[str] = []
     second_lines: dict[str, str] = {}
     values: dict[str, dict[str, str]] = {n: {} for n in names}
-    with raw.open(encoding="utf-8") as f:
+    with open_text(raw) as f:
         for line in f:
             line = line.rstrip("\n")
             if line.startswith('{"type":"Metric"'):
@@ -280,6 +321,17 @@ def synthetic_stream(templates: dict[str, Any], requests: int, rate: int, seed: 
         sec += 1
 
 
+PROGRESS_HEADER = (
+    "    requests  seconds  RSS MB  peak RSS (VmHWM) MB  ru_maxrss MB  open intervals  aggregates written\n"
+    "  ----------  -------  ------  -------------------  ------------  --------------  ------------------"
+)
+
+
+def _progress_row(p: dict[str, float]) -> str:
+    return (f"  {p['requests']:>10,}  {p['seconds']:>7.0f}  {p['rss_mb']:>6.1f}  {p['hwm_mb']:>19.1f}  "
+            f"{p['maxrss_mb']:>12.1f}  {p['open']:>14}  {p['aggregates']:>18,}")
+
+
 def memory_child(args: argparse.Namespace) -> int:
     """Runs in its own process: prints one JSON object with the memory profile."""
     pinned = pin_one_core()
@@ -316,8 +368,11 @@ def memory_child(args: argparse.Namespace) -> int:
         rss_series.append(rss)
         for cp in sorted(checkpoints):
             if before < cp <= done:
-                profile.append({"requests": done, "seconds": time.perf_counter() - t0, "rss_mb": rss,
-                                "maxrss_mb": maxrss_mb(), "open": len(parser.open), "aggregates": aggregates})
+                p = {"requests": done, "seconds": time.perf_counter() - t0, "rss_mb": rss,
+                     "maxrss_mb": maxrss_mb(), "hwm_mb": hwm_mb(), "open": len(parser.open),
+                     "aggregates": aggregates}
+                profile.append(p)
+                print(_progress_row(p), file=sys.stderr, flush=True)
     items = parser.drain(True)
     aggregates += writer.write(items)
     for item in items:
@@ -329,7 +384,8 @@ def memory_child(args: argparse.Namespace) -> int:
         "pinned": pinned, "requests": done, "collected": stats.overall.count, "failures": stats.overall.failures,
         "lines": lines_total, "seconds": wall, "cpu": time.process_time(), "base_rss_mb": base_rss,
         "profile": profile, "rss_min_mb": min(rss_series), "rss_max_mb": max(rss_series),
-        "maxrss_mb": maxrss_mb(), "aggregates": aggregates, "out_bytes": Path(args.out).stat().st_size,
+        "maxrss_mb": maxrss_mb(), "hwm_mb": hwm_mb(), "aggregates": aggregates,
+        "out_bytes": Path(args.out).stat().st_size,
         "p99_ms": stats.overall.hist.percentile_ms(99), "simulated_seconds": len(rss_series),
     }))
     return 0
@@ -376,22 +432,22 @@ def main() -> int:
         print(f"\n== (a) normalizing a recorded k6 stream, one core ({pinned}) ==")
         print(f"recording: crossload run of {len(REQUESTS)} requests, {args.record_vus} VUs, "
               f"{args.record_seconds:g} s: {res['requests']:,} requests, {res['lines']:,} lines "
-              f"({res['lines_per_request']:.1f} per request), {res['size_mb']:.0f} MB "
-              f"({1e6 * res['size_mb'] / max(res['requests'], 1):,.0f} B/request)")
+              f"({res['lines_per_request']:.1f} per request), {res['size_mb']:.0f} MB of JSON "
+              f"({1e6 * res['size_mb'] / max(res['requests'], 1):,.0f} B/request), {res['file_mb']:.1f} MB on disk "
+              f"({raw.name})")
         rows = []
-        for key, label in (("parser", "K6JsonParser.feed + drain (lines in memory)"),
-                           ("full", "FileTail + parser + drain + AggregateWriter + ToolStats (run.py's pump)")):
-            r = res[key]
+        for label, r in res["modes"]:
             rate = r["samples"] / r["wall"]
             rows.append([label, r["passes"], r["samples"], f"{r['wall']:.2f}", f"{rate:,.0f}",
                          f"{rate * res['lines_per_request']:,.0f}", f"{1e6 * r['cpu'] / r['samples']:.1f}",
                          f"{rate / peak:.2f}x", f"{peak / rate:.0%}"])
         print(table(["mode", "passes", "requests", "seconds", "requests/s", "lines/s", "CPU us/request",
                      "vs k6 peak", "one core at k6 peak"], rows, "lrrrrrrrr"))
-        full_rate = res["full"]["samples"] / res["full"]["wall"]
+        full = res["modes"][1][1]
+        full_rate = full["samples"] / full["wall"]
         print(f"k6 peak on this machine (raw k6, 20 VUs, no output): {peak:,.0f} req/s")
         a_ok = full_rate >= peak
-        print("(a) " + ("MET" if a_ok else "MISSED") + f": the full pump normalizes {full_rate:,.0f} requests/s "
+        print("(a) " + ("MET" if a_ok else "MISSED") + f": run.py's pump normalizes {full_rate:,.0f} requests/s "
               f"on one core, {full_rate / peak:.2f}x k6's peak rate"
               + ("" if a_ok else f" (short by {peak - full_rate:,.0f} requests/s)"))
         ok &= a_ok
@@ -400,21 +456,21 @@ def main() -> int:
             return 0 if ok else 1
         print(f"\n== (b) memory while normalizing {args.requests:,} requests "
               f"(synthetic stream, {args.rate:,} requests per simulated second, {len(REQUESTS)} names) ==")
-        print("every line of every request is generated and fed (none left out); progress every 10 %:",
-              flush=True)
+        print("every line of every request is generated and fed (none left out); progress every 10 % "
+              "(MB = 10^6 bytes):", flush=True)
+        print(PROGRESS_HEADER, flush=True)
         cmd = [sys.executable, __file__, "--memory-child", "--templates", str(tpl_path), "--out",
                str(work / "aggregates.jsonl"), "--requests", str(args.requests), "--rate", str(args.rate)]
+        # Linux carries a parent's peak RSS into ru_maxrss across fork+exec; started from a shell that
+        # forks (the trailing `exit` stops it from exec-ing directly), the child's ru_maxrss is its own.
+        shell = [_sh(), "-c", " ".join(shlex.quote(c) for c in cmd) + "; exit $?"]
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(shell, stdout=subprocess.PIPE, text=True, check=False)  # progress: stderr
         if proc.returncode != 0:
-            print(proc.stderr[-3000:])
+            print(f"the memory run failed (exit {proc.returncode})")
             return 1
         m = json.loads(proc.stdout.strip().splitlines()[-1])
         took = time.perf_counter() - t0
-    rows = [[f"{p['requests']:,}", f"{p['seconds']:.0f}", f"{p['rss_mb']:.1f}", f"{p['maxrss_mb']:.1f}",
-             p["open"], f"{p['aggregates']:,}"] for p in m["profile"]]
-    print(table(["requests", "seconds", "RSS MB", "ru_maxrss MB", "open intervals", "aggregates written"], rows,
-                "rrrrrr"))
     first = m["profile"][0]["rss_mb"]
     growth = m["rss_max_mb"] - first
     print(f"child {m['pinned']}; {m['lines']:,} lines ({m['lines'] / m['requests']:.1f} per request), "
@@ -423,18 +479,23 @@ def main() -> int:
     print(f"time: {m['seconds']:.0f} s for {m['requests']:,} requests ({m['requests'] / m['seconds']:,.0f} requests/s,"
           f" {m['lines'] / m['seconds']:,.0f} lines/s incl. generating them); {took:.0f} s with start-up")
     print(f"RSS: {m['base_rss_mb']:.1f} MB before the stream, {first:.1f} MB at 10 %, "
-          f"{m['rss_max_mb']:.1f} MB highest sample, ru_maxrss {m['maxrss_mb']:.1f} MB; "
-          f"growth after 10 %: {growth:+.1f} MB")
+          f"{m['rss_max_mb']:.1f} MB highest of {m['simulated_seconds']:,} samples (one per simulated second), "
+          f"peak (VmHWM) {m['hwm_mb']:.1f} MB, ru_maxrss {m['maxrss_mb']:.1f} MB; growth after 10 %: {growth:+.1f} MB")
     flat = growth < 10.0
-    under = m["maxrss_mb"] < args.rss_limit
+    peak = max(m["maxrss_mb"], m["hwm_mb"], m["rss_max_mb"])
+    under = peak < args.rss_limit
     lost = m["collected"] != m["requests"]
     print("(b) flat: " + ("MET" if flat else f"MISSED (grew {growth:.1f} MB, limit 10 MB)")
           + f"; peak under {args.rss_limit:g} MB: " + ("MET" if under else
-                                                       f"MISSED by {m['maxrss_mb'] - args.rss_limit:.1f} MB")
+                                                       f"MISSED by {peak - args.rss_limit:.1f} MB")
           + ("; every request collected" if not lost else
              f"; MISSED: collected {m['collected']:,} of {m['requests']:,}"))
     ok &= flat and under and not lost
     return 0 if ok else 1
+
+
+def _sh() -> str:
+    return "/bin/sh" if os.path.exists("/bin/sh") else "sh"
 
 
 def k6_peak(target: Target, work: Path) -> float:

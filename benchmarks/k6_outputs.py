@@ -3,24 +3,29 @@
 Every run: the same loopback target (nginx, or the demo target with 2 workers when nginx is absent),
 N VUs (default 20), think time 0, k6 CPU-bound. The rate compared is the steady-state rate of requests
 the target answered (nginx's stub_status counter sampled every 0.2 s, first 1.5 s and last 0.5 s of load
-left out; k6's own http_reqs rate with the demo target), next to k6's CPU time per request. Raw k6 (a hand-written
-``http.get`` script, ``k6 run -q`` and no ``--out``) is run before the first variant and again after
+left out; k6's own http_reqs rate with the demo target), next to k6's CPU time per request. Raw k6 (a
+hand-written ``http.get`` script, ``k6 run -q`` and no ``--out``) is run before the first variant and again after
 every few variants; each variant is compared with the median of all raw runs, and the spread of the
 raw runs is printed as the noise floor.
 
 Variants (``--list`` prints them):
 
 - flags and script: ``--no-summary``; ``systemTags`` reduced to crossload's set; ``exec.vu.metrics.tags.name``
-  set on every iteration; both; crossload's request params; crossload's ramping-vus executor; crossload's
-  rendered script itself (no output);
-- outputs: ``--out json=file`` (what crossload uses today), ``json`` with reduced tags, ``json=file.gz``,
+  set on every iteration, or once per VU; crossload's request params; crossload's ramping-vus executor;
+  crossload's rendered script itself (no output);
+- outputs: ``--out json=file``, ``json`` with reduced tags or the per-iteration name tag, ``json=file.gz``,
   ``csv=file``, ``experimental-prometheus-rw`` (to a local sink that accepts and discards the remote-write
   POSTs; 1 s push, trends as native histograms), ``experimental-opentelemetry`` (OTLP over HTTP to the same
   kind of sink; 1 s flush and export), ``web-dashboard`` (aggregation inside k6, 1 s period, served on a
   loopback port, no export);
-- crossload's rendered script with the outputs that could replace the JSON stream.
+- crossload's rendered script with the output flags ``K6Tool.launch`` uses today, and with the outputs that
+  could replace the JSON stream.
 
-    python benchmarks/k6_outputs.py [--duration 4] [--vus 20] [--repeat 1] [--only NAME,NAME]
+    python benchmarks/k6_outputs.py [--duration 4] [--vus 20] [--repeat 1] [--all | --only NAME,NAME] [--list]
+
+The default set takes about 100 s; ``--all`` adds the finer splits (marked in ``--list``);
+``--all --duration 8 --repeat 2`` is the run reported in benchmarks/RESULTS.md (about 9 minutes).
+Without nginx, the ``--no-summary`` variants are skipped (their rate needs the target's counter).
 
 Exit code 0 when every variant ran (the numbers are findings, not pass/fail targets), 1 when one failed.
 """
@@ -57,6 +62,7 @@ from _harness import (
 from crossload.profiles import build_schedule
 from crossload.render import render_k6
 from crossload.scenario import parse_scenario
+from crossload.tools import get_tool
 
 CROSSLOAD_SYSTEM_TAGS = "['status', 'method', 'name', 'expected_response', 'error_code']"
 
@@ -71,24 +77,38 @@ export default function () {{
 """
 
 
-def raw_script(url: str, vus: int, duration: float, system_tags: bool = False, vu_tag: bool = False,
-               params: bool = False, ramping: bool = False) -> str:
-    """The hand-written baseline script, optionally with one of the things crossload's script does."""
+PARAMS = {
+    # crossload's request parameters for a request without body checks (k6/crossload.js prepareRequest)
+    "all": "{ headers: {}, tags: { name: 'get' }, timeout: '30000ms', redirects: 0, responseType: 'none' }",
+    "tags": "{ tags: { name: 'get' } }",
+    "notags": "{ headers: {}, timeout: '30000ms', redirects: 0, responseType: 'none' }",
+}
+
+
+def raw_script(url: str, vus: int, duration: float, system_tags: bool = False, vu_tag: str = "",
+               params: str = "", ramping: bool = False) -> str:
+    """The hand-written baseline script, optionally with one of the things crossload's script does.
+
+    vu_tag: "" (none), "every" (set ``exec.vu.metrics.tags.name`` on every iteration, as crossload does) or
+    "once" (on the VU's first iteration only). params: a key of PARAMS, passed to ``http.request``.
+    """
     if ramping:  # crossload's executor: ramping-vus, all VUs at once, no graceful stop
         load = (f"scenarios: {{ s: {{ executor: 'ramping-vus', startVUs: 0, stages: [{{ duration: '0s', "
                 f"target: {vus} }}, {{ duration: '{duration:g}s', target: {vus} }}], gracefulRampDown: '0s', "
                 "gracefulStop: '0s' } }")
     else:
         load = f"vus: {vus}, duration: '{duration:g}s'"
-    # crossload's request parameters for a request without body checks (k6/crossload.js prepareRequest)
-    setup = ("\nconst PARAMS = { headers: {}, tags: { name: 'get' }, timeout: '30000ms', redirects: 0, "
-             "responseType: 'none' };\n" if params else "")
+    body = ""
+    if vu_tag == "every":
+        body = "  exec.vu.metrics.tags.name = 'get';\n"
+    elif vu_tag == "once":
+        body = "  if (exec.vu.iterationInScenario === 0) {\n    exec.vu.metrics.tags.name = 'get';\n  }\n"
     return RAW_SCRIPT.format(
         imports="import exec from 'k6/execution';\n" if vu_tag else "",
         load=load,
         options=f", systemTags: {CROSSLOAD_SYSTEM_TAGS}" if system_tags else "",
-        setup=setup,
-        body="  exec.vu.metrics.tags.name = 'get';\n" if vu_tag else "",
+        setup=f"\nconst PARAMS = {PARAMS[params]};\n" if params else "",
+        body=body,
         call=f"http.request('GET', '{url}', null, PARAMS)" if params else f"http.get('{url}')",
     )
 
@@ -160,7 +180,38 @@ class Variant:
     args: Callable[[Path], list[str]] = lambda _d: []
     env: Callable[[], dict[str, str]] = dict
     uses_sink: bool = False
+    core: bool = True  # in the default set; the others run with --all or --only
     notes: list[str] = field(default_factory=list)
+
+
+def _launch_flags() -> list[str]:
+    """The output flags of the command line crossload starts k6 with (K6Tool.launch), whatever they are now."""
+    argv = list(get_tool("k6").launch(Path("script.js"), Path("out")).argv)
+    flags = []
+    for i, a in enumerate(argv):
+        if a in ("--out", "-o", "--summary-export") and i + 1 < len(argv):
+            flags += [a, argv[i + 1]]
+        elif a == "--no-summary":
+            flags.append(a)
+    return flags
+
+
+LAUNCH_FLAGS = _launch_flags()
+
+
+def launch_flags(d: Path) -> list[str]:
+    """LAUNCH_FLAGS with the files placed in ``d`` (named ``out...`` so their size is reported)."""
+    out = []
+    for i, a in enumerate(LAUNCH_FLAGS):
+        prev = LAUNCH_FLAGS[i - 1] if i else ""
+        if prev in ("--out", "-o") and "=" in a:
+            kind, name = a.split("=", 1)
+            out.append(f"{kind}={d / ('out-' + name)}")
+        elif prev == "--summary-export":
+            out.append(str(d / a))
+        else:
+            out.append(a)
+    return out
 
 
 def variants(sink_url: Callable[[], str]) -> list[Variant]:
@@ -198,17 +249,24 @@ def variants(sink_url: Callable[[], str]) -> list[Variant]:
         Variant("no-summary", "raw", "raw script, --no-summary", lambda _d: ["--no-summary"]),
         Variant("systemtags", "raw_tags", "raw script + systemTags reduced to crossload's 5"),
         Variant("vu-name-tag", "raw_vutag", "raw script + exec.vu.metrics.tags.name set every iteration"),
-        Variant("tags+vu-tag", "raw_both", "raw script + reduced systemTags + per-iteration name tag"),
+        Variant("tags+vu-tag", "raw_both", "raw script + reduced systemTags + per-iteration name tag", core=False),
+        Variant("vu-tag-once", "raw_vutag_once", "raw script + the same name tag set on a VU's first "
+                "iteration only"),
         Variant("params", "raw_params", "raw script + crossload's request params (name tag, timeout, "
                 "redirects 0, responseType none)"),
-        Variant("ramping-vus", "raw_ramping", "raw script under crossload's ramping-vus executor"),
+        Variant("params-tags", "raw_params_tags", "raw script + only the request's name tag in params",
+                core=False),
+        Variant("params-no-tags", "raw_params_notags", "raw script + crossload's params without the name tag",
+                core=False),
+        Variant("ramping-vus", "raw_ramping", "raw script under crossload's ramping-vus executor", core=False),
         Variant("crossload-script", "rendered", "crossload's rendered script.js, no output"),
         Variant("json", "raw", "raw script, --out json=file", json_out),
-        Variant("json+systemtags", "raw_tags", "raw script + reduced systemTags, --out json=file", json_out),
+        Variant("json+systemtags", "raw_tags", "raw script + reduced systemTags, --out json=file", json_out,
+                core=False),
         Variant("json+vu-name-tag", "raw_vutag", "raw script + per-iteration name tag, --out json=file",
-                json_out),
+                json_out, core=False),
         Variant("json+no-summary", "raw", "raw script, --out json=file --no-summary",
-                lambda d: [*json_out(d), "--no-summary"]),
+                lambda d: [*json_out(d), "--no-summary"], core=False),
         Variant("json.gz", "raw", "raw script, --out json=file.gz",
                 lambda d: ["--out", f"json={d / 'out.json.gz'}"]),
         Variant("csv", "raw", "raw script, --out csv=file", lambda d: ["--out", f"csv={d / 'out.csv'}"]),
@@ -218,13 +276,13 @@ def variants(sink_url: Callable[[], str]) -> list[Variant]:
                 lambda _d: ["--out", "experimental-opentelemetry"], otel, uses_sink=True),
         Variant("web-dashboard", "raw", "raw script, --out web-dashboard (1 s period, loopback port, no export)",
                 lambda _d: ["--out", "web-dashboard"], dashboard),
-        Variant("crossload-json", "rendered",
-                "crossload's script, --out json=file --summary-export (k6 as crossload starts it, no reader)",
-                lambda d: [*json_out(d), "--summary-export", str(d / "export.json")]),
+        Variant("crossload-launch", "rendered",
+                f"crossload's script with K6Tool.launch's flags ({' '.join(LAUNCH_FLAGS)}), no reader",
+                launch_flags),
         Variant("crossload-prw", "rendered", "crossload's script, --out experimental-prometheus-rw",
                 lambda _d: ["--out", "experimental-prometheus-rw"], prw, uses_sink=True),
         Variant("crossload-otel", "rendered", "crossload's script, --out experimental-opentelemetry",
-                lambda _d: ["--out", "experimental-opentelemetry"], otel, uses_sink=True),
+                lambda _d: ["--out", "experimental-opentelemetry"], otel, uses_sink=True, core=False),
         Variant("crossload-dashboard", "rendered", "crossload's script, --out web-dashboard",
                 lambda _d: ["--out", "web-dashboard"], dashboard),
     ]
@@ -235,9 +293,12 @@ def write_scripts(work: Path, target: Target, vus: int, duration: float) -> dict
     texts = {
         "raw": raw_script(url, vus, duration),
         "raw_tags": raw_script(url, vus, duration, system_tags=True),
-        "raw_vutag": raw_script(url, vus, duration, vu_tag=True),
-        "raw_both": raw_script(url, vus, duration, system_tags=True, vu_tag=True),
-        "raw_params": raw_script(url, vus, duration, params=True),
+        "raw_vutag": raw_script(url, vus, duration, vu_tag="every"),
+        "raw_vutag_once": raw_script(url, vus, duration, vu_tag="once"),
+        "raw_both": raw_script(url, vus, duration, system_tags=True, vu_tag="every"),
+        "raw_params": raw_script(url, vus, duration, params="all"),
+        "raw_params_tags": raw_script(url, vus, duration, params="tags"),
+        "raw_params_notags": raw_script(url, vus, duration, params="notags"),
         "raw_ramping": raw_script(url, vus, duration, ramping=True),
     }
     paths = {}
@@ -255,6 +316,10 @@ def write_scripts(work: Path, target: Target, vus: int, duration: float) -> dict
     return paths
 
 
+def _f(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else float("nan")
+
+
 def _us(m: Measured) -> float:
     """k6's CPU microseconds per request."""
     return 1e6 * m.child_cpu_s / m.requests if m.requests else float("nan")
@@ -267,6 +332,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per variant (default 1)")
     parser.add_argument("--raw-every", type=int, default=5, help="a raw baseline run after every N variants")
     parser.add_argument("--only", default="", help="comma-separated variant names")
+    parser.add_argument("--all", action="store_true", help="every variant, not only the default set")
     parser.add_argument("--list", action="store_true", help="list the variants and exit")
     parser.add_argument("--server", choices=("nginx", "demo"), default="nginx")
     args = parser.parse_args()
@@ -275,9 +341,12 @@ def main() -> int:
     all_variants = variants(lambda: f"http://{LOOPBACK}:{sink_holder['sink'].server_address[1]}")
     if args.list:
         for v in all_variants:
-            print(f"{v.name:20s} {v.what}")
+            print(f"{v.name:20s} {'' if v.core else '(--all) '}{v.what}")
         return 0
-    chosen = [v for v in all_variants if not args.only or v.name in args.only.split(",")]
+    if args.only:
+        chosen = [v for v in all_variants if v.name in args.only.split(",")]
+    else:
+        chosen = [v for v in all_variants if v.core or args.all]
     if not chosen:
         parser.error("--only matched no variant (see --list)")
 
@@ -297,13 +366,13 @@ def main() -> int:
         run_k6("warm-up", warm)
 
         def raw_baseline() -> None:
-            busy = wait_quiet()
+            speed = wait_quiet()
             m = run_k6("raw", scripts["raw"], counter=target.counter, duration_s=args.duration,
                        target_cpu=target.cpu)
-            m.extra["busy"] = busy
+            m.extra["speed"] = speed
             raw_runs.append(m)
             print(f"  {'raw':20s} {primary_rps(m):>9,.0f} req/s  {_us(m):>5.1f} us CPU/request  "
-                  f"other load {m.extra['other']:.2f} cores  (baseline)", flush=True)
+                  f"other load {m.extra['other']:.2f} cores  speed {speed:.2f}  (baseline)", flush=True)
 
         raw_baseline()
         queue = [v for _ in range(args.repeat) for v in chosen]
@@ -311,7 +380,10 @@ def main() -> int:
             out_dir = work / f"out-{i}"
             out_dir.mkdir()
             sink_server.reset()
-            busy = wait_quiet()
+            if "--no-summary" in v.args(out_dir) and target.counter is None:
+                print(f"  {v.name:20s} skipped: without k6's summary the rate comes from nginx's counter", flush=True)
+                continue
+            speed = wait_quiet()
             try:
                 m = run_k6(v.name, scripts[v.script], v.args(out_dir), v.env(), counter=target.counter,
                            duration_s=args.duration, target_cpu=target.cpu)
@@ -325,7 +397,7 @@ def main() -> int:
                 if sink_server.posts == 0:
                     notes.append("NO DATA ARRIVED")
                     failed.append(v.name)
-            files = [p for p in out_dir.iterdir() if p.name.startswith("out")]
+            files = [p for p in out_dir.iterdir() if p.name.startswith("out")]  # output files, not the export
             if files:
                 size = sum(p.stat().st_size for p in files)
                 notes.append(f"file {size / 1e6:.0f} MB = {size / max(m.requests, 1):,.0f} B/request")
@@ -337,12 +409,12 @@ def main() -> int:
             if problems:
                 notes.append(f"{len(problems)} k6 warning/error lines, e.g. {problems[0][-140:]}")
             m.extra["notes"] = "; ".join(notes)
-            m.extra["busy"] = busy
+            m.extra["speed"] = speed
             results[v.name].append(m)
             for p in files:
                 p.unlink()
             print(f"  {v.name:20s} {primary_rps(m):>9,.0f} req/s  {_us(m):>5.1f} us CPU/request  "
-                  f"other load {m.extra['other']:.2f} cores  {m.extra['notes']}", flush=True)
+                  f"other load {m.extra['other']:.2f} cores  speed {speed:.2f}  {m.extra['notes']}", flush=True)
             if i % args.raw_every == 0 or i == len(queue):
                 raw_baseline()
             time.sleep(0.2)
@@ -357,23 +429,28 @@ def main() -> int:
           f"spread {spread[0]:.3f}..{spread[1]:.3f} of the median (the noise floor of the req/s column); "
           f"{raw_us:.1f} us of k6 CPU per request")
     rows = [["raw", "hand-written http.get script, k6 run -q, no --out", f"{raw_med:,.0f}", "1.000",
-             f"{raw_us:.1f}", "1.000", f"{max(float(m.extra['other']) for m in raw_runs):.2f}", ""]]
+             f"{raw_us:.1f}", "1.000", f"{max(_f(m.extra['other']) for m in raw_runs):.2f}",
+             f"{min(_f(m.extra['speed']) for m in raw_runs):.2f}", ""]]
     for v in chosen:
         ms = results[v.name]
         if not ms:
-            rows.append([v.name, v.what, "failed", "-", "-", "-", "-", ""])
+            state = "failed" if v.name in failed else "skipped"
+            rows.append([v.name, v.what, state, "-", "-", "-", "-", "-", ""])
             continue
         rps = median([primary_rps(m) for m in ms])
         us = median([_us(m) for m in ms])
         rows.append([v.name, v.what, f"{rps:,.0f}", f"{rps / raw_med:.3f}", f"{us:.1f}", f"{raw_us / us:.3f}",
-                     f"{max(float(m.extra['other']) for m in ms):.2f}", str(ms[-1].extra.get("notes", ""))])
+                     f"{max(_f(m.extra['other']) for m in ms):.2f}",
+                     f"{min(_f(m.extra['speed']) for m in ms):.2f}", str(ms[-1].extra.get("notes", ""))])
     print()
     print(table(["variant", "what", "req/s", "vs raw", "k6 CPU us/req", "raw/variant CPU", "other load",
-                 "notes"], rows, "llrrrrrl"))
+                 "min speed", "notes"], rows, "llrrrrrrl"))
     print("\nvs raw: req/s ratio against the median raw run. raw/variant CPU: k6's CPU time per request "
           "(user+sys) of raw divided by the variant's; it estimates the req/s ratio when k6 is CPU-bound and "
           "is much less sensitive to other load on the machine. other load: the most CPU (cores) that "
-          "work outside the benchmark used during any of the variant's runs (the machine has 2).")
+          "work outside the benchmark used during any of the variant's runs (the machine has 2). min speed: the "
+          "machine's speed (a fixed CPU loop, 1.00 = its best) before the slowest of the variant's runs; each run "
+          "waits up to 30 s for 0.88 or more.")
     if failed:
         print(f"\nfailed variants: {', '.join(sorted(set(failed)))}")
         return 1

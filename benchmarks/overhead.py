@@ -20,7 +20,11 @@ arms whatever each tool counts at start and stop. The tools' own end-of-test rat
 Locust's final Aggregated req/s) and the CPU time per request are printed next to it. Without nginx
 (demo target) the tools' own rates are compared.
 
-    python benchmarks/overhead.py [--tool both|k6|locust] [--users 20] [--duration 8] [--rounds 2]
+    python benchmarks/overhead.py [--tool both|k6|locust] [--users 20] [--duration 8] [--rounds 2] [--decompose]
+
+``--decompose`` adds a third arm per round: crossload's rendered file run by the tool alone (k6 without
+``--out``/``--summary-export``, Locust without the listener), to split the cost between the rendered script and
+crossload's collection.
 
 Exit code 0 when every measured tool met the target (median ratio >= 0.95 by default), 1 otherwise.
 """
@@ -90,12 +94,13 @@ class PlainUser(FastHttpUser):
 def run_tool(name: str, tool: Any, script: Path, out_dir: Path, schedule: Any, env: dict[str, str],
              request: RunRequest) -> tuple[Any, dict[str, Any]]:
     """``crossload.run._run_tool`` without optional live sinks (extra parameters after ``out`` get None)."""
-    known = {"name": name, "tool": tool, "script": script, "out_dir": out_dir, "schedule": schedule, "env": env,
-             "request": request, "out": io.StringIO()}
+    known: dict[str, Any] = {"name": name, "tool": tool, "script": script, "out_dir": out_dir,
+                             "schedule": schedule, "env": env, "request": request, "out": io.StringIO()}
     params = inspect.signature(crossload_run._run_tool).parameters
     kwargs = {p: known.get(p) for p, spec in params.items()
               if p in known or spec.default is inspect.Parameter.empty}
-    return crossload_run._run_tool(**kwargs)  # type: ignore[no-any-return]
+    run: Any = crossload_run._run_tool
+    return run(**kwargs)  # type: ignore[no-any-return]
 
 
 def toolkit_run(tool_name: str, scenario_file: Path, target: Target, work: Path, label: str) -> Measured:
@@ -122,6 +127,34 @@ def toolkit_run(tool_name: str, scenario_file: Path, target: Target, work: Path,
         count, failures, rate = locust_summary((out_dir / "locust.log").read_text(encoding="utf-8"))
     return Measured(label, count, rate, wall, child_cpu, self_cpu,
                     {"collected": stats.overall.count, "failures": failures, "served": sampler.total,
+                     "steady": sampler.steady_rps(), "other": clock.other_cores,
+                     "target_cores": clock.target_cores})
+
+
+def script_only_run(tool_name: str, scenario_file: Path, target: Target, work: Path, label: str) -> Measured:
+    """crossload's rendered file run by the tool alone: k6 with no --out, Locust without the listener.
+
+    Same command line as ``launch`` minus crossload's output (k6: ``--out`` and ``--summary-export``; Locust:
+    CROSSLOAD_LOCUST_OUT unset), and nobody reading anything: what the rendered script itself costs.
+    """
+    scenario = parse_scenario(scenario_file.read_text(encoding="utf-8"), str(scenario_file))
+    schedule = build_schedule("smoke", scenario)
+    tool = get_tool(tool_name)
+    out_dir = work / f"script-{time.monotonic_ns()}" / tool_name
+    script = tool.render(scenario, schedule, target.url).write(out_dir)
+    if tool_name == "k6":
+        return run_k6(label, script, counter=target.counter, target_cpu=target.cpu)
+    argv = [a for a in tool.launch(script, out_dir).argv]
+    env = {k: v for k, v in load_environment().items() if k != "CROSSLOAD_LOCUST_OUT"}
+    with ServedSampler(target.counter) as sampler:
+        clock = CpuClock(target.cpu)
+        proc = subprocess.run(argv, cwd=out_dir, env=env, capture_output=True, text=True, timeout=600, check=False)
+        wall, self_cpu, child_cpu = clock.stop()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{label}: locust exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    count, failures, rate = locust_summary(proc.stdout + proc.stderr)
+    return Measured(label, count, rate, wall, child_cpu, self_cpu,
+                    {"collected": "-", "failures": failures, "served": sampler.total,
                      "steady": sampler.steady_rps(), "other": clock.other_cores,
                      "target_cores": clock.target_cores})
 
@@ -180,14 +213,24 @@ def measure_tool(tool: str, target: Target, args: argparse.Namespace, work: Path
     print(f"toolkit: {toolkit_desc}\n         with crossload tailing and normalizing its output live "
           "(crossload.run._run_tool)")
     print(f"raw:     {raw_desc}")
+    if args.decompose:
+        print(f"script:  crossload's rendered file run by {tool} alone ("
+              + ("no --out, no --summary-export" if tool == "k6" else "CROSSLOAD_LOCUST_OUT unset: no listener")
+              + ", nothing collected)")
+    arms = ("raw", "script", "toolkit") if args.decompose else ("raw", "toolkit")
     runs: list[tuple[int, str, Measured]] = []
     for n in range(1, args.rounds + 1):
-        for arm in ("raw", "toolkit"):
-            busy = wait_quiet()
-            m = raw() if arm == "raw" else toolkit_run(tool, scenario, target, work, f"crossload {tool}")
-            m.extra["busy"] = busy
+        for arm in arms:
+            speed = wait_quiet()
+            if arm == "raw":
+                m = raw()
+            elif arm == "script":
+                m = script_only_run(tool, scenario, target, work, f"crossload {tool} script only")
+            else:
+                m = toolkit_run(tool, scenario, target, work, f"crossload {tool}")
+            m.extra["speed"] = speed
             runs.append((n, arm, m))
-        print(f"  round {n}: raw {primary_rps(runs[-2][2]):,.0f} req/s, toolkit {primary_rps(runs[-1][2]):,.0f} req/s",
+        print(f"  round {n}: " + ", ".join(f"{a} {primary_rps(m):,.0f} req/s" for r, a, m in runs if r == n),
               flush=True)
 
     rows = []
@@ -199,11 +242,14 @@ def measure_tool(tool: str, target: Target, args: argparse.Namespace, work: Path
                      f"{1e6 * m.child_cpu_s / m.requests:.1f}",
                      f"{1e6 * m.self_cpu_s / m.requests:.1f}" if arm == "toolkit" else "-",
                      f"{m.child_cpu_s / m.wall_s:.2f}", f"{m.extra['target_cores']:.2f}",
-                     f"{m.extra['other']:.2f}"])
+                     f"{m.extra['other']:.2f}", f"{m.extra['speed']:.2f}"])
     print()
     print(table(["round", "arm", "steady req/s (target)", f"{tool} requests", f"{tool} req/s", "failures",
                  "collected", "served by target", f"{tool} CPU us/req", "collector CPU us/req",
-                 f"{tool} cores", "target cores", "other load cores"], rows, "rlrrrrrrrrrrr"))
+                 f"{tool} cores", "target cores", "other load cores", "machine speed"], rows, "rlrrrrrrrrrrrr"))
+    print("steady req/s (target): requests nginx answered per second at full load. other load: CPU (cores) used "
+          "by work outside the benchmark during the run. machine speed: a fixed CPU loop just before the run, "
+          "1.00 = the fastest seen (each run waits up to 30 s for >= 0.88; a shared host can slow every CPU).")
     ratios, own_ratios, cpu_ratios = [], [], []
     for n in range(1, args.rounds + 1):
         raw_m = next(m for r, a, m in runs if r == n and a == "raw")
@@ -212,6 +258,12 @@ def measure_tool(tool: str, target: Target, args: argparse.Namespace, work: Path
         own_ratios.append(kit_m.rps / raw_m.rps)
         cpu_ratios.append((raw_m.child_cpu_s / raw_m.requests)
                           / ((kit_m.child_cpu_s + kit_m.self_cpu_s) / kit_m.requests))
+    if args.decompose:
+        script_ratios = []
+        for n in range(1, args.rounds + 1):
+            raw_m = next(m for r, a, m in runs if r == n and a == "raw")
+            scr_m = next(m for r, a, m in runs if r == n and a == "script")
+            script_ratios.append(primary_rps(scr_m) / primary_rps(raw_m))
     med = median(ratios)
     measure = "steady-state req/s at the target" if target.counter else f"{tool}'s own req/s"
     ok = med >= args.target
@@ -222,6 +274,9 @@ def measure_tool(tool: str, target: Target, args: argparse.Namespace, work: Path
           f"median {median(own_ratios):.3f}")
     print(f"{tool}: CPU per request, raw {tool} / (toolkit {tool} + collector): "
           f"{', '.join(f'{r:.3f}' for r in cpu_ratios)}; median {median(cpu_ratios):.3f}")
+    if args.decompose:
+        print(f"{tool}: script only/raw, {measure}: {', '.join(f'{r:.3f}' for r in script_ratios)}; "
+              f"median {median(script_ratios):.3f} (the rendered file's own cost, before crossload collects anything)")
     lost = [m for _n, a, m in runs if a == "toolkit" and m.extra["collected"] != m.requests]
     if lost:
         print(f"{tool}: note: crossload collected a different count than {tool}'s final summary in {len(lost)} "
@@ -236,6 +291,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per run (default 8)")
     parser.add_argument("--rounds", type=int, default=2, help="raw/toolkit pairs per tool (default 2)")
     parser.add_argument("--target", type=float, default=0.95, help="minimum toolkit/raw ratio (default 0.95)")
+    parser.add_argument("--decompose", action="store_true",
+                        help="also run crossload's rendered file without crossload's output/listener (a third arm)")
     parser.add_argument("--server", choices=("nginx", "demo"), default="nginx",
                         help="target server (nginx falls back to the demo target when not installed)")
     args = parser.parse_args()

@@ -1,8 +1,9 @@
 """Streaming readers of both tools' raw output, turned into interval aggregates while the run goes on.
 
 - k6 writes its JSON-lines stream (``--out json=``): one line per metric sample. Only the lines the model
-  needs are decoded (http_req_duration, data_received, vus, crossload_check_failed); every other line is
-  skipped by a prefix test before any JSON parsing.
+  needs are decoded (http_req_duration, vus, crossload_check_failed); every other line is skipped by a
+  prefix test before any JSON parsing. k6 tags bytes per iteration, not per request, so k6's bytes are
+  taken from its own end-of-test summary (tool level only).
 - The Locust listener (locust/crossload_locust.py) already writes per-interval aggregates; they are read
   and re-labelled with the tool.
 
@@ -112,7 +113,6 @@ def _epoch_second(stamp: str) -> int:
 
 
 _DURATION = '{"metric":"http_req_duration","type":"Point"'
-_RECEIVED = '{"metric":"data_received","type":"Point"'
 _VUS = '{"metric":"vus","type":"Point"'
 _CHECK = '{"metric":"crossload_check_failed","type":"Point"'
 
@@ -153,18 +153,6 @@ class K6JsonParser:
             self.samples += 1
             if t > self.latest:
                 self.latest = t
-        elif line.startswith(_RECEIVED):
-            d = json.loads(line)["data"]
-            name = d["tags"].get("name")
-            if name is not None:
-                t = _epoch_second(d["time"])
-                # Bytes arrive once per iteration (one request each); method is not tagged there.
-                for (at, an, _am), agg in self.open.items():
-                    if an == name and at == t:
-                        agg.bytes += int(d["value"])
-                        break
-                else:
-                    self._pending_bytes(t, name, int(d["value"]))
         elif line.startswith(_VUS):
             d = json.loads(line)["data"]
             self.users.append(UsersSample("k6", _epoch_second(d["time"]), int(d["value"])))
@@ -178,15 +166,6 @@ class K6JsonParser:
             if found is not None and found.failures < found.count:
                 found.failures += 1
                 found.status["check_failed"] = found.status.get("check_failed", 0) + 1
-
-    def _pending_bytes(self, t: int, name: str, n: int) -> None:
-        # The request landed in an earlier interval (think time ran past a second boundary).
-        best = None
-        for (at, an, _am), agg in self.open.items():
-            if an == name and at <= t and (best is None or at > best.t):
-                best = agg
-        if best is not None:
-            best.bytes += n
 
     def drain(self, final: bool) -> list[Item]:
         cutoff = self.latest - self.lag

@@ -350,6 +350,8 @@ def _run_tool(name: str, tool: Any, script: Path, out_dir: Path, schedule: Stage
     if not outcome.interrupted and outcome.exit_code == 0:
         stats.load_duration_s = schedule.total_s
     own = tool.own_totals(out_dir)
+    if own and "__bytes__" in own and not stats.overall.bytes:
+        stats.overall.bytes = own["__bytes__"]  # k6 counts bytes per iteration only: tool level
     result = {
         "exit_code": outcome.exit_code,
         "interrupted": outcome.interrupted,

@@ -66,7 +66,9 @@ class K6Tool:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        reqs = data.get("metrics", {}).get("http_reqs", {})
-        if "count" not in reqs:
-            return {"__total__": 0}
-        return {"__total__": int(reqs["count"])}
+        metrics = data.get("metrics", {})
+        out = {"__total__": int(metrics.get("http_reqs", {}).get("count", 0))}
+        received = metrics.get("data_received", {}).get("count")
+        if received is not None:
+            out["__bytes__"] = int(received)
+        return out

@@ -175,7 +175,9 @@ export const options = {
       gracefulStop: '0s',
     },
   },
-  systemTags: ['status', 'method', 'name', 'expected_response', 'error_code'],
+  discardResponseBodies: true,
+  maxRedirects: 0,
+  systemTags: ['status', 'method', 'name', 'expected_response'],
   summaryTrendStats: ['count', 'avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
 };
 
