@@ -1,4 +1,4 @@
-"""Shared fixtures: the demo target, and a helper that runs crossload in-process into a temp results dir."""
+"""Shared fixtures: the demo target, and a function that runs crossload in-process into a temp results dir."""
 
 from __future__ import annotations
 
