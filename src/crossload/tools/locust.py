@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +17,9 @@ from crossload.tools.base import LaunchSpec
 
 RECORD = "intervals.jsonl"
 CSV_PREFIX = "locust"
+# Locust's final statistics (--json-file): its own request counts, written at the very end of the run. The
+# CSV files are written periodically and can lag the end by a few thousand requests at high rates.
+FINAL_STATS = "locust-final"
 
 
 def locust_binary() -> str:
@@ -54,6 +57,7 @@ class LocustTool:
         argv = (
             locust_binary(), "-f", script.name, "--headless", "--only-summary", "--loglevel", "WARNING",
             "--exit-code-on-error", "0", "--stop-timeout", "0", "--csv", CSV_PREFIX,
+            "--json-file", FINAL_STATS,
         )
         return LaunchSpec(tool=self.name, argv=argv, env={"CROSSLOAD_LOCUST_OUT": str(record.resolve())},
                           cwd=out_dir, log=out_dir / "locust.log", raw_output=record,
@@ -70,16 +74,13 @@ class LocustTool:
         return parts[1] if len(parts) > 1 else out.stdout.strip()
 
     def own_totals(self, out_dir: Path) -> dict[str, int] | None:
-        path = out_dir / f"{CSV_PREFIX}_stats.csv"
         try:
-            with path.open(encoding="utf-8", newline="") as f:
-                rows = list(csv.DictReader(f))
-        except OSError:
+            entries = json.loads((out_dir / f"{FINAL_STATS}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             return None
-        out: dict[str, int] = {}
-        for row in rows:
-            if row.get("Name") == "Aggregated":
-                out["__total__"] = int(row["Request Count"])
-            elif row.get("Name") is not None:
-                out[row["Name"]] = out.get(row["Name"], 0) + int(row["Request Count"])
+        out: dict[str, int] = {"__total__": 0}
+        for entry in entries if isinstance(entries, list) else []:
+            name, count = str(entry.get("name")), int(entry.get("num_requests", 0))
+            out[name] = out.get(name, 0) + count
+            out["__total__"] += count
         return out
