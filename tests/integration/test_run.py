@@ -169,14 +169,19 @@ def test_dotenv_supplies_variables(tmp_path: Path, run_crossload, monkeypatch: p
     assert "demo-token" not in (result.path / "locust" / "locustfile.py").read_text()
 
 
-def test_a_crashing_tool_exits_3_and_keeps_the_run(tmp_path: Path, run_crossload,  # type: ignore[no-untyped-def]
-                                                   monkeypatch: pytest.MonkeyPatch, demo_target: str) -> None:
+def _k6_failing_on(tmp_path: Path, subcommand: str, message: str) -> str:
+    """A k6 that fails ``subcommand`` with ``message`` (exit 107) and runs the real k6 for everything else."""
     real_k6 = subprocess.run(["which", "k6"], capture_output=True, text=True, check=True).stdout.strip()
     fake = tmp_path / "k6"
-    fake.write_text(f'#!/bin/sh\nif [ "$1" = run ]; then echo "panic: simulated crash" >&2; exit 107; fi\n'
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = {subcommand} ]; then echo "{message}" >&2; exit 107; fi\n'
                     f'exec {real_k6} "$@"\n')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("CROSSLOAD_K6_BIN", str(fake))
+    return str(fake)
+
+
+def test_a_crashing_tool_exits_3_and_keeps_the_run(tmp_path: Path, run_crossload,  # type: ignore[no-untyped-def]
+                                                   monkeypatch: pytest.MonkeyPatch, demo_target: str) -> None:
+    monkeypatch.setenv("CROSSLOAD_K6_BIN", _k6_failing_on(tmp_path, "run", "panic: simulated crash"))
     result, printed = run_crossload(tool="k6", target=demo_target, users=1, duration_s=2)
     assert result.exit_code == EXIT_RUN_FAILED, printed
     assert "k6 exited with code 107" in result.message
@@ -245,12 +250,7 @@ def test_percentiles_agree_with_the_raw_samples_and_the_tools_own_reports(
 
 def test_a_failed_preflight_exits_2_and_leaves_no_run(tmp_path: Path, run_crossload,  # type: ignore[no-untyped-def]
                                                       monkeypatch: pytest.MonkeyPatch, demo_target: str) -> None:
-    real_k6 = subprocess.run(["which", "k6"], capture_output=True, text=True, check=True).stdout.strip()
-    fake = tmp_path / "k6"
-    fake.write_text(f'#!/bin/sh\nif [ "$1" = inspect ]; then echo "SyntaxError: invented" >&2; exit 107; fi\n'
-                    f'exec {real_k6} "$@"\n')
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("CROSSLOAD_K6_BIN", str(fake))
+    monkeypatch.setenv("CROSSLOAD_K6_BIN", _k6_failing_on(tmp_path, "inspect", "SyntaxError: invented"))
     result, printed = run_crossload(target=demo_target, users=1, duration_s=2)
     assert result.exit_code == EXIT_INPUT, printed
     assert "k6 inspect rejected the rendered script: SyntaxError: invented" in result.message
