@@ -33,7 +33,8 @@ def validate(paths: Sequence[str], out: object = None) -> int:
             print(str(e), file=sys.stderr)
             code = code or e.exit_code
             continue
-        print(f"{p}: ok ({len(s.requests)} requests, {len(s.all_thresholds)} thresholds)")
+        n, t = len(s.requests), len(s.all_thresholds)
+        print(f"{p}: ok ({n} request{'s' if n != 1 else ''}, {t} threshold{'s' if t != 1 else ''})")
     return code
 
 
