@@ -21,8 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Protocol
 
-from crossload.histogram import Histogram
-from crossload.results import IntervalAggregate, UsersSample
+from crossload.results import IntervalAggregate, UsersSample, item_from_json
 
 Item = IntervalAggregate | UsersSample
 
@@ -189,26 +188,10 @@ class LocustRecordParser:
     def feed(self, line: str) -> None:
         if not line:
             return
-        d = json.loads(line)
-        if d.get("kind") == "users":
-            self.items.append(UsersSample("locust", int(d["t"]), int(d["users"])))
-        else:
-            agg = IntervalAggregate(
-                tool="locust",
-                t=int(d["t"]),
-                name=str(d["name"]),
-                method=str(d["method"]),
-                count=int(d["count"]),
-                failures=int(d["failures"]),
-                bytes=int(d["bytes"]),
-                sum_ms=float(d["sum_ms"]),
-                min_ms=float(d["min_ms"]),
-                max_ms=float(d["max_ms"]),
-                status={str(k): int(v) for k, v in d["status"].items()},
-                hist=Histogram.from_json(d["hist"]),
-            )
-            self.samples += agg.count
-            self.items.append(agg)
+        item = item_from_json("locust", json.loads(line))
+        if isinstance(item, IntervalAggregate):
+            self.samples += item.count
+        self.items.append(item)
 
     def drain(self, final: bool) -> list[Item]:
         out, self.items = self.items, []

@@ -59,6 +59,18 @@ class IntervalAggregate:
         self.status[status_class] = self.status.get(status_class, 0) + 1
         self.hist.add_ms(ms)
 
+    def merge(self, other: IntervalAggregate) -> None:
+        """Add ``other`` in: every field of the model is a sum, a min, a max or a histogram."""
+        self.count += other.count
+        self.failures += other.failures
+        self.bytes += other.bytes
+        self.sum_ms += other.sum_ms
+        self.min_ms = min(self.min_ms, other.min_ms)
+        self.max_ms = max(self.max_ms, other.max_ms)
+        for cls, n in other.status.items():
+            self.status[cls] = self.status.get(cls, 0) + n
+        self.hist.merge(other.hist)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": "req",
@@ -215,11 +227,14 @@ def read_aggregates(path: Path, tool: str) -> Iterator[IntervalAggregate | Users
         for line in f:
             if not line.endswith("\n"):
                 break
-            d = json.loads(line)
-            if d.get("kind") == "users":
-                yield UsersSample(tool, int(d["t"]), int(d["users"]))
-            else:
-                yield IntervalAggregate.from_json(tool, d)
+            yield item_from_json(tool, json.loads(line))
+
+
+def item_from_json(tool: str, d: dict[str, Any]) -> IntervalAggregate | UsersSample:
+    """One decoded line of the store format (also what the Locust listener writes)."""
+    if d.get("kind") == "users":
+        return UsersSample(tool, int(d["t"]), int(d["users"]))
+    return IntervalAggregate.from_json(tool, d)
 
 
 def new_run_id(profile: str, now: float | None = None) -> str:

@@ -330,7 +330,7 @@ def _run_tool(name: str, tool: Any, script: Path, out_dir: Path, schedule: Stage
                 if last is None or item.t > last.t:
                     state["last"] = IntervalAggregate(tool=name, t=item.t, name="", method="")
                 if state["last"].t == item.t:
-                    _merge_into(state["last"], item)
+                    state["last"].merge(item)
 
     def tick() -> None:
         pump(final=False)
@@ -364,13 +364,6 @@ def _run_tool(name: str, tool: Any, script: Path, out_dir: Path, schedule: Stage
         out.write(f"warning: {name} reported {own['__total__']} requests, crossload collected "
                   f"{stats.overall.count}\n")
     return stats, result
-
-
-def _merge_into(target: IntervalAggregate, item: IntervalAggregate) -> None:
-    target.count += item.count
-    target.failures += item.failures
-    target.sum_ms += item.sum_ms
-    target.hist.merge(item.hist)
 
 
 def _summarize(run_id: str, scenario: Scenario, schedule: StageSchedule, stats: dict[str, ToolStats],

@@ -220,19 +220,6 @@ def aggregate_key(item: IntervalAggregate) -> AggregateKey:
     return (item.tool, item.t, item.name, item.method)
 
 
-def merge_aggregate(into: IntervalAggregate, other: IntervalAggregate) -> None:
-    """Add ``other`` to ``into``: every field of the model is a sum, a min, a max or a histogram."""
-    into.count += other.count
-    into.failures += other.failures
-    into.bytes += other.bytes
-    into.sum_ms += other.sum_ms
-    into.min_ms = min(into.min_ms, other.min_ms)
-    into.max_ms = max(into.max_ms, other.max_ms)
-    for cls, n in other.status.items():
-        into.status[cls] = into.status.get(cls, 0) + n
-    into.hist.merge(other.hist)
-
-
 def copy_aggregate(item: IntervalAggregate) -> IntervalAggregate:
     return IntervalAggregate(
         tool=item.tool, t=item.t, name=item.name, method=item.method, count=item.count,
@@ -260,7 +247,7 @@ class Merged:
         if agg is None:
             self.aggregates[akey] = copy_aggregate(item)
         else:
-            merge_aggregate(agg, item)
+            agg.merge(item)
 
     def __len__(self) -> int:
         return len(self.aggregates) + len(self.users)

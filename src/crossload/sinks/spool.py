@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from crossload.errors import CrossloadError
-from crossload.results import IntervalAggregate, UsersSample, write_json
+from crossload.results import IntervalAggregate, UsersSample, item_from_json, write_json
 from crossload.sinks.base import Sink, SinkUnavailable
 from crossload.sinks.lineprotocol import (
     Merged,
@@ -150,10 +150,7 @@ def _complete_lines(path: Path, offset: int, end: int | None = None) -> Iterator
 
 def _decode(tool: str, line: bytes) -> Item | None:
     try:
-        d = json.loads(line)
-        if d.get("kind") == "users":
-            return UsersSample(tool, int(d["t"]), int(d["users"]))
-        return IntervalAggregate.from_json(tool, d)
+        return item_from_json(tool, json.loads(line))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None  # a damaged line cannot be pushed; it must not stop the rest
 
