@@ -79,6 +79,11 @@ ITER_METRICS = ("data_sent", "data_received", "iteration_duration", "iterations"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+
+def _requests_in(items: list[Any]) -> int:
+    """Requests in a drained batch (users samples carry none)."""
+    return sum(a.count for a in items if isinstance(a, IntervalAggregate))
+
 def rss_mb() -> float:
     with open("/proc/self/statm", encoding="ascii") as f:
         return int(f.read().split()[1]) * PAGE / 1e6
@@ -184,9 +189,8 @@ def throughput(raw: Path, work: Path, min_seconds: float) -> dict[str, Any]:
         for i in range(0, len(lines), step):
             for ln in lines[i:i + step]:
                 parser.feed(ln)
-            parser.drain(False)
-        parser.drain(True)
-        samples += parser.samples
+            samples += _requests_in(parser.drain(False))
+        samples += _requests_in(parser.drain(True))
         passes += 1
         if time.perf_counter() - t0 >= min_seconds:
             break
@@ -250,6 +254,7 @@ def extract_templates(raw: Path) -> dict[str, Any]:
     per_name: dict[str, dict[str, str]] = {n: {} for n in names}
     metric_lines: list[str] = []
     second_lines: dict[str, str] = {}
+    iter_lines: dict[str, str] = {}  # per-iteration lines: k6 tags them without the request name
     values: dict[str, dict[str, str]] = {n: {} for n in names}
     with open_text(raw) as f:
         for line in f:
@@ -263,6 +268,9 @@ def extract_templates(raw: Path) -> dict[str, Any]:
                 second_lines.setdefault(metric, line)
                 continue
             name = d["data"]["tags"].get("name")
+            if name is None and metric in ITER_METRICS:
+                iter_lines.setdefault(metric, line)
+                continue
             if name in names and metric not in per_name[name]:
                 per_name[name][metric] = line
                 values[name][metric] = json.dumps(d["data"]["value"])
@@ -270,6 +278,10 @@ def extract_templates(raw: Path) -> dict[str, Any]:
     for metric, line in second_lines.items():
         out["second"][metric] = split_template(line)
     for name, lines in per_name.items():
+        for metric, line in iter_lines.items():
+            if metric not in lines:
+                lines[metric] = line
+                values[name][metric] = json.dumps(json.loads(line)["data"]["value"])
         missing = [m for m in (*HTTP_METRICS, *ITER_METRICS) if m not in lines]
         if missing:
             raise SystemExit(f"the recording has no {missing} line for request {name!r}")

@@ -131,7 +131,6 @@ class K6JsonParser:
         self.open: dict[tuple[int, str, str], IntervalAggregate] = {}
         self.users: list[UsersSample] = []
         self.latest = 0
-        self.samples = 0
 
     def _agg(self, t: int, name: str, method: str) -> IntervalAggregate:
         key = (t, name, method)
@@ -149,7 +148,6 @@ class K6JsonParser:
             failed = tags.get("expected_response") == "false"
             cls = f"{status[0]}xx" if status and status != "0" else "error"
             self._agg(t, tags.get("name", ""), tags.get("method", "")).add(float(d["value"]), failed, cls)
-            self.samples += 1
             if t > self.latest:
                 self.latest = t
         elif line.startswith(_VUS):
@@ -183,15 +181,11 @@ class LocustRecordParser:
 
     def __init__(self) -> None:
         self.items: list[Item] = []
-        self.samples = 0
 
     def feed(self, line: str) -> None:
         if not line:
             return
-        item = item_from_json("locust", json.loads(line))
-        if isinstance(item, IntervalAggregate):
-            self.samples += item.count
-        self.items.append(item)
+        self.items.append(item_from_json("locust", json.loads(line)))
 
     def drain(self, final: bool) -> list[Item]:
         out, self.items = self.items, []

@@ -13,7 +13,6 @@ Order of work, so that bad input never sends load and a failure never loses data
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import sys
 import time
@@ -31,7 +30,6 @@ from crossload.errors import (
     EXIT_THRESHOLDS,
     CrossloadError,
     InputError,
-    ToolError,
 )
 from crossload.paths import resource_dir, results_root
 from crossload.profiles import StageSchedule, build_schedule
@@ -395,8 +393,4 @@ def render_only(profile: str, scenario_path: str | None, target: str | None, out
     return written
 
 
-def dump_json(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)
-
-
-__all__ = ["RunRequest", "RunResult", "ToolError", "execute", "prepare", "render_only"]
+__all__ = ["RunRequest", "RunResult", "execute", "prepare", "render_only"]
