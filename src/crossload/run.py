@@ -348,18 +348,18 @@ def _run_tool(name: str, tool: Any, script: Path, out_dir: Path, schedule: Stage
     if not outcome.interrupted and outcome.exit_code == 0:
         stats.load_duration_s = schedule.total_s
     own = tool.own_totals(out_dir)
-    if own and "__bytes__" in own and not stats.overall.bytes:
-        stats.overall.bytes = own["__bytes__"]  # k6 counts bytes per iteration only: tool level
+    if own and own.bytes_received is not None and not stats.overall.bytes:
+        stats.overall.bytes = own.bytes_received  # k6 counts bytes per iteration only: tool level
     result = {
         "exit_code": outcome.exit_code,
         "interrupted": outcome.interrupted,
         "started_at": _iso(outcome.started_at),
         "ended_at": _iso(outcome.ended_at),
-        "tool_reported_requests": own.get("__total__") if own else None,
+        "tool_reported_requests": own.requests if own else None,
         "collected_requests": stats.overall.count,
     }
-    if own and own.get("__total__") is not None and own["__total__"] != stats.overall.count and not request.quiet:
-        out.write(f"warning: {name} reported {own['__total__']} requests, crossload collected "
+    if own and own.requests != stats.overall.count and not request.quiet:
+        out.write(f"warning: {name} reported {own.requests} requests, crossload collected "
                   f"{stats.overall.count}\n")
     return stats, result
 

@@ -29,6 +29,16 @@ class LaunchSpec:
     extra_outputs: tuple[Path, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class ToolTotals:
+    """What a tool's own end-of-test report says: requests in all, per name when it tells, and bytes
+    received when it counts them only at tool level (k6)."""
+
+    requests: int
+    per_name: dict[str, int] = field(default_factory=dict)
+    bytes_received: int | None = None
+
+
 class LoadTool(Protocol):
     name: str
 
@@ -41,5 +51,5 @@ class LoadTool(Protocol):
 
     def version(self) -> str: ...
 
-    def own_totals(self, out_dir: Path) -> dict[str, int] | None:
-        """Request counts per name from the tool's own end-of-test report (None when unavailable)."""
+    def own_totals(self, out_dir: Path) -> ToolTotals | None:
+        """The tool's own end-of-test report (None when unavailable)."""

@@ -12,7 +12,7 @@ from crossload.errors import InputError, ToolError
 from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile, render_k6
 from crossload.scenario import Scenario
-from crossload.tools.base import LaunchSpec
+from crossload.tools.base import LaunchSpec, ToolTotals
 
 # Compressed as k6 writes it (about ten times smaller), and still read live (collect.GzipFileTail).
 RAW_OUTPUT = "raw.json.gz"
@@ -60,15 +60,13 @@ class K6Tool:
         parts = out.stdout.split()
         return parts[1].lstrip("v") if len(parts) > 1 else out.stdout.strip()
 
-    def own_totals(self, out_dir: Path) -> dict[str, int] | None:
+    def own_totals(self, out_dir: Path) -> ToolTotals | None:
         path = out_dir / SUMMARY_EXPORT
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         metrics = data.get("metrics", {})
-        out = {"__total__": int(metrics.get("http_reqs", {}).get("count", 0))}
         received = metrics.get("data_received", {}).get("count")
-        if received is not None:
-            out["__bytes__"] = int(received)
-        return out
+        return ToolTotals(requests=int(metrics.get("http_reqs", {}).get("count", 0)),
+                          bytes_received=int(received) if received is not None else None)

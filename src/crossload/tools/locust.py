@@ -13,7 +13,7 @@ from crossload.errors import InputError, ToolError
 from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile, render_locust
 from crossload.scenario import Scenario
-from crossload.tools.base import LaunchSpec
+from crossload.tools.base import LaunchSpec, ToolTotals
 
 RECORD = "intervals.jsonl"
 CSV_PREFIX = "locust"
@@ -73,14 +73,13 @@ class LocustTool:
         parts = out.stdout.split()
         return parts[1] if len(parts) > 1 else out.stdout.strip()
 
-    def own_totals(self, out_dir: Path) -> dict[str, int] | None:
+    def own_totals(self, out_dir: Path) -> ToolTotals | None:
         try:
             entries = json.loads((out_dir / f"{FINAL_STATS}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        out: dict[str, int] = {"__total__": 0}
+        per_name: dict[str, int] = {}
         for entry in entries if isinstance(entries, list) else []:
-            name, count = str(entry.get("name")), int(entry.get("num_requests", 0))
-            out[name] = out.get(name, 0) + count
-            out["__total__"] += count
-        return out
+            name = str(entry.get("name"))
+            per_name[name] = per_name.get(name, 0) + int(entry.get("num_requests", 0))
+        return ToolTotals(requests=sum(per_name.values()), per_name=per_name)
