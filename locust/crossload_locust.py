@@ -6,9 +6,7 @@ container) and needs nothing but Locust itself. It holds:
 - ``resolve``: ${VAR} / ${VAR:-default} from this process's environment ($${ is a literal ${);
 - ``build_requests`` and ``tasks_for``: the prepared requests and the weighted task table;
 - ``StageShape``: the load profile as a LoadTestShape that follows the same curve as k6's ramping-vus;
-- ``IntervalRecorder``: a request listener that records every latency at full resolution into per-second,
-  per-request histograms and appends finished intervals to a JSON-lines file from a background greenlet,
-  so a user's greenlet never waits on I/O.
+- the recorder (``crossload_recorder.py``, next to this file): crossload's exact per-second collection.
 
 Behaviour mirrors k6/crossload.js: resolution, URL encoding, checks, failure rules and think time must stay
 identical in both.
@@ -26,7 +24,8 @@ from typing import Any
 
 import gevent
 
-from locust import LoadTestShape, events
+from crossload_recorder import bucket_us, install_recorder  # noqa: F401 - the locustfile's entry points
+from locust import LoadTestShape
 
 _REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -255,113 +254,3 @@ class StageShape(LoadTestShape):
         return users, self.spawn_rate
 
 
-def bucket_us(us: int) -> int:
-    """Same buckets as crossload.histogram.bucket_us (three significant digits), without string work."""
-    if us < 1000:
-        return us if us > 0 else 0
-    if us < 10_000:
-        return us - us % 10
-    if us < 100_000:
-        return us - us % 100
-    if us < 1_000_000:
-        return us - us % 1000
-    scale = 10 ** (len(str(us)) - 3)
-    return us - us % scale
-
-
-_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
-
-
-class IntervalRecorder:
-    """Per-second, per-request aggregates with latency histograms, appended to a JSON-lines file."""
-
-    def __init__(self, environment: Any, path: str, interval: float = 1.0) -> None:
-        self.environment = environment
-        self.path = path
-        self.interval = interval
-        self.open: dict[tuple[int, str, str], list[Any]] = {}
-        self.users: dict[int, int] = {}
-        self.greenlet: Any = None
-        self.file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in stop()
-        environment.events.request.add_listener(self.on_request)
-        environment.events.test_start.add_listener(self.on_start)
-        environment.events.quitting.add_listener(self.on_quit)
-
-    def on_request(self, request_type: str, name: str, response_time: float, response_length: int,
-                   exception: Any = None, response: Any = None, **_kw: Any) -> None:
-        # Runs in the user's greenlet for every request: arithmetic and dict updates only, no I/O.
-        key = (int(time.time()), name, request_type)
-        agg = self.open.get(key)
-        if agg is None:
-            # count, failures, bytes, sum_ms, min_ms, max_ms, {bucket: n}, {status class: n}
-            agg = self.open[key] = [0, 0, 0, 0.0, math.inf, 0.0, {}, {}]
-        ms = response_time or 0.0
-        agg[0] += 1
-        if exception is not None:
-            agg[1] += 1
-        if response_length:
-            agg[2] += response_length
-        agg[3] += ms
-        if ms < agg[4]:
-            agg[4] = ms
-        if ms > agg[5]:
-            agg[5] = ms
-        b = bucket_us(int(ms * 1000.0 + 0.5))
-        hist = agg[6]
-        hist[b] = hist.get(b, 0) + 1
-        code = getattr(response, "status_code", 0)
-        cls = _CLASSES.get(code // 100, "error") if code else "error"
-        status = agg[7]
-        status[cls] = status.get(cls, 0) + 1
-
-    def on_start(self, **_kw: Any) -> None:
-        if self.greenlet is None:
-            self.greenlet = gevent.spawn(self._loop)
-
-    def _loop(self) -> None:
-        while True:
-            gevent.sleep(self.interval - (time.time() % self.interval))
-            runner = self.environment.runner
-            if runner is not None:
-                self.users[int(time.time())] = runner.user_count
-            self.flush(final=False)
-
-    def flush(self, final: bool) -> None:
-        now = int(time.time())
-        done = [k for k in self.open if final or k[0] < now]
-        lines = []
-        for key in sorted(done):
-            count, failures, nbytes, sum_ms, lo, hi, hist, status = self.open.pop(key)
-            lines.append(json.dumps({
-                "kind": "req", "t": key[0], "name": key[1], "method": key[2], "count": count,
-                "failures": failures, "bytes": nbytes, "sum_ms": round(sum_ms, 3), "min_ms": round(lo, 3),
-                "max_ms": round(hi, 3), "status": status, "hist": {str(k): v for k, v in sorted(hist.items())},
-            }, separators=(",", ":"), ensure_ascii=False))
-        for t in sorted(self.users):
-            lines.append(json.dumps({"kind": "users", "t": t, "users": self.users[t]}, separators=(",", ":")))
-        self.users.clear()
-        if lines:
-            self.file.write("\n".join(lines) + "\n")
-            self.file.flush()
-
-    def on_quit(self, **_kw: Any) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        if self.greenlet is not None:
-            self.greenlet.kill(block=False)
-            self.greenlet = None
-        if not self.file.closed:
-            self.flush(final=True)
-            self.file.close()
-
-
-def install_recorder() -> None:
-    """Record to $CROSSLOAD_LOCUST_OUT when set (the toolkit sets it); a plain `locust -f` run skips it."""
-    path = os.environ.get("CROSSLOAD_LOCUST_OUT")
-    if not path:
-        return
-
-    @events.init.add_listener
-    def _on_init(environment: Any, **_kw: Any) -> None:
-        environment.crossload_recorder = IntervalRecorder(environment, path)

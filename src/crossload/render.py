@@ -24,7 +24,7 @@ from crossload.scenario import Request, Scenario
 
 LOCUST_TEMPLATE = "locustfile.py.jinja"
 K6_TEMPLATE = "script.js.jinja"
-LOCUST_SUPPORT = "crossload_locust.py"
+LOCUST_SUPPORT = ("crossload_locust.py", "crossload_recorder.py")
 K6_SUPPORT = "crossload.js"
 
 
@@ -185,7 +185,7 @@ def view_model(scenario: Scenario, schedule: StageSchedule, target: str) -> dict
 
 def render_locust(scenario: Scenario, schedule: StageSchedule, target: str) -> RenderedFile:
     text = environment().get_template(LOCUST_TEMPLATE).render(**view_model(scenario, schedule, target))
-    return RenderedFile("locustfile.py", text, (resource_dir("locust") / LOCUST_SUPPORT,))
+    return RenderedFile("locustfile.py", text, tuple(resource_dir("locust") / name for name in LOCUST_SUPPORT))
 
 
 def render_k6(scenario: Scenario, schedule: StageSchedule, target: str) -> RenderedFile:
