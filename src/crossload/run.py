@@ -122,10 +122,11 @@ def _clock(seconds: float) -> str:
     return f"{s // 60:02d}:{s % 60:02d}"
 
 
-def prepare(request: RunRequest) -> tuple[Scenario, StageSchedule, list[str], dict[str, str]]:
+def prepare(request: RunRequest, need_env: bool = True) -> tuple[Scenario, StageSchedule, list[str], dict[str, str]]:
     """Everything that can be wrong with the input is found here, before a file is written.
 
-    InfluxDB settings are checked separately by ``connect_sink`` (it talks to the server).
+    ``need_env``: every ``${VAR}`` without a default must be set (a run); rendering only writes the
+    references, so it does not ask. InfluxDB settings are checked separately by ``connect_sink``.
     """
     tools = select_tools(request.tool)
     scenario_path = request.scenario or str(resource_dir(DEFAULT_SCENARIO))
@@ -135,7 +136,7 @@ def prepare(request: RunRequest) -> tuple[Scenario, StageSchedule, list[str], di
     env = load_environment()
     missing = [(name, where) for name, default, where in scenario.env_references()
                if default is None and name not in env]
-    if missing:
+    if missing and need_env:
         name, where = missing[0]
         raise InputError(f"{scenario.path}: {where}: ${{{name}}} is not set in the environment or .env "
                          f"(set it, or write ${{{name}:-default}})")
@@ -381,11 +382,15 @@ def _iso(ts: float) -> str:
 
 
 def render_only(profile: str, scenario_path: str | None, target: str | None, out_dir: Path,
-                users: int | None = None, duration_s: float | None = None) -> list[Path]:
-    """Render both tools' files for inspection (``invoke render``); no load is sent."""
+                users: int | None = None, duration_s: float | None = None,
+                spawn_rate: float | None = None) -> list[Path]:
+    """Render both tools' files for inspection (``invoke render``); no load is sent.
+
+    Unset ``${VAR}`` references are fine here: the rendered files hold only the references.
+    """
     request = RunRequest(profile=profile, scenario=scenario_path, target=target, users=users,
-                         duration_s=duration_s)
-    scenario, schedule, tool_names, _env = prepare(request)
+                         duration_s=duration_s, spawn_rate=spawn_rate)
+    scenario, schedule, tool_names, _env = prepare(request, need_env=False)
     url = target or scenario.target or "http://127.0.0.1:8089"
     written = []
     for name in tool_names:
