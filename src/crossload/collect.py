@@ -2,10 +2,11 @@
 
 - k6 writes its JSON-lines stream (``--out json=``): one line per metric sample. Only the lines the model
   needs are decoded (http_req_duration, vus, crossload_check_failed); every other line is skipped by a
-  prefix test before any JSON parsing. k6 tags bytes per iteration, not per request, so k6's bytes are
-  taken from its own end-of-test summary (tool level only).
-- The Locust listener (locust/crossload_locust.py) already writes per-interval aggregates; they are read
+  prefix test before any JSON parsing.
+- The Locust recorder (locust/crossload_recorder.py) already writes per-interval aggregates; they are read
   and re-labelled with the tool.
+
+Which parser reads which tool is the tool's business (``crossload.tools``), not this module's.
 
 ``FileTail`` follows a growing file and hands out complete lines only, so a reader never sees half a line.
 """
@@ -17,11 +18,12 @@ import codecs
 import json
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Protocol
 
-from crossload.results import IntervalAggregate, UsersSample, item_from_json
+from crossload.causes import CHECK_PREFIX, http_status, k6_error_code
+from crossload.results import AggregateWriter, IntervalAggregate, ToolStats, UsersSample, item_from_json
 
 Item = IntervalAggregate | UsersSample
 
@@ -117,17 +119,25 @@ _CHECK = '{"metric":"crossload_check_failed","type":"Point"'
 
 
 class K6JsonParser:
-    """Turns k6's JSON output into interval aggregates.
+    """Turns k6's JSON output (``--out json=``) into interval aggregates while k6 writes it.
 
-    A request is failed when k6 marks it unexpected (``expected_response`` false: a transport error or a
-    status outside the expected ones) or when crossload's body checks failed for it. Intervals are closed
-    once the stream has moved ``lag`` seconds past them, since k6 flushes samples in batches.
+    A request fails when k6 marks it unexpected (``expected_response`` false: no response, or a status
+    outside the expected ones; the cause is the status, or k6's ``error_code`` for no response), or when
+    the script reports a failed body check: a ``crossload_check_failed`` sample whose value is the
+    request's duration and whose ``check`` tag names the check. That sample follows its request within
+    microseconds; it is counted into the request's open interval, or, when that interval was already
+    written, into a correction line for it (count 0, failures 1), so no failure is ever dropped.
+
+    An interval is written once the wall clock is ``grace_s`` past its end (k6 flushes its JSON output
+    about every 100-200 ms): the live lag stays under two seconds. A sample arriving after its interval was
+    written opens a new line for the same identity; readers add lines of one identity up.
     """
 
     tool = "k6"
 
-    def __init__(self, lag: int = 3) -> None:
-        self.lag = lag
+    def __init__(self, grace_s: float = 0.6, clock: Callable[[], float] = time.time) -> None:
+        self.grace_s = grace_s
+        self.clock = clock
         self.open: dict[tuple[int, str, str], IntervalAggregate] = {}
         self.users: list[UsersSample] = []
         self.latest = 0
@@ -146,8 +156,13 @@ class K6JsonParser:
             t = _epoch_second(d["time"])
             status = tags.get("status", "0")
             failed = tags.get("expected_response") == "false"
-            cls = f"{status[0]}xx" if status and status != "0" else "error"
-            self._agg(t, tags.get("name", ""), tags.get("method", "")).add(float(d["value"]), failed, cls)
+            has_status = bool(status) and status != "0"
+            cls = f"{status[0]}xx" if has_status else "error"
+            cause = None
+            if failed:
+                cause = http_status(int(status)) if has_status else k6_error_code(tags.get("error_code", ""))
+            self._agg(t, tags.get("name", ""), tags.get("method", "")).add(float(d["value"]), failed, cls,
+                                                                            cause=cause)
             if t > self.latest:
                 self.latest = t
         elif line.startswith(_VUS):
@@ -157,16 +172,21 @@ class K6JsonParser:
             d = json.loads(line)["data"]
             tags = d["tags"]
             t = _epoch_second(d["time"])
-            found = self.open.get((t, tags.get("name", ""), tags.get("method", "")))
-            if found is None:
-                found = self.open.get((t - 1, tags.get("name", ""), tags.get("method", "")))
-            if found is not None and found.failures < found.count:
-                found.failures += 1
-                found.status["check_failed"] = found.status.get("check_failed", 0) + 1
+            name, method = tags.get("name", ""), tags.get("method", "")
+            cause = CHECK_PREFIX + tags.get("check", "?")
+            target = None
+            for key in ((t, name, method), (t - 1, name, method)):
+                found = self.open.get(key)
+                if found is not None and found.failures < found.count:
+                    target = found
+                    break
+            if target is None:
+                target = self._agg(t, name, method)  # a correction line: the request's line was written
+            target.add_failure(float(d["value"]), cause)
 
     def drain(self, final: bool) -> list[Item]:
-        cutoff = self.latest - self.lag
-        done = [k for k in self.open if final or k[0] < cutoff]
+        cutoff = self.clock() - self.grace_s - 1.0  # an interval [t, t+1) is done when t < cutoff
+        done = [k for k in self.open if final or k[0] <= cutoff]
         out: list[Item] = [self.open.pop(k) for k in sorted(done)]
         if self.users:
             out.extend(self.users)
@@ -175,7 +195,7 @@ class K6JsonParser:
 
 
 class LocustRecordParser:
-    """Reads the Locust listener's per-interval aggregates (already normalized)."""
+    """Reads the Locust recorder's per-interval aggregates (already normalized)."""
 
     tool = "locust"
 
@@ -192,9 +212,52 @@ class LocustRecordParser:
         return out
 
 
-def parser_for(tool: str) -> StreamParser:
-    if tool == "k6":
-        return K6JsonParser()
-    if tool == "locust":
-        return LocustRecordParser()
-    raise ValueError(f"no parser for {tool!r}")
+class ToolCollector:
+    """One tool's live collection: its raw output, read as it grows, into the local store and the stats.
+
+    ``pump()`` reads what the tool appended since the last call, appends the finished intervals to
+    ``<tool>/aggregates.jsonl`` (the store InfluxDB is pushed from) and merges them into ``stats``;
+    ``on_second`` sees each completed second (all request names merged) as soon as it is collected.
+    """
+
+    def __init__(self, tool: str, parser: StreamParser, raw_output: Path, store: Path,
+                 on_second: Callable[[IntervalAggregate], None] | None = None) -> None:
+        self.tool = tool
+        self.parser = parser
+        self.tail = tail_for(raw_output)
+        self.writer = AggregateWriter(store)
+        self.stats = ToolStats(tool=tool)
+        self.on_second = on_second
+        self.last: IntervalAggregate | None = None
+        self.users: int | None = None
+
+    def pump(self, final: bool = False) -> int:
+        for line in self.tail.lines():
+            self.parser.feed(line)
+        items = self.parser.drain(final)
+        self.writer.write(items)
+        seconds: dict[int, IntervalAggregate] = {}
+        for item in items:
+            self.stats.add(item)
+            if isinstance(item, UsersSample):
+                self.users = self.stats.users_at(item.t)
+                continue
+            second = seconds.get(item.t)
+            if second is None:
+                second = seconds[item.t] = IntervalAggregate(tool=self.tool, t=item.t, name="", method="")
+            second.merge(item)
+        # The parsers hand out finished seconds only (a late line for a written second has count 0).
+        for t in sorted(seconds):
+            done = seconds[t]
+            if done.count and (self.last is None or t >= self.last.t):
+                self.last = done
+            if self.on_second is not None:
+                self.on_second(done)
+        return len(items)
+
+    def close(self) -> None:
+        try:
+            self.pump(final=True)
+        finally:
+            self.tail.close()
+            self.writer.close()

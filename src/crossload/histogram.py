@@ -13,7 +13,7 @@ test holds the two equal.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 # Bucket width by number of decimal digits of the value in microseconds: three significant digits kept.
 _WIDTH: tuple[int, ...] = tuple(10 ** max(0, digits - 3) for digits in range(40))
@@ -66,16 +66,32 @@ class Histogram:
         last = max(self.buckets)
         return last / 1000.0
 
+    def minus(self, other: Histogram) -> Histogram:
+        """This histogram without the values of ``other`` (a subset recorded with the same buckets)."""
+        out = Histogram(self.buckets)
+        for key, n in other.buckets.items():
+            left = out.buckets.get(key, 0) - n
+            if left > 0:
+                out.buckets[key] = left
+            else:
+                out.buckets.pop(key, None)
+        out.count = sum(out.buckets.values())
+        return out
+
+    def min_ms(self) -> float:
+        """Lower bound of the lowest non-empty bucket (NaN when empty)."""
+        return min(self.buckets) / 1000.0 if self.count else math.nan
+
+    def max_ms(self) -> float:
+        """Upper bound of the highest non-empty bucket (NaN when empty)."""
+        if not self.count:
+            return math.nan
+        top = max(self.buckets)
+        return (top + bucket_width_us(top) - (1 if top >= 1000 else 0)) / 1000.0
+
     def to_json(self) -> dict[str, int]:
         return {str(k): v for k, v in sorted(self.buckets.items())}
 
     @classmethod
     def from_json(cls, data: Mapping[str, int]) -> Histogram:
         return cls({int(k): int(v) for k, v in data.items()})
-
-
-def merged(histograms: Iterable[Histogram]) -> Histogram:
-    out = Histogram()
-    for h in histograms:
-        out.merge(h)
-    return out

@@ -24,14 +24,21 @@ from typing import Any, TextIO
 
 from crossload.histogram import Histogram
 from crossload.paths import PROJECT_ROOT, results_root
-
-TOOLS = ("locust", "k6")
-PERCENTILES = (50, 90, 95, 99)
+from crossload.summary import PERCENTILES, LatencySummary, RequestSummary, ToolSummary
 
 
 @dataclass
 class IntervalAggregate:
-    """What one tool did for one request name and method during one interval starting at ``t``."""
+    """What one tool did for one request name and method during one interval starting at ``t``.
+
+    ``hist``, ``sum_ms``, ``min_ms`` and ``max_ms`` cover every request; ``fail_hist`` and ``fail_sum_ms`` the
+    failed ones, so successful responses are ``hist - fail_hist`` exactly (same buckets). ``status`` counts
+    responses by status class (``error``: no response) and adds up to ``count``; ``errors`` counts failed
+    requests by cause (crossload.causes) and adds up to ``failures``.
+
+    A line may be a correction for an interval written earlier (count 0, failures 1: a k6 body check that
+    failed after its request's second was closed); readers add lines of one identity up.
+    """
 
     tool: str
     t: int
@@ -45,11 +52,12 @@ class IntervalAggregate:
     max_ms: float = 0.0
     status: dict[str, int] = field(default_factory=dict)
     hist: Histogram = field(default_factory=Histogram)
+    errors: dict[str, int] = field(default_factory=dict)
+    fail_sum_ms: float = 0.0
+    fail_hist: Histogram = field(default_factory=Histogram)
 
-    def add(self, ms: float, failed: bool, status_class: str, nbytes: int = 0) -> None:
+    def add(self, ms: float, failed: bool, status_class: str, nbytes: int = 0, cause: str | None = None) -> None:
         self.count += 1
-        if failed:
-            self.failures += 1
         self.bytes += nbytes
         self.sum_ms += ms
         if ms < self.min_ms:
@@ -58,6 +66,15 @@ class IntervalAggregate:
             self.max_ms = ms
         self.status[status_class] = self.status.get(status_class, 0) + 1
         self.hist.add_ms(ms)
+        if failed:
+            self.add_failure(ms, cause or "unknown")
+
+    def add_failure(self, ms: float, cause: str) -> None:
+        """Count a request already in ``count`` (or in an earlier line of this identity) as failed."""
+        self.failures += 1
+        self.fail_sum_ms += ms
+        self.fail_hist.add_ms(ms)
+        self.errors[cause] = self.errors.get(cause, 0) + 1
 
     def merge(self, other: IntervalAggregate) -> None:
         """Add ``other`` in: every field of the model is a sum, a min, a max or a histogram."""
@@ -70,9 +87,14 @@ class IntervalAggregate:
         for cls, n in other.status.items():
             self.status[cls] = self.status.get(cls, 0) + n
         self.hist.merge(other.hist)
+        if other.failures:
+            for cause, n in other.errors.items():
+                self.errors[cause] = self.errors.get(cause, 0) + n
+            self.fail_sum_ms += other.fail_sum_ms
+            self.fail_hist.merge(other.fail_hist)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "kind": "req",
             "tool": self.tool,
             "t": self.t,
@@ -87,33 +109,61 @@ class IntervalAggregate:
             "status": dict(sorted(self.status.items())),
             "hist": self.hist.to_json(),
         }
+        if self.failures:
+            out["errors"] = dict(sorted(self.errors.items()))
+            out["fail_sum_ms"] = round(self.fail_sum_ms, 3)
+            out["fail_hist"] = self.fail_hist.to_json()
+        return out
 
     @classmethod
     def from_json(cls, tool: str, d: dict[str, Any]) -> IntervalAggregate:
+        failures = int(d["failures"])
+        errors = {str(k): int(v) for k, v in d.get("errors", {}).items()}
+        if failures and not errors:
+            errors = {"unknown": failures}  # a store written before causes were recorded
         return cls(
             tool=tool,
             t=int(d["t"]),
             name=str(d["name"]),
             method=str(d["method"]),
             count=int(d["count"]),
-            failures=int(d["failures"]),
+            failures=failures,
             bytes=int(d.get("bytes", 0)),
             sum_ms=float(d["sum_ms"]),
             min_ms=float(d["min_ms"]) if d["count"] else math.inf,
             max_ms=float(d["max_ms"]),
             status={str(k): int(v) for k, v in d.get("status", {}).items()},
             hist=Histogram.from_json(d["hist"]),
+            errors=errors,
+            fail_sum_ms=float(d.get("fail_sum_ms", 0.0)),
+            fail_hist=Histogram.from_json(d.get("fail_hist", {})),
         )
 
 
 @dataclass(frozen=True)
 class UsersSample:
+    """Users/VUs of one source (a tool process, a worker) at second ``t``."""
+
     tool: str
     t: int
     users: int
+    source: str = "0"
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": "users", "tool": self.tool, "t": self.t, "users": self.users}
+        out: dict[str, Any] = {"kind": "users", "tool": self.tool, "t": self.t, "users": self.users}
+        if self.source != "0":
+            out["source"] = self.source
+        return out
+
+
+def _latency(count: int, sum_ms: float, lo: float, hi: float, hist: Histogram) -> LatencySummary:
+    if count <= 0 or hist.count <= 0:
+        return LatencySummary()
+    values: dict[str, float | None] = {"min_ms": _r(lo), "mean_ms": _r(sum_ms / count), "max_ms": _r(hi)}
+    for q in PERCENTILES:
+        # A bucket's midpoint can lie past the extreme sample it holds: report within [min, max].
+        values[f"p{q}_ms"] = _r(min(max(hist.percentile_ms(q), lo), hi))
+    return LatencySummary(**values)
 
 
 @dataclass
@@ -127,6 +177,9 @@ class RequestStats:
     min_ms: float = math.inf
     max_ms: float = 0.0
     hist: Histogram = field(default_factory=Histogram)
+    fail_sum_ms: float = 0.0
+    fail_hist: Histogram = field(default_factory=Histogram)
+    errors: dict[str, int] = field(default_factory=dict)
     first_t: int | None = None
     last_t: int | None = None
 
@@ -138,26 +191,40 @@ class RequestStats:
         self.min_ms = min(self.min_ms, a.min_ms)
         self.max_ms = max(self.max_ms, a.max_ms)
         self.hist.merge(a.hist)
-        self.first_t = a.t if self.first_t is None else min(self.first_t, a.t)
-        self.last_t = a.t if self.last_t is None else max(self.last_t, a.t)
+        if a.failures:
+            self.fail_sum_ms += a.fail_sum_ms
+            self.fail_hist.merge(a.fail_hist)
+            for cause, n in a.errors.items():
+                self.errors[cause] = self.errors.get(cause, 0) + n
+        if a.count:
+            self.first_t = a.t if self.first_t is None else min(self.first_t, a.t)
+            self.last_t = a.t if self.last_t is None else max(self.last_t, a.t)
 
-    def summary(self, duration_s: float) -> dict[str, Any]:
+    def success_latency(self) -> LatencySummary:
+        """Successful responses: every request minus the failed ones, bucket by bucket (exact)."""
+        ok = self.hist.minus(self.fail_hist)
+        n = self.count - self.failures
+        if n <= 0 or ok.count <= 0:
+            return LatencySummary()
+        lo, hi = ok.min_ms(), ok.max_ms()
+        # Exact extremes when no failure shares them; else the bucket bounds (three significant digits).
+        lo = max(lo, self.min_ms)
+        hi = min(hi, self.max_ms)
+        return _latency(n, self.sum_ms - self.fail_sum_ms, lo, hi, ok)
+
+    def summary(self, duration_s: float) -> RequestSummary:
         n = self.count
-        out: dict[str, Any] = {
-            "count": n,
-            "failures": self.failures,
-            "error_rate": round(100.0 * self.failures / n, 4) if n else 0.0,
-            "rps": round(n / duration_s, 3) if duration_s > 0 else 0.0,
-            "bytes": self.bytes,
-            "min_ms": _r(self.min_ms if n else None),
-            "mean_ms": _r(self.sum_ms / n if n else None),
-        }
-        for q in PERCENTILES:
-            # A bucket's midpoint can lie past the extreme sample it holds: report within [min, max].
-            value = min(max(self.hist.percentile_ms(q), self.min_ms), self.max_ms) if n else None
-            out[f"p{q}_ms"] = _r(value)
-        out["max_ms"] = _r(self.max_ms if n else None)
-        return out
+        ok = self.success_latency()
+        return RequestSummary(
+            count=n,
+            failures=self.failures,
+            error_rate=round(100.0 * self.failures / n, 4) if n else 0.0,
+            rps=round(n / duration_s, 3) if duration_s > 0 else 0.0,
+            bytes=self.bytes,
+            all_requests=_latency(n, self.sum_ms, self.min_ms, self.max_ms, self.hist),
+            errors=dict(sorted(self.errors.items(), key=lambda kv: (-kv[1], kv[0]))),
+            **ok.model_dump(),
+        )
 
 
 def _r(v: float | None) -> float | None:
@@ -168,17 +235,32 @@ def _r(v: float | None) -> float | None:
 
 @dataclass
 class ToolStats:
-    """Everything one tool measured in a run, merged from its interval aggregates."""
+    """Everything one tool measured in a run, merged from its interval aggregates.
+
+    Users are kept per second and per source (a tool process, a Locust worker, a k6 segment): the users of
+    a second are the sum over the sources, so two workers of 5 users make 10.
+    """
 
     tool: str
     overall: RequestStats = field(default_factory=RequestStats)
     requests: dict[str, RequestStats] = field(default_factory=dict)
-    users: list[UsersSample] = field(default_factory=list)
+    users: dict[int, dict[str, int]] = field(default_factory=dict)
     load_duration_s: float | None = None
 
-    def add(self, a: IntervalAggregate) -> None:
-        self.overall.merge(a)
-        self.requests.setdefault(a.name, RequestStats()).merge(a)
+    def add(self, item: IntervalAggregate | UsersSample) -> None:
+        if isinstance(item, UsersSample):
+            self.users.setdefault(item.t, {})[item.source] = item.users
+            return
+        self.overall.merge(item)
+        self.requests.setdefault(item.name, RequestStats()).merge(item)
+
+    def users_at(self, t: int) -> int | None:
+        per_source = self.users.get(t)
+        return sum(per_source.values()) if per_source else None
+
+    @property
+    def peak_users(self) -> int:
+        return max((sum(v.values()) for v in self.users.values()), default=0)
 
     @property
     def duration_s(self) -> float:
@@ -189,14 +271,14 @@ class ToolStats:
             return 0.0
         return float(self.overall.last_t - self.overall.first_t + 1)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> ToolSummary:
         d = self.duration_s
-        return {
-            "duration_s": round(d, 3),
-            "overall": self.overall.summary(d),
-            "requests": {name: s.summary(d) for name, s in sorted(self.requests.items())},
-            "peak_users": max((u.users for u in self.users), default=0),
-        }
+        return ToolSummary(
+            duration_s=round(d, 3),
+            overall=self.overall.summary(d),
+            requests={name: s.summary(d) for name, s in sorted(self.requests.items())},
+            peak_users=self.peak_users,
+        )
 
 
 class AggregateWriter:
@@ -233,7 +315,7 @@ def read_aggregates(path: Path, tool: str) -> Iterator[IntervalAggregate | Users
 def item_from_json(tool: str, d: dict[str, Any]) -> IntervalAggregate | UsersSample:
     """One decoded line of the store format (also what the Locust listener writes)."""
     if d.get("kind") == "users":
-        return UsersSample(tool, int(d["t"]), int(d["users"]))
+        return UsersSample(tool, int(d["t"]), int(d["users"]), str(d.get("source", "0")))
     return IntervalAggregate.from_json(tool, d)
 
 

@@ -147,6 +147,25 @@ class Scenario:
     requests: tuple[Request, ...]
     thresholds: tuple[Threshold, ...]
     profiles: Mapping[str, ProfileOverride]
+    lines: Mapping[str, int] = field(default_factory=dict)  # field path -> line in the file
+
+    def line_of(self, where: str) -> int:
+        """The line of a field path, or of its nearest enclosing field that has one (0 when unknown)."""
+        path = where
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return 0
+
+    @property
+    def drain_s(self) -> int:
+        """Seconds a user may need to finish what it is doing when the load stops: its request's timeout,
+        the longest think time, one second of slack; rounded up. Both tools wait this long for requests in
+        flight, so every request that reached the server is counted."""
+        think = max([self.defaults.think_time.max_s] + [r.think_time.max_s for r in self.requests if r.think_time])
+        return math.ceil(self.defaults.timeout_s + think + 1.0)
 
     @property
     def all_thresholds(self) -> tuple[Threshold, ...]:
@@ -155,14 +174,14 @@ class Scenario:
             out.extend(r.thresholds)
         return tuple(out)
 
-    def env_references(self) -> list[tuple[str, str | None, str]]:
-        """(variable, default, field path) for every ``${...}`` reference in the file."""
-        found: list[tuple[str, str | None, str]] = []
+    def env_references(self) -> list[tuple[str, str | None, str, int]]:
+        """(variable, default, field path, line) for every ``${...}`` reference in the file."""
+        found: list[tuple[str, str | None, str, int]] = []
 
         def visit(value: JsonValue, where: str) -> None:
             if isinstance(value, str):
                 for name, default in envref.references(value):
-                    found.append((name, default, where))
+                    found.append((name, default, where, self.line_of(where)))
             elif isinstance(value, dict):
                 for k, v in value.items():
                     visit(v, f"{where}.{k}")
@@ -245,12 +264,15 @@ class _ScenarioReader:
 
     def __init__(self, file: str) -> None:
         self.file = file
+        self.lines: dict[str, int] = {}  # field path -> line, for messages about values found later
 
     # -- primitives ---------------------------------------------------------------------------------------
     def error(self, node: yaml.Node, where: str, message: str) -> ScenarioError:
         return ScenarioError(Location(self.file, node.start_mark.line + 1), where, message)
 
     def value(self, node: yaml.Node, where: str = "") -> JsonValue:
+        if where and where not in self.lines:
+            self.lines[where] = node.start_mark.line + 1
         try:
             return _constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as e:
@@ -398,6 +420,7 @@ class _ScenarioReader:
             requests=requests,
             thresholds=thresholds,
             profiles=profiles,
+            lines=dict(self.lines),
         )
 
     def target_url(self, node: yaml.Node, where: str) -> str:
@@ -427,6 +450,10 @@ class _ScenarioReader:
             value = self.scalar_text(vnode, here)
             if any(c in value for c in "\r\n\0"):
                 raise self.error(vnode, here, "header values cannot contain line breaks or NUL")
+            if not value.isascii():
+                bad = next(c for c in value if not c.isascii())
+                raise self.error(vnode, here, f"header values must be ASCII (found {bad!r}): the tools would send "
+                                              "different bytes; percent-encode it or send it in the body")
             out.append((key, value))
         return tuple(out)
 

@@ -31,14 +31,24 @@ class LatencySummary(_Model):
     max_ms: float | None = None
 
 
-class RequestSummary(LatencySummary):
-    """Run-level numbers of one request name (or of a whole tool: ``overall``)."""
+class RequestSummary(_Model):
+    """Run-level numbers of one request name (or of a whole tool: ``overall``).
+
+    ``min_ms`` ... ``max_ms``: successful responses; ``all_requests``: every request, failed ones included.
+    """
 
     count: int = 0
     failures: int = 0
     error_rate: float = Field(0.0, description="100 x failures / count (%)")
     rps: float = Field(0.0, description="count / duration_s (requests/s)")
     bytes: int = 0
+    min_ms: float | None = None
+    mean_ms: float | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
     all_requests: LatencySummary = Field(default_factory=LatencySummary,
                                          description="latency over every request, failed ones included")
     errors: dict[str, int] = Field(default_factory=dict, description="failed requests by cause, largest first")

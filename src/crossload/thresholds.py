@@ -1,17 +1,31 @@
-"""Threshold verdicts, computed by crossload on the normalized numbers, identically for both tools."""
+"""Threshold verdicts, computed by crossload on the normalized numbers, identically for both tools.
+
+Besides the scenario's thresholds, every run has guards, so a broken target is never a pass:
+
+- a tool that made no request at all fails (``count > 0``);
+- a tool whose every request failed fails (``error_rate < 100%``), whatever else is configured;
+- unless the scenario sets an overall ``error_rate`` threshold of its own, a default error-rate guard
+  applies: ``error_rate < 10%``, changed with ``CROSSLOAD_ERROR_GUARD`` (e.g. ``25%``, or ``off``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from crossload.errors import InputError, Location
 from crossload.scenario import Threshold
+from crossload.summary import ToolSummary, VerdictSummary
+from crossload.units import parse_percent
 
 _FIELD = {
     "avg": "mean_ms", "p50": "p50_ms", "p90": "p90_ms", "p95": "p95_ms", "p99": "p99_ms", "max": "max_ms",
-    "error_rate": "error_rate", "rps": "rps",
+    "error_rate": "error_rate", "rps": "rps", "count": "count",
 }
-_UNIT = {"error_rate": "%", "rps": "req/s"}
+_UNIT = {"error_rate": "%", "rps": "req/s", "count": "requests"}
+DEFAULT_ERROR_GUARD = "10%"
+GUARD_VARIABLE = "CROSSLOAD_ERROR_GUARD"
+GUARD_LOCATION = Location(f"default guard ({GUARD_VARIABLE})")
 
 
 @dataclass(frozen=True)
@@ -20,6 +34,7 @@ class Verdict:
     tool: str
     measured: float | None
     passed: bool
+    guard: bool = False
 
     @property
     def unit(self) -> str:
@@ -28,33 +43,48 @@ class Verdict:
     def describe(self) -> str:
         scope = f"request {self.threshold.request!r}" if self.threshold.request else "all requests"
         got = "no requests measured" if self.measured is None else f"measured {self.measured:g} {self.unit}"
-        return f"{self.tool}: {self.threshold.text} ({scope}): {got}"
+        kind = " (guard)" if self.guard else ""
+        return f"{self.tool}: {self.threshold.text}{kind} ({scope}): {got}"
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "threshold": self.threshold.text,
-            "request": self.threshold.request,
-            "metric": self.threshold.metric,
-            "op": self.threshold.op,
-            "limit": self.threshold.value,
-            "unit": self.unit,
-            "tool": self.tool,
-            "measured": self.measured,
-            "passed": self.passed,
-            "location": str(self.threshold.location),
-        }
+    def to_model(self) -> VerdictSummary:
+        return VerdictSummary(
+            threshold=self.threshold.text, request=self.threshold.request, metric=self.threshold.metric,
+            op=self.threshold.op, limit=self.threshold.value, unit=self.unit, tool=self.tool,
+            measured=self.measured, passed=self.passed, location=str(self.threshold.location), guard=self.guard,
+        )
 
 
-def evaluate(thresholds: tuple[Threshold, ...], tools: dict[str, dict[str, Any]]) -> list[Verdict]:
-    """``tools`` is summary.json's ``tools`` mapping; a threshold with nothing measured fails."""
+def _guard(metric: str, op: str, value: float, text: str) -> Threshold:
+    return Threshold(metric=metric, op=op, value=value, text=text, request=None, location=GUARD_LOCATION)
+
+
+def guards(thresholds: tuple[Threshold, ...], env: Mapping[str, str]) -> tuple[Threshold, ...]:
+    """The guards that apply next to the scenario's ``thresholds`` (see the module docstring)."""
+    raw = (env.get(GUARD_VARIABLE) or DEFAULT_ERROR_GUARD).strip()
+    out = [_guard("count", ">", 0, "requests > 0")]
+    own = any(t.metric == "error_rate" and t.request is None for t in thresholds)
+    limit = 100.0
+    if raw.lower() not in ("off", "none", "0") and not own:
+        try:
+            limit = parse_percent(raw)
+        except ValueError as e:
+            raise InputError(f"{GUARD_VARIABLE}: {e} (write e.g. 10% or off)") from None
+        if not 0 < limit <= 100:
+            raise InputError(f"{GUARD_VARIABLE}: must be above 0% and at most 100%, got {raw!r}")
+    out.append(_guard("error_rate", "<", limit, f"error_rate < {limit:g}%"))
+    return tuple(out)
+
+
+def evaluate(thresholds: tuple[Threshold, ...], tools: Mapping[str, ToolSummary],
+             guard: tuple[Threshold, ...] = ()) -> list[Verdict]:
+    """A threshold with nothing measured fails; guards are judged the same way."""
     out: list[Verdict] = []
     for tool, summary in tools.items():
-        for th in thresholds:
-            stats = summary["overall"] if th.request is None else summary["requests"].get(th.request)
+        for th, is_guard in [*((t, False) for t in thresholds), *((g, True) for g in guard)]:
+            stats = summary.overall if th.request is None else summary.requests.get(th.request)
             measured = None
-            if stats is not None and stats.get("count"):
-                value = stats.get(_FIELD[th.metric])
-                measured = float(value) if value is not None else None
+            if stats is not None and (stats.count or th.metric == "count"):
+                measured = stats.metric(_FIELD[th.metric])
             passed = measured is not None and th.holds(measured)
-            out.append(Verdict(threshold=th, tool=tool, measured=measured, passed=passed))
+            out.append(Verdict(threshold=th, tool=tool, measured=measured, passed=passed, guard=is_guard))
     return out

