@@ -42,35 +42,71 @@ def test_k6_recorded_stream_matches_k6s_own_totals() -> None:
     assert users and max(u.users for u in users) == 2
 
 
-def test_k6_parser_counts_failures_and_status_classes() -> None:
+def test_k6_parser_counts_failures_by_cause_and_status_classes() -> None:
     p = K6JsonParser()
     base = '{"metric":"http_req_duration","type":"Point","data":{"time":"2026-11-21T22:36:31.5Z","value":%s,"tags":%s}}'
     p.feed(base % ("1.5", '{"expected_response":"true","method":"GET","name":"a","status":"200"}'))
     p.feed(base % ("0", '{"error_code":"1212","expected_response":"false","method":"GET","name":"a","status":"0"}'))
     p.feed(base % ("2.5", '{"expected_response":"false","method":"GET","name":"a","status":"503"}'))
     p.feed(base % ("3.5", '{"expected_response":"true","method":"GET","name":"a","status":"200"}'))
-    p.feed('{"metric":"crossload_check_failed","type":"Point","data":{"time":"2026-11-21T22:36:31.6Z","value":1,'
-           '"tags":{"method":"GET","name":"a"}}}')
+    p.feed('{"metric":"crossload_check_failed","type":"Point","data":{"time":"2026-11-21T22:36:31.6Z","value":3.5,'
+           '"tags":{"check":"$.id == 42","method":"GET","name":"a"}}}')
     p.feed('{"metric":"http_req_waiting","type":"Point","data":{"time":"2026-11-21T22:36:31.5Z","value":1}}')
     p.feed('not json at all: skipped by prefix')
     (agg,) = p.drain(final=True)
     assert isinstance(agg, IntervalAggregate)
     assert agg.count == 4 and agg.failures == 3
-    assert agg.status == {"2xx": 2, "error": 1, "5xx": 1, "check_failed": 1}
+    assert agg.status == {"2xx": 2, "error": 1, "5xx": 1}
+    assert agg.errors == {"connection refused": 1, "HTTP 503": 1, "check failed: $.id == 42": 1}
+    assert agg.fail_hist.count == 3 and math.isclose(agg.fail_sum_ms, 6.0)
     assert agg.t == 1795300591
     assert agg.min_ms == 0 and agg.max_ms == 3.5
+    stats = ToolStats("k6")
+    stats.add(agg)
+    summary = stats.summary().overall
+    # Successful responses: only the 1.5 ms one (to the histogram's 3 significant digits when failures
+    # hold the extremes); every request: exactly 0 .. 3.5 ms.
+    assert summary.min_ms == 1.5
+    for value in (summary.p50_ms, summary.p99_ms, summary.max_ms):
+        assert value is not None and 1.5 <= value < 1.51
+    assert summary.all_requests.min_ms == 0 and summary.all_requests.max_ms == 3.5
 
 
-def test_k6_parser_closes_intervals_only_after_the_lag() -> None:
-    p = K6JsonParser(lag=2)
+def test_k6_check_failure_after_its_interval_was_written_is_a_correction_line() -> None:
+    now = [1795300591.2]
+    p = K6JsonParser(grace_s=0.5, clock=lambda: now[0])
+    p.feed('{"metric":"http_req_duration","type":"Point","data":{"time":"2026-11-21T22:36:31.9Z","value":2,'
+           '"tags":{"expected_response":"true","method":"GET","name":"a","status":"200"}}}')
+    assert p.drain(final=False) == []
+    now[0] = 1795300592.6  # 0.6 s past the end of second 31: written
+    (first,) = p.drain(final=False)
+    p.feed('{"metric":"crossload_check_failed","type":"Point","data":{"time":"2026-11-21T22:36:31.95Z","value":2,'
+           '"tags":{"check":"body contains \\"x\\"","method":"GET","name":"a"}}}')
+    (late,) = p.drain(final=True)
+    assert isinstance(first, IntervalAggregate) and isinstance(late, IntervalAggregate)
+    assert (first.count, first.failures) == (1, 0)
+    assert (late.t, late.count, late.failures) == (first.t, 0, 1)
+    stats = ToolStats("k6")
+    stats.add(first)
+    stats.add(late)
+    assert stats.overall.count == 1 and stats.overall.failures == 1
+    assert stats.summary().overall.errors == {'check failed: body contains "x"': 1}
+    assert stats.summary().overall.p50_ms is None  # no successful response left
+
+
+def test_k6_parser_closes_an_interval_once_the_clock_is_past_it() -> None:
+    now = [1795300570.0]
+    p = K6JsonParser(grace_s=0.6, clock=lambda: now[0])
     line = ('{"metric":"http_req_duration","type":"Point","data":{"time":"2026-11-21T22:36:%02d.1Z","value":1,'
             '"tags":{"expected_response":"true","method":"GET","name":"a","status":"200"}}}')
     p.feed(line % 10)
     p.feed(line % 11)
+    now[0] = 1795300571.5  # second 10 ended 0.5 s ago: not yet
     assert p.drain(final=False) == []
-    p.feed(line % 13)
+    now[0] = 1795300571.7
     closed = p.drain(final=False)
     assert [a.t % 60 for a in closed if isinstance(a, IntervalAggregate)] == [10]
+    p.feed(line % 13)
     rest = p.drain(final=True)
     assert [a.t % 60 for a in rest if isinstance(a, IntervalAggregate)] == [11, 13]
 

@@ -409,23 +409,23 @@ def test_env_references_name_every_field() -> None:
     )
     s = parse(text)
     assert s.env_references() == [
-        ("HOST", "127.0.0.1", "target"),
-        ("PORT", None, "target"),
-        ("API_KEY", None, "defaults.headers.X-Key"),
-        ("USER_ID", "1", "requests[0].path"),
-        ("Q", "", "requests[0].query.q"),
-        ("TOKEN", None, "requests[0].headers.Authorization"),
-        ("NAME", "demo", "requests[0].json.login.name"),
-        ("TAG", None, "requests[0].json.tags[0]"),
-        ("TOKEN", None, "requests[1].body"),
+        ("HOST", "127.0.0.1", "target", 3),
+        ("PORT", None, "target", 3),
+        ("API_KEY", None, "defaults.headers.X-Key", 5),
+        ("USER_ID", "1", "requests[0].path", 9),
+        ("Q", "", "requests[0].query.q", 10),
+        ("TOKEN", None, "requests[0].headers.Authorization", 11),
+        ("NAME", "demo", "requests[0].json.login.name", 12),
+        ("TAG", None, "requests[0].json.tags[0]", 12),
+        ("TOKEN", None, "requests[1].body", 16),
     ]
 
 
 def test_demo_references_all_have_defaults() -> None:
     s = load_scenario(ROOT / "scenarios" / "demo.yaml")
     assert s.env_references() == [
-        ("CROSSLOAD_DEMO_PASSWORD", "demo", "requests[4].json.password"),
-        ("CROSSLOAD_DEMO_TOKEN", "demo-token", "requests[5].headers.Authorization"),
+        ("CROSSLOAD_DEMO_PASSWORD", "demo", "requests[4].json.password", 49),
+        ("CROSSLOAD_DEMO_TOKEN", "demo-token", "requests[5].headers.Authorization", 59),
     ]
 
 

@@ -60,6 +60,7 @@ CASES: list[tuple[str, int, str, str]] = [
     # headers
     ("headers_as_list.yaml", 8, "requests[0].headers", "expected a mapping of name: value"),
     ("bad_header_name.yaml", 8, "requests[0].headers.X Request Id", "not a valid HTTP header name"),
+    ("non_ascii_header_value.yaml", 8, "requests[0].headers.X-Customer", "header values must be ASCII"),
     ("header_value_newline.yaml", 8, "requests[0].headers.X-Note", "cannot contain line breaks"),
     ("duplicate_header.yaml", 9, "requests[0].headers.accept", "names are case-insensitive"),
     # durations and think time

@@ -155,6 +155,9 @@ class TargetState:
     echo_log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=ECHO_LOG_SIZE))
     rng: random.Random = field(default_factory=random.Random)
     static_token: str = field(default_factory=lambda: os.environ.get(TOKEN_ENV_VAR, DEFAULT_DEMO_TOKEN))
+    # Requests received per route (its pattern, e.g. "/delay/{ms}"), so a test can compare what the tools
+    # report with what reached the server. Bounded: one key per route.
+    received: dict[str, int] = field(default_factory=dict)
     next_id: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -418,6 +421,27 @@ async def fallback(request: web.Request) -> web.Response:
 # --------------------------------------------------------------------------
 
 
+@web.middleware
+async def _count_received(request: web.Request, handler: Any) -> web.StreamResponse:
+    route = request.match_info.route.resource
+    key = route.canonical if route is not None else "(unmatched)"
+    if not key.startswith("/_crossload/"):
+        counts = _state(request).received
+        counts[key] = counts.get(key, 0) + 1
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+async def get_received(request: web.Request) -> web.Response:
+    """Requests received per route since the start (or the last DELETE)."""
+    return _json(dict(sorted(_state(request).received.items())))
+
+
+async def clear_received(request: web.Request) -> web.Response:
+    _state(request).received.clear()
+    return web.Response(status=204)
+
+
 def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/health", health)
     router.add_get("/api/items", list_items)
@@ -429,6 +453,8 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_route("*", "/echo/{tail:[\\s\\S]*}", echo)
     router.add_get("/_crossload/echo-log", get_echo_log, allow_head=False)
     router.add_delete("/_crossload/echo-log", clear_echo_log)
+    router.add_get("/_crossload/received", get_received, allow_head=False)
+    router.add_delete("/_crossload/received", clear_received)
     router.add_get("/delay/{ms}", delay)
     router.add_get("/error", error_default)
     router.add_get("/error/{percent}", error_percent)
@@ -457,7 +483,7 @@ def build_app(
         worker_index=worker_index,
         worker_count=worker_count,
     )
-    app = web.Application()
+    app = web.Application(middlewares=[_count_received])
     app[STATE_KEY] = state
     _add_routes(app.router)
     return app
