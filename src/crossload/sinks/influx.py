@@ -290,19 +290,29 @@ class InfluxV2Sink:
         self._client.close()  # type: ignore[no-untyped-call]
 
 
-def _env(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
+# Documented in .env.example: these apply when the variable is unset or empty.
+DEFAULT_API = "v2"
+DEFAULT_BUCKET = "crossload"
+DEFAULT_DB = "crossload"
+
+
+def _env(env: Mapping[str, str], name: str, default: str | None = None) -> str:
+    value = env.get(name, "").strip() or default
     if not value:
         raise InputError(f"{name} is not set (needed because CROSSLOAD_INFLUX_URL is set)")
     return value
 
 
 def sink_from_env(env: Mapping[str, str]) -> Sink | None:
-    """The sink ``CROSSLOAD_INFLUX_*`` describe, or None when CROSSLOAD_INFLUX_URL is unset or empty."""
+    """The sink ``CROSSLOAD_INFLUX_*`` describe, or None when CROSSLOAD_INFLUX_URL is unset or empty.
+
+    Unset variables take the defaults .env.example documents: API v2, bucket and database ``crossload``,
+    timeout 5 s, no v1 credentials. The v2 token and organisation have no default.
+    """
     url = env.get("CROSSLOAD_INFLUX_URL", "").strip()
     if not url:
         return None
-    api = env.get("CROSSLOAD_INFLUX_API", "v2").strip().lower() or "v2"
+    api = env.get("CROSSLOAD_INFLUX_API", "").strip().lower() or DEFAULT_API
     raw_timeout = env.get("CROSSLOAD_INFLUX_TIMEOUT", "").strip()
     timeout_s = DEFAULT_TIMEOUT_S
     if raw_timeout:
@@ -315,12 +325,12 @@ def sink_from_env(env: Mapping[str, str]) -> Sink | None:
     if api == "v2":
         return InfluxV2Sink(url, token=_env(env, "CROSSLOAD_INFLUX_TOKEN"),
                             org=_env(env, "CROSSLOAD_INFLUX_ORG"),
-                            bucket=_env(env, "CROSSLOAD_INFLUX_BUCKET"), timeout_s=timeout_s)
+                            bucket=_env(env, "CROSSLOAD_INFLUX_BUCKET", DEFAULT_BUCKET), timeout_s=timeout_s)
     if api == "v1":
         username = env.get("CROSSLOAD_INFLUX_USERNAME", "").strip() or None
         password = env.get("CROSSLOAD_INFLUX_PASSWORD") or None
         if password and not username:
             raise InputError("CROSSLOAD_INFLUX_PASSWORD is set but CROSSLOAD_INFLUX_USERNAME is not")
-        return InfluxV1Sink(url, db=_env(env, "CROSSLOAD_INFLUX_DB"), username=username, password=password,
-                            timeout_s=timeout_s)
+        return InfluxV1Sink(url, db=_env(env, "CROSSLOAD_INFLUX_DB", DEFAULT_DB), username=username,
+                            password=password, timeout_s=timeout_s)
     raise InputError(f"CROSSLOAD_INFLUX_API must be v2 or v1, got {api!r}")
