@@ -135,7 +135,7 @@ class K6JsonParser:
 
     tool = "k6"
 
-    def __init__(self, grace_s: float = 0.6, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, grace_s: float = 0.35, clock: Callable[[], float] = time.time) -> None:
         self.grace_s = grace_s
         self.clock = clock
         self.open: dict[tuple[int, str, str], IntervalAggregate] = {}
