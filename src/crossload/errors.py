@@ -3,8 +3,10 @@
     CrossloadError                 exit 3 unless a subclass says otherwise
     ├── InputError                 exit 2: bad scenario, flag or configuration; raised before any load
     │   └── ScenarioError          names the file, the line and the field path
-    ├── ToolError                  exit 3: a load tool (or its container) could not run or crashed
-    └── RunInterrupted             exit 3: the user stopped the run (Ctrl-C); collected data is kept
+    └── ToolError                  exit 3: a load tool (or its container) could not run or crashed
+
+A run the user stops (Ctrl-C) is no exception either: the runner stops the tool, the data collected so far is
+kept, and the run ends with status ``interrupted`` and exit code 3.
 
 Exit code 1 (thresholds breached) is a verdict, not an exception: see ``crossload.thresholds``.
 """
@@ -58,11 +60,5 @@ class ScenarioError(InputError):
 
 class ToolError(CrossloadError):
     """A load tool, the demo target or a container failed to start or to finish."""
-
-    exit_code = EXIT_RUN_FAILED
-
-
-class RunInterrupted(CrossloadError):
-    """The run was stopped by the user before its end."""
 
     exit_code = EXIT_RUN_FAILED
