@@ -158,10 +158,7 @@ def pump_like_run(tail: Any, parser: K6JsonParser, writer: AggregateWriter, stat
     items = parser.drain(final)
     writer.write(items)
     for item in items:
-        if isinstance(item, UsersSample):
-            stats.users.append(item)
-        else:
-            stats.add(item)
+        stats.add(item)
 
 
 def throughput(raw: Path, work: Path, min_seconds: float) -> dict[str, Any]:
@@ -367,10 +364,8 @@ def memory_child(args: argparse.Namespace) -> int:
         items = parser.drain(False)  # one drain per simulated second, as run.py drains every tick
         aggregates += writer.write(items)
         for item in items:
-            if isinstance(item, UsersSample):
-                stats.users.append(item)
-            else:
-                stats.add(item)
+            stats.add(item)
+            if not isinstance(item, UsersSample):
                 last = state["last"]
                 if last is None or item.t > last.t:
                     state["last"] = IntervalAggregate(tool="k6", t=item.t, name="", method="")

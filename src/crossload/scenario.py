@@ -167,6 +167,11 @@ class Scenario:
         think = max([self.defaults.think_time.max_s] + [r.think_time.max_s for r in self.requests if r.think_time])
         return math.ceil(self.defaults.timeout_s + think + 1.0)
 
+    @staticmethod
+    def default_drain_s() -> int:
+        """``drain_s`` of a scenario with default settings."""
+        return math.ceil(Defaults().timeout_s + 1.0)
+
     @property
     def all_thresholds(self) -> tuple[Threshold, ...]:
         out = list(self.thresholds)

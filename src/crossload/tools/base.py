@@ -42,6 +42,11 @@ class ToolTotals:
     bytes_received: int | None = None
 
 
+def drain_s(scenario: Scenario | None) -> int:
+    """How long a tool waits for requests in flight when the load stops (``Scenario.drain_s``)."""
+    return scenario.drain_s if scenario is not None else Scenario.default_drain_s()
+
+
 class LoadTool(Protocol):
     name: str
     pinned_version: str
@@ -52,7 +57,7 @@ class LoadTool(Protocol):
     def preflight(self, script: Path, env: dict[str, str]) -> None:
         """Prove the rendered file is valid for the tool; raise InputError otherwise (no load is sent)."""
 
-    def launch(self, script: Path, out_dir: Path, scenario: Scenario) -> LaunchSpec: ...
+    def launch(self, script: Path, out_dir: Path, scenario: Scenario | None = None) -> LaunchSpec: ...
 
     def parser(self) -> StreamParser:
         """A fresh reader of the raw output ``launch`` names."""

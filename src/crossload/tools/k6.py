@@ -52,7 +52,7 @@ class K6Tool:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             raise InputError(f"{script}: k6 inspect rejected the rendered script: {detail[-1] if detail else '?'}")
 
-    def launch(self, script: Path, out_dir: Path, scenario: Scenario) -> LaunchSpec:
+    def launch(self, script: Path, out_dir: Path, scenario: Scenario | None = None) -> LaunchSpec:
         raw = out_dir / RAW_OUTPUT
         summary = out_dir / SUMMARY_EXPORT
         argv = (

@@ -15,7 +15,7 @@ from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile, render_locust
 from crossload.results import ToolStats
 from crossload.scenario import Scenario
-from crossload.tools.base import LaunchSpec, ToolTotals
+from crossload.tools.base import LaunchSpec, ToolTotals, drain_s
 from crossload.versions import LOCUST_IMAGE, LOCUST_VERSION
 
 RECORD = "intervals.jsonl"
@@ -58,13 +58,13 @@ class LocustTool:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             raise InputError(f"{script}: Locust could not load the rendered file: {detail[-1] if detail else '?'}")
 
-    def launch(self, script: Path, out_dir: Path, scenario: Scenario) -> LaunchSpec:
+    def launch(self, script: Path, out_dir: Path, scenario: Scenario | None = None) -> LaunchSpec:
         record = out_dir / RECORD
         # --stop-timeout: users finish the request they are making when the load stops (ramp-down or end),
         # so every request that reached the server is counted (the k6 script's gracefulStop matches it).
         argv = (
             locust_binary(), "-f", script.name, "--headless", "--only-summary", "--loglevel", "WARNING",
-            "--exit-code-on-error", "0", "--stop-timeout", str(scenario.drain_s), "--csv", CSV_PREFIX,
+            "--exit-code-on-error", "0", "--stop-timeout", str(drain_s(scenario)), "--csv", CSV_PREFIX,
             "--json-file", FINAL_STATS,
         )
         return LaunchSpec(tool=self.name, argv=argv, env={"CROSSLOAD_LOCUST_OUT": str(record.resolve())},
