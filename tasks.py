@@ -1,6 +1,9 @@
 """crossload tasks: `invoke --list` shows them, `invoke --help TASK` explains every flag.
 
-This file only wires arguments to the crossload package; the logic lives in src/crossload/.
+This file only wires arguments to the crossload package; the logic lives in src/crossload/ (tasks_api.py).
+Flags arrive as text (no typed defaults here): Invoke turns a bad typed value into a traceback, while
+tasks_api checks every value and answers with one line and exit code 2. The `crossload` command offers the
+same tasks with the same flags (`crossload --help`).
 """
 
 from __future__ import annotations
@@ -17,14 +20,18 @@ RUN_HELP = {
     "duration": "total duration, e.g. 45s, 5m, 1h (stages scale proportionally)",
     "spawn_rate": "users started (or stopped) per second on ramps; flat stages absorb the difference",
 }
+RUN_REF_HELP = "run id, a unique prefix of it, or 'latest' (the default); may be given without --run"
 
 
-def _run(profile: str, tool: str, target: str | None, scenario: str | None, users: str | None,
-         duration: str | None, spawn_rate: str | None) -> None:
-    code = tasks_api.run_profile(profile, tool=tool, target=target, scenario=scenario, users=users,
-                                 duration=duration, spawn_rate=spawn_rate)
+def _exit(code: int) -> None:
     if code:
         raise Exit(code=code)
+
+
+def _run(profile: str, tool: str | None, target: str | None, scenario: str | None, users: str | None,
+         duration: str | None, spawn_rate: str | None) -> None:
+    _exit(tasks_api.run_profile(profile, tool=tool, target=target, scenario=scenario, users=users,
+                                duration=duration, spawn_rate=spawn_rate))
 
 
 @task(help=RUN_HELP)
@@ -60,9 +67,7 @@ def endurance(c, tool="both", target=None, scenario=None, users=None, duration=N
 @task(help={"files": "scenario files to check (default: every file under scenarios/)"}, iterable=["files"])
 def validate(c, files=None):
     """Validate scenario files without running anything; exit 2 with file:line: field on the first error."""
-    code = tasks_api.validate(files or [])
-    if code:
-        raise Exit(code=code)
+    _exit(tasks_api.validate(files or []))
 
 
 @task(help={
@@ -70,31 +75,33 @@ def validate(c, files=None):
     "scenario": "scenario file (default: scenarios/demo.yaml)",
     "target": "base URL written into the files (default: the scenario's target or http://127.0.0.1:8089)",
     "out": "output folder (default: rendered/)",
+    "tool": "locust, k6 or both (default both)",
+    "users": RUN_HELP["users"],
+    "duration": RUN_HELP["duration"],
+    "spawn_rate": RUN_HELP["spawn_rate"],
 })
-def render(c, profile="smoke", scenario=None, target=None, out="rendered"):
+def render(c, profile="smoke", scenario=None, target=None, out="rendered", tool="both", users=None, duration=None,
+           spawn_rate=None):
     """Render the Locust file and the k6 script for a scenario, without running them."""
-    code = tasks_api.render(profile, scenario, target, out)
-    if code:
-        raise Exit(code=code)
+    _exit(tasks_api.render(profile, scenario, target, out, users=users, duration=duration, spawn_rate=spawn_rate,
+                           tool=tool))
 
 
 @task(help={
     "host": "address to bind (default 127.0.0.1)",
-    "port": "port (default 8089)",
-    "error_rate": "fraction of /error requests that fail, 0..1 (default 0)",
-    "workers": "server processes sharing the port (default 1)",
+    "port": "port, 0 to 65535; 0 picks a free one (default 8089)",
+    "error_rate": "fraction of /error requests that fail, 0 to 1 (default 0)",
+    "workers": "server processes sharing the port, 1 or more (default 1)",
 })
-def target(c, host="127.0.0.1", port=8089, error_rate=0.0, workers=1):
+def target(c, host=None, port=None, error_rate=None, workers=None):
     """Serve the built-in demo target in the foreground (Ctrl-C stops it)."""
-    tasks_api.serve_target(host, port, error_rate, workers)
+    _exit(tasks_api.serve_target(host, port, error_rate, workers))
 
 
 @task(help={"check": "compare instead of writing: exit 1 if a golden file differs"})
 def golden(c, check=False):
     """Regenerate the golden rendered files under tests/golden/ from scenarios/ (or --check them)."""
-    code = tasks_api.golden(check)
-    if code:
-        raise Exit(code=code)
+    _exit(tasks_api.golden(check))
 
 
 @task(help={"fast": "unit tests only (no real tools or servers)"})
@@ -109,15 +116,15 @@ def results_list(c):
     _exit(tasks_api.results_list())
 
 
-@task(name="show", help={"run": "run id, a unique prefix of it, or 'latest'"})
+@task(name="show", klass=tasks_api.OptionalPositionalTask, positional=["run"], help={"run": RUN_REF_HELP})
 def results_show(c, run="latest"):
-    """Show one stored run: manifest, the side-by-side table and every threshold verdict."""
+    """Show one stored run (`invoke results.show [RUN]`): manifest, the end-of-run table, every verdict."""
     _exit(tasks_api.results_show(run))
 
 
-@task(name="push", help={"run": "run id, a unique prefix of it, or 'latest'"})
+@task(name="push", klass=tasks_api.OptionalPositionalTask, positional=["run"], help={"run": RUN_REF_HELP})
 def results_push(c, run="latest"):
-    """Send a stored run to InfluxDB (CROSSLOAD_INFLUX_*): only what it lacks; pushing again changes nothing."""
+    """Send a stored run to InfluxDB (`invoke results.push [RUN]`): only what it lacks; again changes nothing."""
     _exit(tasks_api.results_push(run))
 
 
@@ -129,11 +136,6 @@ def results_push(c, run="latest"):
 def results_prune(c, keep=None, older_than=None, dry_run=False):
     """Delete old runs from results/ (needs --keep and/or --older-than)."""
     _exit(tasks_api.results_prune(keep, older_than, dry_run))
-
-
-def _exit(code: int) -> None:
-    if code:
-        raise Exit(code=code)
 
 
 results = Collection("results")

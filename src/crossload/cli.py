@@ -1,7 +1,9 @@
-"""Command-line front: ``crossload run|validate|render|target``. tasks.py calls the same functions.
+"""The ``crossload`` command: run, validate, render, target and results, with the flags of the Invoke tasks.
 
-Errors the user can fix print one line (file:line: field: message) and exit 2; no traceback ever reaches
-the terminal for a CrossloadError.
+``crossload run smoke`` is ``invoke smoke``, ``crossload results show latest`` is ``invoke results.show
+latest``, and so on: both call the same functions (crossload.tasks_api, crossload.runs), which check every
+flag value. Errors the user can fix print one line (file:line: field: message) and exit 2; no traceback
+ever reaches the terminal for a CrossloadError.
 """
 
 from __future__ import annotations
@@ -9,18 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
+from typing import NoReturn
 
+from crossload import tasks_api
 from crossload.errors import EXIT_INPUT, CrossloadError
 from crossload.scenario import PROFILE_NAMES, load_scenario
-from crossload.units import parse_duration_ms
 
-
-def _duration_s(text: str) -> float:
-    try:
-        return parse_duration_ms(text) / 1000.0
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+RUN_REF_HELP = "run id, a unique prefix of it, or 'latest' (the default)"
 
 
 def validate(paths: Sequence[str], out: object = None) -> int:
@@ -38,68 +35,99 @@ def validate(paths: Sequence[str], out: object = None) -> int:
     return code
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2), like every other input error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def add_run_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of every profile (``crossload run PROFILE``, ``invoke PROFILE``); values are checked later."""
+    p.add_argument("--tool", default="both", help="locust, k6 or both (default: both, one after the other)")
+    p.add_argument("--target", default=None, help="base URL of the system under test (default: demo target)")
+    p.add_argument("--scenario", default=None, help="scenario file (default: scenarios/demo.yaml)")
+    add_shape_flags(p)
+
+
+def add_shape_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--users", default=None, help="peak users/VUs (scales the profile's user curve)")
+    p.add_argument("--duration", default=None, help="total duration, e.g. 45s, 5m, 1h")
+    p.add_argument("--spawn-rate", default=None, help="users started (or stopped) per second on ramps")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crossload", description=__doc__.splitlines()[0] if __doc__ else None)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="crossload", description="One scenario file, rendered for Locust and k6, run, and "
+                                                     "reported with one set of numbers.")
+    parser.add_argument("--version", action="version", version=tasks_api.version_text())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a profile with Locust and/or k6")
     run.add_argument("profile", choices=PROFILE_NAMES)
     add_run_flags(run)
 
-    val = sub.add_parser("validate", help="validate scenario files")
-    val.add_argument("files", nargs="+")
+    val = sub.add_parser("validate", help="validate scenario files (default: every file under scenarios/)")
+    val.add_argument("files", nargs="*")
 
     ren = sub.add_parser("render", help="render the Locust file and k6 script without running them")
     ren.add_argument("--profile", default="smoke", choices=PROFILE_NAMES)
-    ren.add_argument("--scenario", default=None)
-    ren.add_argument("--target", default=None)
-    ren.add_argument("--out", default="rendered")
+    ren.add_argument("--scenario", default=None, help="scenario file (default: scenarios/demo.yaml)")
+    ren.add_argument("--target", default=None, help="base URL written into the files")
+    ren.add_argument("--out", default="rendered", help="output folder (default: rendered)")
+    ren.add_argument("--tool", default="both", help="locust, k6 or both (default: both)")
+    add_shape_flags(ren)
 
-    tgt = sub.add_parser("target", help="serve the demo target in the foreground")
-    tgt.add_argument("--host", default="127.0.0.1")
-    tgt.add_argument("--port", type=int, default=8089)
-    tgt.add_argument("--error-rate", type=float, default=0.0)
-    tgt.add_argument("--workers", type=int, default=1)
+    tgt = sub.add_parser("target", help="serve the demo target in the foreground (Ctrl-C stops it)")
+    tgt.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    tgt.add_argument("--port", default=None, help="port, 0 to 65535; 0 picks a free one (default 8089)")
+    tgt.add_argument("--error-rate", default=None, help="fraction of /error requests that fail, 0 to 1 (default 0)")
+    tgt.add_argument("--workers", default=None, help="server processes sharing the port (default 1)")
+
+    res = sub.add_parser("results", help="stored runs: list, show, push, prune")
+    rsub = res.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    rsub.add_parser("list", help="list stored runs: id, status, scenario, tools and request counts")
+    show = rsub.add_parser("show", help="one stored run: manifest, the end-of-run table, every verdict")
+    show.add_argument("run", nargs="?", default="latest", help=RUN_REF_HELP)
+    push = rsub.add_parser("push", help="send a stored run to InfluxDB: only what it lacks")
+    push.add_argument("run", nargs="?", default="latest", help=RUN_REF_HELP)
+    prune = rsub.add_parser("prune", help="delete old runs (needs --keep and/or --older-than)")
+    prune.add_argument("--keep", default=None, help="keep the newest N runs")
+    prune.add_argument("--older-than", default=None, help="delete runs older than this, e.g. 7d or 12h")
+    prune.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
     return parser
 
 
-def add_run_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tool", default="both", help="locust, k6 or both (default: both, one after the other)")
-    p.add_argument("--target", default=None, help="base URL of the system under test (default: demo target)")
-    p.add_argument("--scenario", default=None, help="scenario file (default: scenarios/demo.yaml)")
-    p.add_argument("--users", type=int, default=None, help="peak users/VUs")
-    p.add_argument("--duration", type=_duration_s, default=None, help="total duration, e.g. 30s or 5m")
-    p.add_argument("--spawn-rate", type=float, default=None, help="users started per second on ramps")
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        return tasks_api.validate(args.files)
+    if args.command == "run":
+        return tasks_api.run_profile(args.profile, tool=args.tool, target=args.target, scenario=args.scenario,
+                                     users=args.users, duration=args.duration, spawn_rate=args.spawn_rate)
+    if args.command == "render":
+        return tasks_api.render(args.profile, args.scenario, args.target, args.out, users=args.users,
+                                duration=args.duration, spawn_rate=args.spawn_rate, tool=args.tool)
+    if args.command == "target":
+        return tasks_api.serve_target(args.host, args.port, args.error_rate, args.workers)
+    if args.command == "results":
+        if args.action == "list":
+            return tasks_api.results_list()
+        if args.action == "show":
+            return tasks_api.results_show(args.run)
+        if args.action == "push":
+            return tasks_api.results_push(args.run)
+        return tasks_api.results_prune(args.keep, args.older_than, args.dry_run)
+    return EXIT_INPUT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "validate":
-            return validate(args.files)
-        if args.command == "run":
-            from crossload.run import RunRequest, execute
-
-            result = execute(RunRequest(profile=args.profile, tool=args.tool, target=args.target,
-                                        scenario=args.scenario, users=args.users, duration_s=args.duration,
-                                        spawn_rate=args.spawn_rate))
-            if result.run_id is None and result.message:
-                print(result.message, file=sys.stderr)
-            return result.exit_code
-        if args.command == "render":
-            from crossload.run import render_only
-
-            for path in render_only(args.profile, args.scenario, args.target, Path(args.out)):
-                print(path)
-            return 0
-        if args.command == "target":
-            from crossload.target import serve
-
-            serve(args.host, args.port, args.error_rate, args.workers)
-            return 0
+        return _dispatch(args)
     except CrossloadError as e:
         print(str(e), file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         return 130
-    return EXIT_INPUT
+
+
+__all__ = ["add_run_flags", "build_parser", "main", "validate"]

@@ -1,56 +1,114 @@
-"""What the Invoke tasks call: string flags in, exit codes out, one-line errors on stderr."""
+"""What the Invoke tasks (tasks.py) and the ``crossload`` command call: string flags in, exit codes out.
+
+Both fronts pass flags through as the user typed them; every value is checked here, so a bad one is one
+line on stderr and exit code 2 in both, never a traceback. Also here: ``OptionalPositionalTask``, the Invoke
+task class that lets a task take an optional positional argument (``invoke results.show`` and ``invoke
+results.show latest``), something Invoke's parser does not offer by itself.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import inspect
+import math
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
-from crossload.errors import EXIT_INPUT, CrossloadError, InputError
+from invoke.parser.argument import Argument
+from invoke.tasks import Task
+
+from crossload import __version__
+from crossload.errors import EXIT_INPUT, EXIT_RUN_FAILED, CrossloadError, InputError
 from crossload.paths import resource_dir
-from crossload.units import parse_duration_ms
+
+DEFAULT_TARGET_HOST = "127.0.0.1"
+DEFAULT_TARGET_PORT = 8089
 
 
-def _int(flag: str, value: str | int | None) -> int | None:
-    if value is None or value == "":
+def version_text() -> str:
+    return f"crossload {__version__}"
+
+
+def _fail(e: CrossloadError) -> int:
+    print(str(e), file=sys.stderr)
+    return e.exit_code
+
+
+def _guard(fn: Callable[[], int]) -> int:
+    """Run ``fn``; a CrossloadError becomes its one-line message on stderr and its exit code."""
+    try:
+        return fn()
+    except CrossloadError as e:
+        return _fail(e)
+
+
+# --- flag values ---------------------------------------------------------------------------------------
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _int(flag: str, value: str | int | None, minimum: int | None = None, maximum: int | None = None) -> int | None:
+    if _blank(value):
         return None
     try:
-        return int(value)
+        number = int(str(value).strip())
     except ValueError:
         raise InputError(f"--{flag} expects a whole number, got {value!r}") from None
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+        raise InputError(f"--{flag} must be {bounds}, got {number}")
+    return number
 
 
 def _float(flag: str, value: str | float | None) -> float | None:
-    if value is None or value == "":
+    if _blank(value):
         return None
     try:
-        return float(value)
+        number = float(str(value).strip())
     except ValueError:
         raise InputError(f"--{flag} expects a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise InputError(f"--{flag} expects a finite number, got {value!r}")
+    return number
 
 
 def _duration(value: str | None) -> float | None:
-    if value is None or value == "":
+    from crossload.units import parse_duration_ms
+
+    if _blank(value):
         return None
     try:
-        return parse_duration_ms(value) / 1000.0
+        return parse_duration_ms(str(value)) / 1000.0
     except ValueError as e:
         raise InputError(f"--duration: {e}") from None
 
 
-def run_profile(profile: str, *, tool: str = "both", target: str | None = None, scenario: str | None = None,
+def _tool(value: str | None) -> str:
+    from crossload.tools import select_tools
+
+    choice = (value or "both").strip() or "both"
+    select_tools(choice)  # InputError for anything but locust, k6, both
+    return choice.lower()
+
+
+# --- run, validate, render, target, golden -------------------------------------------------------------
+
+def run_profile(profile: str, *, tool: str | None = "both", target: str | None = None, scenario: str | None = None,
                 users: str | int | None = None, duration: str | None = None,
                 spawn_rate: str | float | None = None) -> int:
     from crossload.run import RunRequest, execute
 
     try:
-        request = RunRequest(profile=profile, tool=tool, target=target or None, scenario=scenario or None,
+        request = RunRequest(profile=profile, tool=_tool(tool), target=target or None, scenario=scenario or None,
                              users=_int("users", users), duration_s=_duration(duration),
                              spawn_rate=_float("spawn-rate", spawn_rate))
     except CrossloadError as e:
-        print(str(e), file=sys.stderr)
-        return e.exit_code
+        return _fail(e)
     result = execute(request)
     if result.run_id is None and result.message:
         print(result.message, file=sys.stderr)
@@ -64,23 +122,57 @@ def validate(files: list[str]) -> int:
     return validate_files(paths)
 
 
-def render(profile: str, scenario: str | None, target: str | None, out: str) -> int:
+def render(profile: str | None = "smoke", scenario: str | None = None, target: str | None = None,
+           out: str | None = "rendered", *, users: str | int | None = None, duration: str | None = None,
+           spawn_rate: str | float | None = None, tool: str | None = "both") -> int:
+    """Write the Locust file and/or the k6 script (with their support modules) under ``out``; print the paths."""
     from crossload.run import render_only
 
-    try:
-        for path in render_only(profile, scenario or None, target or None, Path(out)):
+    def go() -> int:
+        paths = render_only(profile or "smoke", scenario or None, target or None, Path(out or "rendered"),
+                            users=_int("users", users), duration_s=_duration(duration),
+                            spawn_rate=_float("spawn-rate", spawn_rate), tool=_tool(tool))
+        for path in paths:
             print(path)
+        return 0
+
+    return _guard(go)
+
+
+def target_options(host: str | None, port: str | int | None, error_rate: str | float | None,
+                   workers: str | int | None) -> tuple[str, int, float, int]:
+    """The demo target's flags, checked: (host, port 0-65535, error rate 0-1, workers >= 1)."""
+    chosen_host = (host or "").strip() or DEFAULT_TARGET_HOST
+    chosen_port = _int("port", port, minimum=0, maximum=65535)
+    rate = _float("error-rate", error_rate)
+    if rate is not None and not 0.0 <= rate <= 1.0:
+        raise InputError(f"--error-rate must be a fraction from 0 to 1 (0.1 = 10 % of /error requests fail), "
+                         f"got {error_rate!r}")
+    count = _int("workers", workers, minimum=1)
+    return (chosen_host, DEFAULT_TARGET_PORT if chosen_port is None else chosen_port, rate or 0.0,
+            1 if count is None else count)
+
+
+def serve_target(host: str | None = None, port: str | int | None = None, error_rate: str | float | None = None,
+                 workers: str | int | None = None) -> int:
+    """Serve the demo target in the foreground until Ctrl-C; flags are checked before anything starts."""
+    try:
+        options = target_options(host, port, error_rate, workers)
     except CrossloadError as e:
-        print(str(e), file=sys.stderr)
-        return e.exit_code
-    return 0
-
-
-def serve_target(host: str, port: int, error_rate: float, workers: int) -> None:
+        return _fail(e)
     from crossload.target import serve
 
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(host, int(port), float(error_rate), int(workers))
+    chosen_host, chosen_port, rate, count = options
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            serve(chosen_host, chosen_port, rate, count)
+    except OSError as e:
+        return _fail(InputError(f"demo target: cannot listen on {chosen_host}:{chosen_port}: "
+                                f"{e.strerror or e}"))
+    except (RuntimeError, ValueError) as e:
+        print(f"demo target failed: {e}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    return 0
 
 
 def golden(check: bool) -> int:
@@ -93,12 +185,10 @@ def golden(check: bool) -> int:
         return e.exit_code or EXIT_INPUT
 
 
-def _guard(fn: Callable[[], int]) -> int:
-    try:
-        return fn()
-    except CrossloadError as e:
-        print(str(e), file=sys.stderr)
-        return e.exit_code
+# --- stored runs ---------------------------------------------------------------------------------------
+
+def _columns() -> int:
+    return shutil.get_terminal_size((120, 24)).columns
 
 
 def results_list() -> int:
@@ -107,13 +197,13 @@ def results_list() -> int:
     return _guard(lambda: runs.list_runs(sys.stdout))
 
 
-def results_show(run: str) -> int:
+def results_show(run: str | None = None) -> int:
     from crossload import runs
 
-    return _guard(lambda: runs.show_run(run, sys.stdout))
+    return _guard(lambda: runs.show_run(run, sys.stdout, width=_columns()))
 
 
-def results_push(run: str) -> int:
+def results_push(run: str | None = None) -> int:
     from crossload import runs
 
     return _guard(lambda: runs.push(run, sys.stdout))
@@ -124,3 +214,68 @@ def results_prune(keep: str | int | None, older_than: str | None, dry_run: bool)
 
     return _guard(lambda: runs.prune(sys.stdout, keep=_int("keep", keep), older_than=older_than or None,
                                      dry_run=dry_run))
+
+
+# --- Invoke: optional positional arguments -------------------------------------------------------------
+
+def _parser_wants_a_word(depth: int = 6) -> bool:
+    """Is Invoke's parser, up the stack, deciding whether the word it holds is a positional argument?
+
+    True for a word that is neither a flag (``-x``, ``--help``) nor a task name; False when the parser is
+    finishing a task's words, and outside the parser (the task body receiving its value).
+    """
+    frame: FrameType | None = sys._getframe(2)
+    for _ in range(depth):
+        if frame is None:
+            return False
+        code = frame.f_code.co_name
+        if code == "complete_context":
+            return False
+        if code == "handle" and "token" in frame.f_locals:
+            token = frame.f_locals["token"]
+            contexts = getattr(frame.f_locals.get("self"), "contexts", {})
+            return isinstance(token, str) and not token.startswith("-") and token not in contexts
+        frame = frame.f_back
+    return False
+
+
+class OptionalPositional(Argument):
+    """A positional argument that may be left out; then the task gets the parameter's default.
+
+    Invoke's parser treats every positional argument as required (pyinvoke/invoke#159): it takes the next
+    word as its value while the value is None, and complains about a None value when the task's words end.
+    This argument reads as None only while the parser holds a word it could take (not a flag, not a task
+    name), and as its default otherwise.
+    """
+
+    @property
+    def value(self) -> Any:
+        if self._value is None and self.default is not None and _parser_wants_a_word():
+            return None
+        return super().value
+
+    @value.setter
+    def value(self, arg: str) -> None:
+        self.set_value(arg, cast=True)
+
+
+class OptionalPositionalTask(Task):  # type: ignore[type-arg]
+    """A Task whose positional parameters with a default may be left out on the command line:
+    ``@task(klass=OptionalPositionalTask, positional=["run"])`` with ``def show(c, run="latest")``
+    accepts ``invoke show``, ``invoke show ID`` and ``invoke show --run ID``."""
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        params = inspect.signature(self.body).parameters
+        out: list[Argument] = []
+        for arg in super().get_arguments(ignore_unknown_help=ignore_unknown_help):
+            name = arg.attr_name or arg.name or ""
+            if arg.positional and name in params and params[name].default not in (None, inspect.Parameter.empty):
+                arg = OptionalPositional(names=arg.names, kind=arg.kind, default=arg.default, help=arg.help,
+                                         positional=True, optional=arg.optional, attr_name=arg.attr_name)
+            out.append(arg)
+        return out
+
+
+__all__ = ["OptionalPositional", "OptionalPositionalTask", "golden", "render", "results_list", "results_prune",
+           "results_push", "results_show", "run_profile", "serve_target", "target_options", "validate",
+           "version_text"]
