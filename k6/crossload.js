@@ -1,19 +1,22 @@
 // crossload support module for rendered k6 scripts.
 //
-// A rendered script holds only data (the scenario as one JSON literal and the stages in options.scenarios);
-// everything it does at run time lives here, so that the generated file stays small and every user-supplied
-// string reaches k6 as data, never as code. The behaviour mirrors locust/crossload_locust.py line for line:
-// ${VAR} resolution, URL encoding, checks, failure rules and think time must stay identical in both.
+// The rendered script is plain k6 code: one function per request, real check() calls, the weighted pick
+// and the think time. What it needs beyond k6 lives here, mirroring locust/crossload_locust.py (both are
+// tested against the same reference, so ${VAR} resolution, URL encoding and check semantics stay identical):
+//
+// - prepare(): a request resolved (${VAR}), URL-encoded and serialized once per VU, in the init context;
+// - hasJsonPath(), lacksJsonPath(), jsonPathEquals(): the JSON-path checks used in check() callbacks;
+// - countFailedCheck(): crossload's record of a failed body check (see docs/schema.md).
 
 import http from 'k6/http';
-import { sleep } from 'k6';
 import { Counter } from 'k6/metrics';
 
-// Counts requests whose status was acceptable but whose body checks failed: k6's own http_req_failed only
-// knows about status codes, crossload's "failure" also covers checks (see docs/schema.md).
+// One sample per request whose status was acceptable but whose body checks failed: k6's http_req_failed
+// only knows about status codes and transport errors, crossload's "failure" also covers body checks.
+// Value: the request's duration (ms); tags: name, method, and check (the label of the first failing check).
 const checkFailed = new Counter('crossload_check_failed');
 
-const K6_DEFAULT_TIMEOUT_MS = 60000;
+const K6_DEFAULT_TIMEOUT = '60s';
 
 const REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
@@ -42,7 +45,8 @@ function resolveDeep(value) {
     return value.map(resolveDeep);
   }
   if (value !== null && typeof value === 'object') {
-    const out = {};
+    // No prototype: a member named "__proto__" stays an ordinary member, as in the scenario's JSON.
+    const out = Object.create(null);
     for (const key of Object.keys(value)) {
       out[key] = resolveDeep(value[key]);
     }
@@ -113,84 +117,64 @@ export function buildUrl(target, path, query) {
   return url;
 }
 
-function prepareRequest(spec, req) {
-  const headers = {};
-  for (const kv of spec.defaults.headers) {
-    headers[kv[0]] = resolve(kv[1]);
-  }
-  for (const kv of req.headers) {
-    for (const existing of Object.keys(headers)) {
-      if (existing.toLowerCase() === kv[0].toLowerCase()) {
-        delete headers[existing];
-      }
-    }
-    headers[kv[0]] = resolve(kv[1]);
-  }
+// A request ready for http.request(): { name, method, url, body, params }, with every ${VAR} resolved from
+// __ENV and the URL encoded. `defaults` holds baseUrl and timeout; `spec` holds name, method, path and,
+// when the scenario gives them, query, headers (already merged with the defaults, Content-Type included),
+// json or body, responseType and responseCallback.
+export function prepare(defaults, spec) {
+  const base = resolve(defaults.baseUrl).replace(/\/+$/, '');
+  const query = (spec.query || []).map(function (kv) { return [kv[0], resolve(kv[1])]; });
   let body = null;
-  if (req.json !== undefined) {
-    body = JSON.stringify(resolveDeep(req.json));
-    if (!Object.keys(headers).some(function (h) { return h.toLowerCase() === 'content-type'; })) {
-      headers['Content-Type'] = 'application/json';
-    }
-  } else if (req.body !== undefined) {
-    body = resolve(req.body);
-    if (!Object.keys(headers).some(function (h) { return h.toLowerCase() === 'content-type'; })) {
-      headers['Content-Type'] = 'text/plain; charset=utf-8';
-    }
+  if (spec.json !== undefined) {
+    body = JSON.stringify(resolveDeep(spec.json));
+  } else if (spec.body !== undefined) {
+    body = resolve(spec.body);
   }
-  const query = req.query.map(function (kv) { return [kv[0], resolve(kv[1])]; });
   // Only what differs from the script's options (discardResponseBodies, maxRedirects 0) and from k6's
-  // defaults goes per request: every extra parameter costs k6 time on every request.
-  const params = { tags: { name: req.name } };
-  if (Object.keys(headers).length) {
-    params.headers = headers;
+  // defaults goes into the parameters: every extra parameter costs k6 time on every request.
+  const params = { tags: { name: spec.name } };
+  const headers = Object.keys(spec.headers || {});
+  if (headers.length) {
+    params.headers = {};
+    for (const key of headers) {
+      params.headers[key] = resolve(spec.headers[key]);
+    }
   }
-  if (spec.defaults.timeout_ms !== K6_DEFAULT_TIMEOUT_MS) {
-    params.timeout = spec.defaults.timeout_ms + 'ms';
+  if (defaults.timeout !== undefined && defaults.timeout !== K6_DEFAULT_TIMEOUT) {
+    params.timeout = defaults.timeout;
   }
-  if (req.checks.reads_body) {
-    params.responseType = 'text';
+  if (spec.responseType !== undefined) {
+    params.responseType = spec.responseType;
   }
-  if (req.checks.status.length) {
-    params.responseCallback = http.expectedStatuses.apply(null, req.checks.status);
+  if (spec.responseCallback !== undefined) {
+    params.responseCallback = spec.responseCallback;
   }
   return {
-    name: req.name,
-    method: req.method,
-    url: buildUrl(spec.target, resolve(req.path), query),
+    name: spec.name,
+    method: spec.method,
+    url: buildUrl(base, resolve(spec.path), query),
     body: body,
     params: params,
-    checks: req.checks,
-    think: req.think_s || spec.defaults.think_s,
   };
 }
 
-// Resolve and encode everything once per VU, in the init context.
-export function prepare(spec) {
-  spec.target = resolve(spec.target).replace(/\/+$/, '');
-  const requests = spec.requests.map(function (r) { return prepareRequest(spec, r); });
-  const cumulative = [];
-  let total = 0;
-  for (const r of spec.requests) {
-    total += r.weight;
-    cumulative.push(total);
-  }
-  return { requests: requests, cumulative: cumulative, total: total };
-}
+// The body of the response last looked at, parsed once for all of its JSON checks.
+let parsedFrom = null;
+let parsed = { ok: false, doc: undefined };
 
-function pick(plan) {
-  if (plan.requests.length === 1) {
-    return plan.requests[0];
-  }
-  const x = Math.random() * plan.total;
-  for (let i = 0; i < plan.cumulative.length; i++) {
-    if (x < plan.cumulative[i]) {
-      return plan.requests[i];
+function bodyJson(r) {
+  if (r !== parsedFrom) {
+    parsedFrom = r;
+    try {
+      parsed = typeof r.body === 'string' ? { ok: true, doc: JSON.parse(r.body) } : { ok: false, doc: undefined };
+    } catch (e) {
+      parsed = { ok: false, doc: undefined };
     }
   }
-  return plan.requests[plan.requests.length - 1];
+  return parsed;
 }
 
+// steps: member names and list indexes, e.g. ['items', 0, 'id'] for $.items[0].id.
 function lookup(doc, steps) {
   let cur = doc;
   for (const step of steps) {
@@ -207,6 +191,7 @@ function lookup(doc, steps) {
   return { found: true, value: cur };
 }
 
+// JSON equality: 1 equals 1.0, true never equals 1, containers compare member by member.
 function deepEqual(a, b) {
   if (a === b) {
     return true;
@@ -227,51 +212,45 @@ function deepEqual(a, b) {
   });
 }
 
-// True when a body check fails (status and transport errors are judged by k6 via responseCallback).
-export function bodyCheckFails(res, checks) {
-  if (!checks.reads_body) {
-    return false;
-  }
-  const text = typeof res.body === 'string' ? res.body : '';
-  for (const needle of checks.body_contains) {
-    if (text.indexOf(needle) < 0) {
-      return true;
-    }
-  }
-  if (checks.json.length) {
-    let doc;
-    try {
-      doc = JSON.parse(text);
-    } catch (e) {
-      return true;
-    }
-    for (const c of checks.json) {
-      const hit = lookup(doc, c.steps);
-      if (c.exists === true && !hit.found) {
-        return true;
-      }
-      if (c.exists === false && hit.found) {
-        return true;
-      }
-      if (c.has_equals && !(hit.found && deepEqual(hit.value, c.equals))) {
-        return true;
-      }
-    }
-  }
-  return false;
+// The body is JSON and has a value at the path.
+export function hasJsonPath(r, steps) {
+  const json = bodyJson(r);
+  return json.ok && lookup(json.doc, steps).found;
 }
 
-// One iteration = one request of the weighted mix, then its think time.
-export function iterate(plan) {
-  const r = pick(plan);
-  const res = http.request(r.method, r.url, r.body, r.params);
-  const statusOk = r.checks.status.length ? r.checks.status.indexOf(res.status) >= 0
-    : res.status >= 200 && res.status < 400;
-  if (statusOk && bodyCheckFails(res, r.checks)) {
-    checkFailed.add(1, { name: r.name, method: r.method });
+// The body is JSON and has no value at the path.
+export function lacksJsonPath(r, steps) {
+  const json = bodyJson(r);
+  return json.ok && !lookup(json.doc, steps).found;
+}
+
+// The body is JSON and the value at the path equals `expected`.
+export function jsonPathEquals(r, steps, expected) {
+  const json = bodyJson(r);
+  if (!json.ok) {
+    return false;
   }
-  const think = r.think;
-  if (think[1] > 0) {
-    sleep(think[0] + Math.random() * (think[1] - think[0]));
+  const hit = lookup(json.doc, steps);
+  return hit.found && deepEqual(hit.value, expected);
+}
+
+// The label of the first check of `checks` ({label: callback}) that fails for `res`; undefined if none does.
+export function firstFailedCheck(res, checks) {
+  for (const label of Object.keys(checks)) {
+    if (!checks[label](res)) {
+      return label;
+    }
   }
+  return undefined;
+}
+
+// Called when the status was acceptable but check(res, bodyChecks) failed: one crossload_check_failed
+// sample naming the first failing check.
+export function countFailedCheck(res, req, bodyChecks) {
+  const label = firstFailedCheck(res, bodyChecks);
+  checkFailed.add(res.timings.duration, {
+    name: req.name,
+    method: req.method,
+    check: label === undefined ? Object.keys(bodyChecks)[0] : label,
+  });
 }

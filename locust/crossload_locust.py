@@ -1,39 +1,43 @@
 """crossload support module for rendered locustfiles.
 
-It travels next to every rendered locustfile (the toolkit copies it into the run directory, or into the
-container) and needs nothing but Locust itself. It holds:
+The rendered locustfile is plain Locust code: a FastHttpUser with one ``@task`` method per request and the
+load shape. It travels with this module and ``crossload_recorder.py`` (crossload's exact per-second
+collection), and needs nothing but Locust. This module holds what the locustfile needs beyond Locust,
+mirroring k6/crossload.js (both are tested against the same reference, so ${VAR} resolution, URL encoding,
+check semantics and failure rules stay identical):
 
-- ``resolve``: ${VAR} / ${VAR:-default} from this process's environment ($${ is a literal ${);
-- ``build_requests`` and ``tasks_for``: the prepared requests and the weighted task table;
-- ``StageShape``: the load profile as a LoadTestShape that follows the same curve as k6's ramping-vus;
-- the recorder (``crossload_recorder.py``, next to this file): crossload's exact per-second collection.
-
-Behaviour mirrors k6/crossload.js: resolution, URL encoding, checks, failure rules and think time must stay
-identical in both.
+- ``Request``: one request resolved (${VAR}), URL-encoded and serialized once, when the file is loaded;
+  ``Request.send(user)`` sends it and records it in Locust's statistics, judged as the k6 script judges it;
+- ``has_json_path``, ``lacks_json_path``, ``json_path_equals``: the JSON-path checks of the body;
+- ``StageShape``: the load profile as a LoadTestShape that follows the same curve as k6's ramping-vus.
 """
 
 from __future__ import annotations
 
-import json
+import json as _json
 import math
 import os
-import random
 import re
 import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import gevent
-
-from crossload_recorder import bucket_us, install_recorder  # noqa: F401 - the locustfile's entry points
-from locust import LoadTestShape
+from crossload_recorder import CHECK_PREFIX, HTTP_STATUS_PREFIX
+from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopUser
+from locust.shape import LoadTestShape
 
 _REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PATH_SAFE = _UNRESERVED | frozenset(b"!$&'()*+,;=:@/?")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
+# Locust's own control flow passes through a task untouched.
+_LOCUST_CONTROL = (StopUser, InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately)
+
+BodyCheck = Callable[[str], bool]
 
 
 def resolve(text: Any) -> Any:
+    """${VAR} / ${VAR:-default} from this process's environment; $${ is a literal ${."""
     if not isinstance(text, str) or "${" not in text:
         return text
 
@@ -80,7 +84,7 @@ def encode(text: str, safe: frozenset[int], keep_escapes: bool) -> str:
     return "".join(out)
 
 
-def build_path(path: str, query: list[tuple[str, str]]) -> str:
+def build_path(path: str, query: Sequence[Sequence[str]]) -> str:
     url = encode(path, _PATH_SAFE, True)
     if query:
         parts = [f"{encode(k, _UNRESERVED, False)}={encode(v, _UNRESERVED, False)}" for k, v in query]
@@ -88,53 +92,38 @@ def build_path(path: str, query: list[tuple[str, str]]) -> str:
     return url
 
 
-class PreparedRequest:
-    """One request with everything resolved and encoded once, at import time in this process."""
-
-    __slots__ = ("body", "checks", "headers", "method", "name", "path", "reads_body", "status", "think", "weight")
-
-    def __init__(self, spec: dict[str, Any], req: dict[str, Any]) -> None:
-        headers: dict[str, str] = {}
-        for key, value in spec["defaults"]["headers"]:
-            headers[key] = resolve(value)
-        for key, value in req["headers"]:
-            for existing in [h for h in headers if h.lower() == key.lower()]:
-                del headers[existing]
-            headers[key] = resolve(value)
-        body: bytes | None = None
-        if "json" in req:
-            body = json.dumps(_resolve_deep(req["json"]), ensure_ascii=False, separators=(",", ":")).encode()
-            if not any(h.lower() == "content-type" for h in headers):
-                headers["Content-Type"] = "application/json"
-        elif "body" in req:
-            body = resolve(req["body"]).encode("utf-8")
-            if not any(h.lower() == "content-type" for h in headers):
-                headers["Content-Type"] = "text/plain; charset=utf-8"
-        self.name: str = req["name"]
-        self.method: str = req["method"]
-        self.path = build_path(resolve(req["path"]), [(k, resolve(v)) for k, v in req["query"]])
-        self.headers = headers
-        self.body = body
-        self.weight: int = req["weight"]
-        self.checks: dict[str, Any] = req["checks"]
-        self.status: tuple[int, ...] = tuple(req["checks"]["status"])
-        self.reads_body: bool = req["checks"]["reads_body"]
-        think = req.get("think_s") or spec["defaults"]["think_s"]
-        self.think: tuple[float, float] = (float(think[0]), float(think[1]))
+def resolve_target(target: str) -> str:
+    """The user class's host: the target with ${VAR}s resolved and no trailing slash."""
+    return str(resolve(target)).rstrip("/")
 
 
-def build_requests(spec: dict[str, Any]) -> list[PreparedRequest]:
-    return [PreparedRequest(spec, r) for r in spec["requests"]]
-
-
-def resolve_target(spec: dict[str, Any]) -> str:
-    return str(resolve(spec["target"])).rstrip("/")
-
+# --- body checks ------------------------------------------------------------------------------------------
 
 _MISSING = object()
+_NOT_JSON = object()
 
 
-def _lookup(doc: Any, steps: list[Any]) -> Any:
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity, which JSON.parse rejects too
+
+
+# The body last looked at and its parsed value, so that all JSON checks of a response parse it once. The
+# cache holds the text itself, so an identity test can never confuse two bodies.
+_parsed: tuple[str, Any] = ("", _NOT_JSON)
+
+
+def _body_json(body: str) -> Any:
+    global _parsed
+    if _parsed[0] is not body:
+        try:
+            doc = _json.loads(body, parse_constant=_reject_constant)
+        except ValueError:
+            doc = _NOT_JSON
+        _parsed = (body, doc)
+    return _parsed[1]
+
+
+def _lookup(doc: Any, steps: Sequence[str | int]) -> Any:
     cur = doc
     for step in steps:
         if isinstance(step, int):
@@ -159,67 +148,118 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def body_check_failure(text: str, checks: dict[str, Any]) -> str | None:
-    """The first failing body check, as a short reason; None when all pass."""
-    for needle in checks["body_contains"]:
-        if needle not in text:
-            return "body does not contain the expected text"
-    if checks["json"]:
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            return "body is not JSON"
-        for c in checks["json"]:
-            hit = _lookup(doc, c["steps"])
-            if c.get("exists") is True and hit is _MISSING:
-                return f"JSON path {c['path']} is missing"
-            if c.get("exists") is False and hit is not _MISSING:
-                return f"JSON path {c['path']} is present"
-            if c.get("has_equals") and (hit is _MISSING or not _same(hit, c["equals"])):
-                return f"JSON path {c['path']} has another value"
+def has_json_path(body: str, steps: Sequence[str | int]) -> bool:
+    """The body is JSON and has a value at the path (steps: ['items', 0, 'id'] for $.items[0].id)."""
+    doc = _body_json(body)
+    return doc is not _NOT_JSON and _lookup(doc, steps) is not _MISSING
+
+
+def lacks_json_path(body: str, steps: Sequence[str | int]) -> bool:
+    """The body is JSON and has no value at the path."""
+    doc = _body_json(body)
+    return doc is not _NOT_JSON and _lookup(doc, steps) is _MISSING
+
+
+def json_path_equals(body: str, steps: Sequence[str | int], expected: Any) -> bool:
+    """The body is JSON and the value at the path equals ``expected``."""
+    doc = _body_json(body)
+    if doc is _NOT_JSON:
+        return False
+    hit = _lookup(doc, steps)
+    return hit is not _MISSING and _same(hit, expected)
+
+
+def first_failed_check(body: str, checks: Mapping[str, BodyCheck]) -> str | None:
+    """The label of the first check that fails for ``body``; None when all pass."""
+    for label, passes in checks.items():
+        if not passes(body):
+            return label
     return None
 
 
-def perform(user: Any, r: PreparedRequest) -> None:
-    """Send one request, judge it exactly as the k6 side does, then think.
+def body_text(content: bytes | None) -> str:
+    """The body as the checks see it: UTF-8, undecodable bytes replaced (as k6 reads a body as text)."""
+    return content.decode("utf-8", "replace") if content else ""
 
-    Redirects are never followed (the user class sets max_redirects = 0). Without checks, Locust's own rule
-    is already crossload's (a transport error or a status of 400 and above fails), so the request skips the
-    catch_response machinery, which costs Locust measurable throughput.
+
+# --- requests ---------------------------------------------------------------------------------------------
+
+_NO_BODY = object()
+
+
+class Request:
+    """One request of the scenario, prepared once when the locustfile is loaded.
+
+    ``headers`` are complete (defaults merged, Content-Type included); ``json`` is serialized compactly as
+    UTF-8, ``body`` sent as UTF-8 text. ``expected_statuses`` are the acceptable status codes (default: 200
+    to 399); ``checks`` maps a label to a test of the body text, judged in order when the status is
+    acceptable.
     """
-    if not r.status and not r.reads_body:
-        user.client.request(r.method, r.path, name=r.name, data=r.body, headers=r.headers)
-    else:
-        _perform_checked(user, r)
-    lo, hi = r.think
-    if hi > 0:
-        gevent.sleep(lo + random.random() * (hi - lo))
 
+    __slots__ = ("body", "checks", "expected_statuses", "headers", "method", "name", "path")
 
-def _perform_checked(user: Any, r: PreparedRequest) -> None:
-    with user.client.request(r.method, r.path, name=r.name, data=r.body, headers=r.headers,
-                             catch_response=True) as resp:
+    def __init__(self, name: str, method: str, path: str, *, query: Sequence[Sequence[str]] = (),
+                 headers: Mapping[str, str] | None = None, json: Any = _NO_BODY, body: str | None = None,
+                 expected_statuses: Sequence[int] = (), checks: Mapping[str, BodyCheck] | None = None) -> None:
+        self.name = name
+        self.method = method
+        self.path = build_path(resolve(path), [(k, resolve(v)) for k, v in query])
+        self.headers = {key: resolve(value) for key, value in (headers or {}).items()}
+        self.body: bytes | None = None
+        if json is not _NO_BODY:
+            self.body = _json.dumps(_resolve_deep(json), ensure_ascii=False, separators=(",", ":")).encode()
+        elif body is not None:
+            self.body = resolve(body).encode("utf-8")
+        self.expected_statuses = tuple(expected_statuses)
+        self.checks = dict(checks or {})
+
+    def status_ok(self, code: int) -> bool:
+        return code in self.expected_statuses if self.expected_statuses else 200 <= code < 400
+
+    def send(self, user: Any) -> None:
+        """Send the request as ``user``; Locust records it once, as a success or a failure.
+
+        Failures read as the recorder (crossload_recorder.failure_cause) classifies them: no response ->
+        the client's own exception (connection refused, timeout...); an unexpected status -> ``HTTP <code>``;
+        a failing body check -> ``check failed: <label>``. Anything the request path raises (a header that
+        cannot be encoded, say) is recorded as a failed request too, with that exception. Without checks,
+        Locust's own rule is crossload's (no response or a status of 400 and above fails), so the request
+        skips the catch_response machinery, which costs Locust measurable throughput. Redirects are never
+        followed (the user class sets max_redirects = 0).
+        """
+        start = time.perf_counter()
+        try:
+            if not self.expected_statuses and not self.checks:
+                user.client.request(self.method, self.path, name=self.name, data=self.body, headers=self.headers)
+                return
+            with user.client.request(self.method, self.path, name=self.name, data=self.body, headers=self.headers,
+                                     catch_response=True) as resp:
+                self._judge(resp)
+        except _LOCUST_CONTROL:
+            raise
+        except Exception as e:
+            user.environment.events.request.fire(
+                request_type=self.method, name=self.name, response_time=(time.perf_counter() - start) * 1000.0,
+                response_length=0, exception=e, context={}, response=None,
+            )
+
+    def _judge(self, resp: Any) -> None:
         code = resp.status_code or 0
-        ok = code in r.status if r.status else 200 <= code < 400
-        if not ok:
-            resp.failure(f"HTTP {code}" if code else "connection error")
-        else:
-            reason = body_check_failure(resp.text or "", r.checks) if r.reads_body else None
-            if reason:
-                resp.failure(reason)
-            else:
+        if not code:
+            resp.failure(getattr(resp, "error", None) or ConnectionError("no response"))
+        elif not self.status_ok(code):
+            resp.failure(f"{HTTP_STATUS_PREFIX}{code}")
+        elif self.checks:
+            failed = first_failed_check(body_text(resp.content), self.checks)
+            if failed is None:
                 resp.success()
+            else:
+                resp.failure(CHECK_PREFIX + failed)
+        else:
+            resp.success()
 
 
-def tasks_for(requests: list[PreparedRequest]) -> dict[Any, int]:
-    table: dict[Any, int] = {}
-    for r in requests:
-
-        def run(user: Any, r: PreparedRequest = r) -> None:
-            perform(user, r)
-
-        table[run] = r.weight
-    return table
+# --- load shape -------------------------------------------------------------------------------------------
 
 
 class StageShape(LoadTestShape):
@@ -230,7 +270,7 @@ class StageShape(LoadTestShape):
     """
 
     abstract = True
-    stages: tuple[tuple[float, int], ...] = ()
+    stages: Sequence[Sequence[float]] = ()
     spawn_rate: float = 1.0
 
     def users_at(self, t: float) -> int | None:
@@ -238,13 +278,13 @@ class StageShape(LoadTestShape):
         elapsed = 0.0
         for duration, users in self.stages:
             if duration <= 0:
-                prev = users
+                prev = int(users)
                 continue
             if t < elapsed + duration:
                 exact = prev + (users - prev) * (t - elapsed) / duration
                 return math.floor(exact) if users >= prev else math.ceil(exact)
             elapsed += duration
-            prev = users
+            prev = int(users)
         return None
 
     def tick(self) -> tuple[int, float] | None:
@@ -252,5 +292,3 @@ class StageShape(LoadTestShape):
         if users is None:
             return None
         return users, self.spawn_rate
-
-

@@ -1,16 +1,26 @@
 """Rendering a scenario and a schedule into a Locust file and a k6 script.
 
-One Jinja2 environment (StrictUndefined, no autoescape, no trimming surprises) and one view-model shared
-by both tools. The templates hold no logic: every value they print goes through a filter that writes a
-literal of the target language (``py`` or ``js``), so a user's string can never become code, whatever
-quotes, backslashes, ``${...}``, ``{{ }}``, ``</script>`` or line breaks it holds. Output is deterministic:
-the same input gives the same bytes, which the golden tests compare.
+The rendered files are a user's first contact with each tool, so they read like code written by hand for
+that tool: one k6 function with real ``check()`` calls per request and a visible weighted pick; one Locust
+``@task`` method per request. Everything they need at run time that is not plain tool code (``${VAR}``
+resolution, URL encoding, JSON-path checks, crossload's failure bookkeeping) lives in the support modules
+next to them (``k6/crossload.js``, ``locust/crossload_locust.py``, ``locust/crossload_recorder.py``).
+
+One Jinja2 environment (StrictUndefined, no autoescape) and one view-model per tool. The templates hold no
+logic: every user string they print goes through a filter that writes a literal of the target language
+(``py``, ``js``, ``comment``, ``docstring``), and the few pieces of code computed here (check callbacks,
+threshold keys) are assembled from the same literal writers, so a user's string can never become code,
+whatever quotes, backslashes, ``${...}``, ``{{ }}``, ``</script>`` or line breaks it holds. Output is
+deterministic: the same input gives the same bytes, which the golden tests compare.
 """
 
 from __future__ import annotations
 
 import json
+import keyword
 import math
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +30,22 @@ import jinja2
 from crossload import __version__
 from crossload.paths import resource_dir
 from crossload.profiles import StageSchedule
-from crossload.scenario import Request, Scenario
+from crossload.scenario import Checks, JsonCheck, Request, Scenario, Threshold
+from crossload.wire import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE
 
 LOCUST_TEMPLATE = "locustfile.py.jinja"
 K6_TEMPLATE = "script.js.jinja"
 LOCUST_SUPPORT = ("crossload_locust.py", "crossload_recorder.py")
 K6_SUPPORT = "crossload.js"
+
+# k6 systemTags: `check` makes k6's end-of-test summary list the checks by name; error_code says why a
+# request without a response failed.
+K6_SYSTEM_TAGS = ("status", "method", "name", "expected_response", "error_code", "check")
+K6_DEFAULT_TIMEOUT_MS = 60_000
+# How many characters of a checked value a check label shows.
+LABEL_VALUE_CHARS = 40
+LABEL_MAX_CHARS = 100
+IDENTIFIER_MAX_CHARS = 48
 
 
 @dataclass(frozen=True)
@@ -43,6 +63,9 @@ class RenderedFile:
         for src in self.support:
             (directory / src.name).write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
         return out
+
+
+# --- literals ---------------------------------------------------------------------------------------------
 
 
 def py_literal(value: Any, indent: int = 0) -> str:
@@ -73,18 +96,86 @@ def py_literal(value: Any, indent: int = 0) -> str:
     raise TypeError(f"no Python literal for {type(value).__name__}")
 
 
-def js_literal(value: Any, indent: int = 0) -> str:
-    """A JavaScript literal: JSON with every non-ASCII character escaped and ``</`` broken up.
+def py_inline(value: Any) -> str:
+    """``py_literal`` on one line, for a value inside an expression."""
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(py_inline(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{str(k)!a}: {py_inline(v)}" for k, v in value.items()) + "}"
+    return py_literal(value)
 
-    Containers of containers go one item per line; lists of scalars stay on one line, so the rendered
-    script reads like hand-written code.
+
+def py_docstring(text: str) -> str:
+    """A one-line ``\"\"\"docstring\"\"\"`` that evaluates to exactly ``text``: ASCII, every quote escaped."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        elif code <= 0xFF:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return '"""' + "".join(out) + '"""'
+
+
+_JS_IDENTIFIER_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+_JS_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def js_string(text: str) -> str:
+    """A JavaScript string: ASCII only, no line terminator, ``</`` broken up; single-quoted unless the text
+    holds single quotes and no double quotes (as Python's repr chooses)."""
+    quote = '"' if "'" in text and '"' not in text else "'"
+    out = [quote]
+    for ch in text:
+        code = ord(ch)
+        if ch == quote or ch == "\\":
+            out.append("\\" + ch)
+        elif ch in _JS_ESCAPES:
+            out.append(_JS_ESCAPES[ch])
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+    out.append(quote)
+    return "".join(out).replace("</", "<\\/")
+
+
+def _js_key(key: Any) -> str:
+    text = str(key)
+    if text == "__proto__":
+        return "['__proto__']"  # a computed key is an own property; a plain one would set the prototype
+    return text if _JS_IDENTIFIER_NAME.match(text) else js_string(text)
+
+
+def _js_scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return js_string(value)
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        raise ValueError("NaN and infinity have no literal")
+    return json.dumps(value, allow_nan=False)
+
+
+def js_literal(value: Any, indent: int = 0) -> str:
+    """A JavaScript literal written as a person would: single-quoted strings, bare keys where possible.
+
+    ASCII only, never ``</``, never a line terminator inside a string. Objects go one member per line and
+    lists of containers one item per line; lists of scalars stay on one line.
     """
     pad = "  " * (indent + 1)
     end = "  " * indent
     if isinstance(value, dict):
         if not value:
             return "{}"
-        items = "".join(f"{pad}{_js_scalar(str(k))}: {js_literal(v, indent + 1)},\n" for k, v in value.items())
+        items = "".join(f"{pad}{_js_key(k)}: {js_literal(v, indent + 1)},\n" for k, v in value.items())
         return "{\n" + items + end + "}"
     if isinstance(value, list | tuple):
         if not value:
@@ -95,13 +186,413 @@ def js_literal(value: Any, indent: int = 0) -> str:
     return _js_scalar(value)
 
 
-def _js_scalar(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=True, allow_nan=False).replace("</", "<\\/")
+def js_inline(value: Any) -> str:
+    """``js_literal`` on one line, for a value inside an expression."""
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{_js_key(k)}: {js_inline(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(js_inline(v) for v in value) + "]"
+    return _js_scalar(value)
 
 
 def comment_text(value: Any) -> str:
     """Text safe inside a one-line comment of either language."""
     return ascii(str(value))[1:-1].replace("*/", "*\\/").replace("</", "<\\/")
+
+
+def number_text(value: float) -> str:
+    """A number as a person writes it: ``500``, ``0.01``, ``0.6`` (12 significant digits)."""
+    return format(value, ".12g")
+
+
+# --- identifiers ------------------------------------------------------------------------------------------
+
+# Names a task method of the Locust user class must not take: attributes of FastHttpUser and User (class
+# and instance; tests/unit/test_render.py checks this list against the installed Locust), what the rendered
+# file itself imports or defines (a method named `task` would shadow the decorator in the class body).
+PY_USER_ATTRIBUTES = frozenset({
+    "abstract", "client", "client_pool", "concurrency", "connection_timeout", "context", "default_headers",
+    "environment", "fixed_count", "fullname", "greenlet", "group", "host", "insecure", "json", "max_redirects",
+    "max_retries", "max_wait", "min_wait", "network_timeout", "on_start", "on_stop", "proxy_host", "proxy_port",
+    "rest", "rest_", "run", "ssl_context_factory", "start", "stop", "tasks", "wait", "wait_function",
+    "wait_time", "weight",
+})
+PY_FILE_NAMES = frozenset({
+    "self", "task", "between", "constant", "random", "time", "locust", "install_recorder", "resolve_target",
+    "has_json_path", "lacks_json_path", "json_path_equals", "crossload_locust", "crossload_recorder",
+})
+PY_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | PY_USER_ATTRIBUTES | PY_FILE_NAMES
+
+JS_KEYWORDS = frozenset((
+    "arguments", "as", "async", "await", "break", "case", "catch", "class", "const", "continue", "debugger",
+    "default", "delete", "do", "else", "enum", "eval", "export", "extends", "false", "finally", "for", "from",
+    "function", "get", "if", "implements", "import", "in", "instanceof", "interface", "let", "new", "null", "of",
+    "package", "private", "protected", "public", "return", "set", "static", "super", "switch", "this", "throw",
+    "true", "try", "typeof", "var", "void", "while", "with", "yield", "undefined", "NaN", "Infinity",
+))
+JS_GLOBALS = frozenset((
+    "globalThis", "console", "open", "require", "module", "exports", "Math", "JSON", "Object", "Array", "String",
+    "Number", "Boolean", "Date", "Error", "RegExp", "Symbol", "Map", "Set", "WeakMap", "Promise", "Proxy",
+    "Reflect", "parseInt", "parseFloat", "isNaN", "isFinite", "encodeURI", "encodeURIComponent", "decodeURI",
+    "decodeURIComponent", "setTimeout", "setInterval", "clearTimeout", "clearInterval", "__ENV", "__VU", "__ITER",
+))
+# Imports and top-level names of the rendered script, and the functions k6 itself looks for.
+JS_FILE_NAMES = frozenset((
+    "http", "check", "sleep", "options", "defaults", "requests", "prepare", "countFailedCheck", "hasJsonPath",
+    "lacksJsonPath", "jsonPathEquals", "setup", "teardown", "handleSummary", "req", "res", "r", "pick", "statusOk",
+    "bodyChecks",
+))
+JS_RESERVED = JS_KEYWORDS | JS_GLOBALS | JS_FILE_NAMES
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def py_identifier(name: str) -> str | None:
+    """``item detail`` -> ``item_detail``; None when the name has no ASCII letter or digit."""
+    ident = "_".join(w.lower() for w in _WORD.findall(name))[:IDENTIFIER_MAX_CHARS].strip("_")
+    if not ident:
+        return None
+    if ident[0].isdigit():
+        ident = "request_" + ident
+    if ident in PY_RESERVED:
+        ident += "_request"
+    return ident
+
+
+def js_identifier(name: str) -> str | None:
+    """``item detail`` -> ``itemDetail``; None when the name has no ASCII letter or digit."""
+    words: list[str] = _WORD.findall(name)
+    if not words:
+        return None
+    first = words[0].lower() if words[0].isupper() else words[0][0].lower() + words[0][1:]
+    ident = (first + "".join(w[0].upper() + w[1:] for w in words[1:]))[:IDENTIFIER_MAX_CHARS]
+    if ident[0].isdigit():
+        ident = "request" + ident
+    if ident in JS_RESERVED:
+        ident += "Request"
+    return ident
+
+
+def unique_identifiers(names: Iterable[str], derive: Callable[[str], str | None], reserved: frozenset[str],
+                       separator: str) -> list[str]:
+    """One identifier per name, in order: derived from the name, else ``request_N``; repeats numbered."""
+    used: set[str] = set()
+    out = []
+    for i, name in enumerate(names, start=1):
+        base = derive(name) or f"request_{i}"
+        ident = base
+        n = 2
+        while ident in used or ident in reserved:
+            ident = f"{base}{separator}{n}"
+            n += 1
+        used.add(ident)
+        out.append(ident)
+    return out
+
+
+# --- checks -----------------------------------------------------------------------------------------------
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _quoted(text: str) -> str:
+    """Text in a label: double-quoted, or single-quoted when it holds double quotes only (``'"id"'``)."""
+    text = _shorten(text, LABEL_VALUE_CHARS)
+    dumped = json.dumps(text, ensure_ascii=False)
+    if '"' in text and "'" not in text:
+        return "'" + dumped[1:-1].replace('\\"', '"') + "'"
+    return dumped
+
+
+_NAME_STEP = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def json_path_text(steps: Iterable[str | int]) -> str:
+    """The canonical written form of a JSON path: ``$.items[0].id``, ``$["content-type"]``."""
+    out = "$"
+    for step in steps:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        elif _NAME_STEP.match(step):
+            out += "." + step
+        else:
+            out += "[" + json.dumps(step, ensure_ascii=False) + "]"
+    return out
+
+
+def status_label(statuses: Iterable[int]) -> str:
+    codes = list(statuses)
+    if not codes:
+        return "status is 2xx or 3xx"
+    if len(codes) == 1:
+        return f"status is {codes[0]}"
+    return "status in [" + ", ".join(str(c) for c in codes) + "]"
+
+
+def json_check_label(check: JsonCheck) -> str:
+    path = json_path_text(check.steps)
+    if check.has_equals:
+        value = check.equals
+        shown = _quoted(value) if isinstance(value, str) else _shorten(
+            json.dumps(value, ensure_ascii=False, separators=(", ", ": ")), LABEL_VALUE_CHARS)
+        return _shorten(f"{path} == {shown}", LABEL_MAX_CHARS)
+    if check.exists is False:
+        return _shorten(f"{path} is absent", LABEL_MAX_CHARS)
+    return _shorten(f"{path} exists", LABEL_MAX_CHARS)
+
+
+@dataclass(frozen=True)
+class CheckCode:
+    """One check: its label (shown by k6, reported by both tools) and its callback in each language."""
+
+    label: str
+    js: str
+    py: str = ""  # the Locust file judges the status from its expected_statuses list
+
+
+def status_check(statuses: tuple[int, ...]) -> CheckCode:
+    if not statuses:
+        js = "(r) => r.status >= 200 && r.status < 400"
+    elif len(statuses) == 1:
+        js = f"(r) => r.status === {statuses[0]}"
+    else:
+        js = f"(r) => {js_inline(list(statuses))}.includes(r.status)"
+    return CheckCode(status_label(statuses), js)
+
+
+def body_checks(checks: Checks) -> list[CheckCode]:
+    """The body checks in the order they are judged (texts first, then JSON), with unique labels."""
+    out: list[CheckCode] = []
+    for needle in checks.body_contains:
+        out.append(CheckCode(f"body contains {_quoted(needle)}", f"(r) => r.body.includes({js_string(needle)})",
+                             f"lambda body: {needle!a} in body"))
+    for c in checks.json:
+        js_steps, py_steps = js_inline(list(c.steps)), py_inline(list(c.steps))
+        if c.has_equals:
+            js = f"(r) => jsonPathEquals(r, {js_steps}, {js_inline(c.equals)})"
+            py = f"lambda body: json_path_equals(body, {py_steps}, {py_inline(c.equals)})"
+        elif c.exists is False:
+            js = f"(r) => lacksJsonPath(r, {js_steps})"
+            py = f"lambda body: lacks_json_path(body, {py_steps})"
+        else:
+            js = f"(r) => hasJsonPath(r, {js_steps})"
+            py = f"lambda body: has_json_path(body, {py_steps})"
+        out.append(CheckCode(json_check_label(c), js, py))
+    seen: set[str] = set()
+    unique = []
+    for check in out:
+        label = check.label
+        n = 2
+        while label in seen:
+            label = f"{check.label} ({n})"
+            n += 1
+        seen.add(label)
+        unique.append(CheckCode(label, check.js, check.py))
+    return unique
+
+
+# --- thresholds -------------------------------------------------------------------------------------------
+
+_K6_LATENCY = {"avg": "avg", "p50": "med", "p90": "p(90)", "p95": "p(95)", "p99": "p(99)", "max": "max"}
+# k6 splits a threshold's tag filter on "," and ":", looks for "{" and "}", and trims spaces and quotes from
+# each value (metrics.ParseMetricName and Metric.AddSubmetric): a name with any of these cannot be selected.
+_K6_TAG_UNSAFE = frozenset(",:{}\"'`")
+
+
+def k6_tag_value_ok(value: str) -> bool:
+    return (bool(value) and value == value.strip() and not any(c in _K6_TAG_UNSAFE for c in value)
+            and all(c.isprintable() for c in value))
+
+
+@dataclass(frozen=True)
+class K6Thresholds:
+    entries: tuple[tuple[str, tuple[str, ...]], ...]
+    left_out: tuple[str, ...]
+
+
+def k6_thresholds(thresholds: Iterable[Threshold]) -> K6Thresholds:
+    """The scenario's thresholds as k6 ``options.thresholds``: metric (with tag filter) -> expressions."""
+    entries: dict[str, list[str]] = {}
+    left_out: list[str] = []
+    for t in thresholds:
+        if t.request is not None and not k6_tag_value_ok(t.request):
+            left_out.append(f"'{t.text}' on request {t.request!r}")
+            continue
+        tags = [f"name:{t.request}"] if t.request is not None else []
+        if t.metric in _K6_LATENCY:
+            metric = "http_req_duration"
+            tags.append("expected_response:true")
+            expression = f"{_K6_LATENCY[t.metric]}{t.op}{number_text(t.value)}"
+        elif t.metric == "error_rate":
+            metric = "http_req_failed"
+            expression = f"rate{t.op}{number_text(t.value / 100.0)}"
+        else:
+            metric = "http_reqs"
+            expression = f"rate{t.op}{number_text(t.value)}"
+        key = metric + ("{" + ",".join(tags) + "}" if tags else "")
+        exprs = entries.setdefault(key, [])
+        if expression not in exprs:
+            exprs.append(expression)
+    return K6Thresholds(tuple((k, tuple(v)) for k, v in entries.items()), tuple(left_out))
+
+
+# --- view models ------------------------------------------------------------------------------------------
+
+
+def merged_headers(scenario: Scenario, r: Request) -> dict[str, str]:
+    """Default headers, then the request's (replacing a default of the same name, any letter case), then the
+    Content-Type a body implies when neither sets one."""
+    headers: dict[str, str] = dict(scenario.defaults.headers)
+    for key, value in r.headers:
+        for existing in [h for h in headers if h.lower() == key.lower()]:
+            del headers[existing]
+        headers[key] = value
+    if not any(h.lower() == "content-type" for h in headers):
+        if r.has_json_body:
+            headers["Content-Type"] = JSON_CONTENT_TYPE
+        elif r.raw_body is not None:
+            headers["Content-Type"] = TEXT_CONTENT_TYPE
+    return headers
+
+
+def think_of(scenario: Scenario, r: Request) -> tuple[float, float]:
+    think = r.think_time or scenario.defaults.think_time
+    return (think.min_s, think.max_s)
+
+
+def graceful_stop_s(scenario: Scenario) -> int:
+    """Long enough for an iteration under way to finish: the timeout, the longest think time and 1 s."""
+    longest_ms = max(round(think_of(scenario, r)[1] * 1000) for r in scenario.requests)
+    return math.ceil((round(scenario.defaults.timeout_s * 1000) + longest_ms + 1000) / 1000)
+
+
+def _duration_text(ms: int) -> str:
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+def _seconds_text(s: float) -> str:
+    return _duration_text(round(s * 1000))
+
+
+def _think_view(think: tuple[float, float]) -> dict[str, Any] | None:
+    lo, hi = think
+    if hi <= 0:
+        return None
+    return {"min": lo, "max": hi, "width": float(number_text(hi - lo)), "constant": lo == hi,
+            "text": _seconds_text(lo) if lo == hi else f"{_seconds_text(lo)} to {_seconds_text(hi)}"}
+
+
+def _common(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[str, Any]:
+    thinks = {think_of(scenario, r) for r in scenario.requests}
+    shared = next(iter(thinks)) if len(thinks) == 1 else None
+    return {
+        "version": __version__,
+        "scenario_name": scenario.name,
+        "profile": schedule.profile,
+        "target": target,
+        "timeout_s": scenario.defaults.timeout_s,
+        "shared_think": _think_view(shared) if shared else None,
+        "per_request_think": shared is None,
+        "total_weight": sum(r.weight for r in scenario.requests),
+    }
+
+
+def _request_common(scenario: Scenario, r: Request) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "name": r.name,
+        "method": r.method,
+        "path": r.path,
+        "query": [list(kv) for kv in r.query],
+        "headers": merged_headers(scenario, r),
+        "weight": r.weight,
+        "statuses": list(r.checks.status),
+        "status_check": status_check(r.checks.status),
+        "body_checks": body_checks(r.checks),
+        "think": _think_view(think_of(scenario, r)),
+        "has_json": r.has_json_body,
+        "json": r.json_body,
+        "body": r.raw_body,
+        "summary": f"{r.method} {r.path}",
+    }
+    return view
+
+
+_K6_CALLS = {
+    "GET": "http.get(req.url, req.params)",
+    "HEAD": "http.head(req.url, req.params)",
+    "POST": "http.post(req.url, req.body, req.params)",
+    "PUT": "http.put(req.url, req.body, req.params)",
+    "PATCH": "http.patch(req.url, req.body, req.params)",
+    "DELETE": "http.del(req.url, req.body, req.params)",
+    "OPTIONS": "http.options(req.url, req.body, req.params)",
+}
+
+
+def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[str, Any]:
+    """Everything the k6 template prints."""
+    view = _common(scenario, schedule, target)
+    idents = unique_identifiers((r.name for r in scenario.requests), js_identifier, JS_RESERVED, "")
+    requests = []
+    cumulative = 0
+    helpers = {"prepare"}
+    for r, ident in zip(scenario.requests, idents, strict=True):
+        req = _request_common(scenario, r)
+        cumulative += r.weight
+        req.update(ident=ident, call=_K6_CALLS[r.method], upper_bound=cumulative)
+        for check in req["body_checks"]:
+            helpers.add("countFailedCheck")
+            helpers.update(h for h in ("hasJsonPath", "lacksJsonPath", "jsonPathEquals") if h + "(" in check.js)
+        requests.append(req)
+    timeout_ms = round(scenario.defaults.timeout_s * 1000)
+    view.update(
+        requests=requests,
+        helpers=sorted(helpers),
+        uses_sleep=any(req["think"] for req in requests),
+        stages=[{"duration": _duration_text(round(s.duration_s * 1000)), "target": s.users} for s in schedule.stages],
+        graceful_stop=f"{graceful_stop_s(scenario)}s",
+        timeout=None if timeout_ms == K6_DEFAULT_TIMEOUT_MS else _duration_text(timeout_ms),
+        thresholds=k6_thresholds(scenario.all_thresholds),
+        system_tags=list(K6_SYSTEM_TAGS),
+    )
+    return view
+
+
+def locust_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[str, Any]:
+    """Everything the Locust template prints."""
+    view = _common(scenario, schedule, target)
+    idents = unique_identifiers((r.name for r in scenario.requests), py_identifier, PY_RESERVED, "_")
+    requests = []
+    helpers = {"Request", "StageShape", "resolve_target"}
+    for r, ident in zip(scenario.requests, idents, strict=True):
+        req = _request_common(scenario, r)
+        req.update(ident=ident, constant=ident.upper(), docstring=py_docstring(req["summary"]))
+        for check in req["body_checks"]:
+            helpers.update(h for h in ("has_json_path", "lacks_json_path", "json_path_equals") if h + "(" in check.py)
+        requests.append(req)
+    shared = view["shared_think"]
+    if shared is None:
+        wait_function, wait_call = "constant", "constant(0)"
+    elif shared["constant"]:
+        wait_function, wait_call = "constant", f"constant({py_literal(shared['min'])})"
+    else:
+        wait_function, wait_call = "between", f"between({py_literal(shared['min'])}, {py_literal(shared['max'])})"
+    view.update(
+        requests=requests,
+        helpers=sorted(helpers, key=lambda h: (not h[0].isupper(), h)),
+        wait_function=wait_function,
+        wait_call=wait_call,
+        uses_sleep=view["per_request_think"] and any(req["think"] for req in requests),
+        stages=[[s.duration_s, s.users] for s in schedule.stages],
+        spawn_rate=float(math.ceil(schedule.max_ramp_rate)),
+    )
+    return view
+
+
+# --- environment and entry points -------------------------------------------------------------------------
 
 
 def _environment() -> jinja2.Environment:
@@ -115,7 +606,9 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["py"] = py_literal
     env.filters["js"] = js_literal
+    env.filters["jskey"] = _js_key
     env.filters["comment"] = comment_text
+    env.filters["num"] = number_text
     return env
 
 
@@ -129,65 +622,11 @@ def environment() -> jinja2.Environment:
     return _ENV
 
 
-def _request_view(r: Request) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "name": r.name,
-        "method": r.method,
-        "path": r.path,
-        "query": [list(kv) for kv in r.query],
-        "headers": [list(kv) for kv in r.headers],
-        "weight": r.weight,
-        "checks": {
-            "status": list(r.checks.status),
-            "body_contains": list(r.checks.body_contains),
-            "json": [
-                {"path": c.path, "steps": list(c.steps), "exists": c.exists, "has_equals": c.has_equals,
-                 "equals": c.equals}
-                for c in r.checks.json
-            ],
-            "reads_body": r.checks.reads_body,
-        },
-        "think_s": [r.think_time.min_s, r.think_time.max_s] if r.think_time else None,
-    }
-    if r.has_json_body:
-        view["json"] = r.json_body
-    elif r.raw_body is not None:
-        view["body"] = r.raw_body
-    return view
-
-
-def view_model(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[str, Any]:
-    """Everything both templates need, as plain JSON-like data."""
-    d = scenario.defaults
-    spec = {
-        "scenario": scenario.name,
-        "target": target,
-        "defaults": {
-            "headers": [list(kv) for kv in d.headers],
-            "timeout_ms": round(d.timeout_s * 1000),
-            "think_s": [d.think_time.min_s, d.think_time.max_s],
-        },
-        "requests": [_request_view(r) for r in scenario.requests],
-    }
-    return {
-        "version": __version__,
-        "scenario_name": scenario.name,
-        "profile": schedule.profile,
-        "spec": spec,
-        "stages": [[s.duration_s, s.users] for s in schedule.stages],
-        "k6_stages": [{"duration": f"{round(s.duration_s * 1000)}ms", "target": s.users}
-                      for s in schedule.stages],
-        "spawn_rate": float(math.ceil(schedule.max_ramp_rate)),
-        "timeout_s": d.timeout_s,
-        "total_s": schedule.total_s,
-    }
-
-
 def render_locust(scenario: Scenario, schedule: StageSchedule, target: str) -> RenderedFile:
-    text = environment().get_template(LOCUST_TEMPLATE).render(**view_model(scenario, schedule, target))
+    text = environment().get_template(LOCUST_TEMPLATE).render(**locust_view(scenario, schedule, target))
     return RenderedFile("locustfile.py", text, tuple(resource_dir("locust") / name for name in LOCUST_SUPPORT))
 
 
 def render_k6(scenario: Scenario, schedule: StageSchedule, target: str) -> RenderedFile:
-    text = environment().get_template(K6_TEMPLATE).render(**view_model(scenario, schedule, target))
+    text = environment().get_template(K6_TEMPLATE).render(**k6_view(scenario, schedule, target))
     return RenderedFile("script.js", text, (resource_dir("k6") / K6_SUPPORT,))

@@ -1,11 +1,17 @@
-"""Rendering: golden files byte for byte, determinism, and literal escaping of hostile strings."""
+"""Rendering: golden files byte for byte, determinism, literal escaping of hostile strings, identifiers,
+check labels, k6 thresholds and the end-of-test grace period."""
 
 from __future__ import annotations
 
 import ast
 import json
+import keyword
+import os
+import re
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,18 +21,56 @@ from hypothesis import strategies as st
 from crossload.golden import rendered_examples
 from crossload.paths import resource_dir
 from crossload.profiles import build_schedule
-from crossload.render import js_literal, py_literal, render_k6, render_locust
-from crossload.scenario import parse_scenario
+from crossload.render import (
+    JS_RESERVED,
+    K6_SYSTEM_TAGS,
+    PY_RESERVED,
+    PY_USER_ATTRIBUTES,
+    body_checks,
+    graceful_stop_s,
+    js_identifier,
+    js_inline,
+    js_literal,
+    k6_tag_value_ok,
+    k6_thresholds,
+    py_docstring,
+    py_identifier,
+    py_inline,
+    py_literal,
+    render_k6,
+    render_locust,
+    status_label,
+    unique_identifiers,
+)
+from crossload.scenario import load_scenario, parse_scenario
 
 GOLDEN = resource_dir("tests") / "golden"
+K6_ENV = {**os.environ, "K6_NO_USAGE_REPORT": "true"}
 
 HOSTILE_PARTS = [
     "'", '"', "\\", "`", "${HOME}", "${NOPE:-d}", "$${x}", "{{ x }}", "{% if %}", "</script>", "*/", "#",
     "\n", "\r\n", "\t", "é", "漢字", "😀", "\u2028", "\u2029", "%", "%41", "?", "&", "=", "+", " ", "'''", '"""',
-    "\\n", "\\u0041", "/*", "-->", "<!--", "\x7f",
+    "\\n", "\\u0041", "/*", "-->", "<!--", "\x7f", "__proto__", ",", ":", "{", "}",
 ]
 hostile = st.lists(st.sampled_from(HOSTILE_PARTS) | st.text(max_size=4), min_size=1, max_size=6).map("".join)
 header_safe = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=30)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**53), max_value=2**53)
+    | st.floats(allow_nan=False, allow_infinity=False) | hostile,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(hostile, children, max_size=3),
+    max_leaves=10,
+)
+
+
+def _k6_run(work: Path, script: str) -> str:
+    (work / "probe.js").write_text(script, encoding="utf-8")
+    proc = subprocess.run(["k6", "run", "-q", "--no-summary", "--log-format", "raw", "probe.js"], cwd=work,
+                          env=K6_ENV, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return next(x for x in (proc.stdout + proc.stderr).splitlines() if x.startswith("RESULT "))[len("RESULT "):]
+
+
+# --- golden files -----------------------------------------------------------------------------------------
 
 
 def test_golden_files_match_byte_for_byte() -> None:
@@ -43,48 +87,244 @@ def test_rendering_is_deterministic() -> None:
 
 
 def test_golden_files_pass_preflight(tmp_path: Path) -> None:
-    """Every golden k6 script passes `k6 inspect`; every golden locustfile compiles and lists its user."""
+    """Every golden k6 script passes `k6 inspect`; every golden locustfile loads in `locust --list`."""
     for scenario_dir in sorted(p for p in GOLDEN.iterdir() if p.is_dir()):
         k6_dir = tmp_path / scenario_dir.name / "k6"
         k6_dir.mkdir(parents=True)
         (k6_dir / "script.js").write_bytes((scenario_dir / "script.js").read_bytes())
         (k6_dir / "crossload.js").write_bytes((resource_dir("k6") / "crossload.js").read_bytes())
-        proc = subprocess.run(["k6", "inspect", "script.js"], cwd=k6_dir, capture_output=True, text=True,
-                              check=False)
+        proc = subprocess.run(["k6", "inspect", "script.js"], cwd=k6_dir, env=K6_ENV, capture_output=True,
+                              text=True, check=False)
         assert proc.returncode == 0, proc.stderr
         options = json.loads(proc.stdout)
         assert options["scenarios"]["crossload"]["executor"] == "ramping-vus"
-        compile((scenario_dir / "locustfile.py").read_text(encoding="utf-8"), "locustfile.py", "exec")
+        assert sorted(options["systemTags"]) == sorted(K6_SYSTEM_TAGS)
+
+        locust_dir = tmp_path / scenario_dir.name / "locust"
+        locust_dir.mkdir(parents=True)
+        (locust_dir / "locustfile.py").write_bytes((scenario_dir / "locustfile.py").read_bytes())
+        for name in ("crossload_locust.py", "crossload_recorder.py"):
+            (locust_dir / name).write_bytes((resource_dir("locust") / name).read_bytes())
+        env = {k: v for k, v in os.environ.items() if k != "CROSSLOAD_LOCUST_OUT"}
+        proc = subprocess.run([sys.executable, "-m", "locust", "-f", "locustfile.py", "--list"], cwd=locust_dir,
+                              env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0 and "ScenarioUser" in proc.stdout, proc.stderr
 
 
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | hostile,
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(hostile, children, max_size=3),
-    max_leaves=10,
-))
+def test_golden_scripts_read_like_tool_code() -> None:
+    """The shapes a user reads: k6 check() calls and one function per request, Locust @task methods."""
+    script = (GOLDEN / "checkout" / "script.js").read_text(encoding="utf-8")
+    assert "import { check, sleep } from 'k6';" in script
+    assert "function addItem() {" in script and "addItem(); // weight 1" in script
+    assert "'$.items[0].id exists': (r) => hasJsonPath(r, ['items', 0, 'id'])," in script
+    assert "'status is 201': (r) => r.status === 201," in script
+    assert "gracefulStop: '8s'," in script and "'0s'" not in script
+    assert "'http_req_duration{name:slow recommendations,expected_response:true}': ['med>=50', 'max<2000']" in script
+    assert all(not line.startswith("\t") and (len(line) - len(line.lstrip(" "))) % 2 == 0
+               for line in script.splitlines())
+    locustfile = (GOLDEN / "checkout" / "locustfile.py").read_text(encoding="utf-8")
+    assert "    @task(8)\n    def browse(self) -> None:\n        \"\"\"GET /api/items\"\"\"\n" in locustfile
+    assert "from crossload_recorder import install_recorder" in locustfile
+    assert "wait_time = constant(0)" in locustfile  # think times differ per request: the tasks sleep
+    demo = (GOLDEN / "demo" / "locustfile.py").read_text(encoding="utf-8")
+    assert "wait_time = between(0.1, 0.3)" in demo and "time.sleep" not in demo
+
+
+# --- literals ---------------------------------------------------------------------------------------------
+
+
+@given(json_values)
 def test_py_literal_round_trips(value: object) -> None:
-    text = py_literal(value)
-    assert text.isascii()
-    assert ast.literal_eval(text) == value or value != value
+    for text in (py_literal(value), py_inline(value)):
+        assert text.isascii()
+        assert ast.literal_eval(text) == value or value != value
+    assert "\n" not in py_inline(value)
 
 
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**53), max_value=2**53) | hostile,
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(hostile, children, max_size=3),
-    max_leaves=10,
-))
-def test_js_literal_is_ascii_json_without_script_close(value: object) -> None:
-    text = js_literal(value)
-    assert text.isascii()
-    assert "</" not in text
-    # A JS literal of JSON data minus trailing commas is JSON: parse it back.
-    assert json.loads(_strip_trailing_commas(text)) == value
+@given(json_values)
+def test_js_literal_is_ascii_without_script_close_or_line_break_in_strings(value: object) -> None:
+    for text in (js_literal(value), js_inline(value)):
+        assert text.isascii()
+        assert "</" not in text
+    assert "\n" not in js_inline(value)
 
 
-def _strip_trailing_commas(text: str) -> str:
-    import re
+@settings(max_examples=1, deadline=None)
+@given(st.lists(json_values, min_size=300, max_size=300))
+def test_js_literal_evaluates_to_the_value_in_k6(tmp_path_factory: pytest.TempPathFactory,
+                                                  values: list[Any]) -> None:
+    """One `k6 run` evaluates 300 generated literals (both layouts) and prints them back as JSON."""
+    work: Path = tmp_path_factory.mktemp("jslit")
+    items = "".join(f"  {js_literal(v, 1)},\n  {js_inline(v)},\n" for v in values)
+    out = _k6_run(work, "export const options = { iterations: 1, vus: 1 };\n"
+                        f"const VALUES = [\n{items}];\n"
+                        "export default function () { console.log('RESULT ' + JSON.stringify(VALUES)); }\n")
+    got = json.loads(out)
+    for i, value in enumerate(values):
+        expected = json.loads(json.dumps(value))  # JSON's view: -0.0 -> 0 etc. are the same number
+        assert got[2 * i] == expected, value
+        assert got[2 * i + 1] == expected, value
 
-    return re.sub(r",(\s*[\]}])", r"\1", text)
+
+@given(hostile)
+def test_docstring_is_the_text(text: str) -> None:
+    doc = py_docstring(text)
+    assert doc.isascii() and doc.startswith('"""') and doc.endswith('"""') and "\n" not in doc
+    tree = ast.parse(f"def f():\n    {doc}\n")
+    assert ast.get_docstring(tree.body[0], clean=False) == text  # type: ignore[arg-type]
+
+
+# --- identifiers ------------------------------------------------------------------------------------------
+
+
+def test_identifier_examples() -> None:
+    assert py_identifier("item detail") == "item_detail"
+    assert js_identifier("item detail") == "itemDetail"
+    assert js_identifier("GET items") == "getItems"
+    assert js_identifier("listItems") == "listItems"
+    assert py_identifier("Add-Item (v2)") == "add_item_v2"
+    assert py_identifier("404 page") == "request_404_page"
+    assert js_identifier("404 page") == "request404Page"
+    assert py_identifier("client") == "client_request"
+    assert py_identifier("on_start") == "on_start_request"
+    assert py_identifier("class") == "class_request"
+    assert js_identifier("delete") == "deleteRequest"
+    assert js_identifier("check") == "checkRequest"
+    assert js_identifier("setup") == "setupRequest"
+    assert py_identifier("漢字") is None and js_identifier("!!!") is None
+    names = ["a b", "a-b", "漢字", "request_3", "wait"]
+    assert unique_identifiers(names, py_identifier, PY_RESERVED, "_") == [
+        "a_b", "a_b_2", "request_3", "request_3_2", "wait_request"]
+    assert unique_identifiers(names, js_identifier, JS_RESERVED, "") == ["aB", "aB2", "request_3", "request3", "wait"]
+
+
+@given(st.lists(hostile, min_size=1, max_size=8, unique=True))
+def test_identifiers_are_valid_unique_and_free(names: list[str]) -> None:
+    py = unique_identifiers(names, py_identifier, PY_RESERVED, "_")
+    js = unique_identifiers(names, js_identifier, JS_RESERVED, "")
+    assert len(set(py)) == len(py) == len(names) and len(set(js)) == len(js)
+    for ident in py:
+        assert ident.isidentifier() and ident.isascii() and not keyword.iskeyword(ident)
+        assert ident not in PY_RESERVED and ident == ident.lower() and not ident.startswith("_")
+    for ident in js:
+        assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", ident) and ident not in JS_RESERVED
+
+
+def test_reserved_python_names_cover_the_user_class() -> None:
+    """Every public attribute of Locust's FastHttpUser (class and instance) is kept free of task methods."""
+    probe = (
+        "import json\n"
+        "from locust import FastHttpUser, task\n"
+        "from locust.env import Environment\n"
+        "class U(FastHttpUser):\n"
+        "    host = 'http://127.0.0.1:9'\n"
+        "    @task\n"
+        "    def t(self): pass\n"
+        "names = set(dir(FastHttpUser)) | set(vars(U(Environment(user_classes=[U]))))\n"
+        "print(json.dumps(sorted(n for n in names if not n.startswith('_'))))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert set(json.loads(proc.stdout.strip().splitlines()[-1])) <= PY_USER_ATTRIBUTES
+
+
+# --- check labels -----------------------------------------------------------------------------------------
+
+
+def _checks(yaml_checks: str) -> list[tuple[str, str, str]]:
+    text = f"version: 1\nname: s\nrequests:\n  - name: a\n    path: /\n    checks:\n{yaml_checks}"
+    request = parse_scenario(text, "s.yaml").requests[0]
+    return [(c.label, c.js, c.py) for c in body_checks(request.checks)]
+
+
+def test_check_labels() -> None:
+    assert status_label(()) == "status is 2xx or 3xx"
+    assert status_label((200,)) == "status is 200"
+    assert status_label((200, 201)) == "status in [200, 201]"
+    labels = [c[0] for c in _checks(
+        "      body_contains: [results, '\"id\"', results]\n"
+        "      json:\n"
+        "        - {path: '$.items[0].id'}\n"
+        "        - {path: token}\n"
+        "        - {path: '$[\"a b\"]'}\n"
+        "        - {path: $.x, exists: false}\n"
+        "        - {path: $.id, equals: 42}\n"
+        "        - {path: $.ok, equals: true}\n"
+        "        - {path: $.obj, equals: {a: [1, 2]}}\n"
+        "        - {path: $.s, equals: " + "y" * 60 + "}\n"
+    )]
+    assert labels == [
+        'body contains "results"', "body contains '\"id\"'", 'body contains "results" (2)',
+        "$.items[0].id exists", "$.token exists", '$["a b"] exists', "$.x is absent", "$.id == 42",
+        "$.ok == true", '$.obj == {"a": [1, 2]}', '$.s == "' + "y" * 37 + '..."',
+    ]
+
+
+def test_check_callbacks_read_as_code() -> None:
+    checks = _checks("      body_contains: results\n      json:\n        - {path: '$.a[1]', equals: {k: null}}\n")
+    assert checks[0] == ('body contains "results"', "(r) => r.body.includes('results')",
+                         "lambda body: 'results' in body")
+    assert checks[1] == ("$.a[1] == {\"k\": null}", "(r) => jsonPathEquals(r, ['a', 1], { k: null })",
+                         "lambda body: json_path_equals(body, ['a', 1], {'k': None})")
+
+
+# --- thresholds and timing --------------------------------------------------------------------------------
+
+
+def test_k6_thresholds_of_the_checkout_scenario() -> None:
+    scenario = load_scenario(resource_dir("scenarios") / "checkout.yaml")
+    got = k6_thresholds(scenario.all_thresholds)
+    assert dict(got.entries) == {
+        "http_req_failed": ("rate<0.01",),
+        "http_req_duration{expected_response:true}": ("p(95)<500", "p(99)<1000"),
+        "http_reqs": ("rate>1",),
+        "http_req_duration{name:login,expected_response:true}": ("p(99)<800",),
+        "http_req_duration{name:browse,expected_response:true}": ("avg<=200",),
+        "http_req_duration{name:product,expected_response:true}": ("p(95)<300",),
+        "http_req_duration{name:add item,expected_response:true}": ("p(95)<500",),
+        "http_req_failed{name:add item}": ("rate<0.01",),
+        "http_req_duration{name:slow recommendations,expected_response:true}": ("med>=50", "max<2000"),
+    }
+    assert got.left_out == ()
+
+
+def test_k6_thresholds_leave_out_names_k6_cannot_select(tmp_path: Path) -> None:
+    text = yaml.safe_dump({
+        "version": 1, "name": "t",
+        "requests": [{"name": n, "path": "/"} for n in ("a,b", "c:d", "e{f}", "'q'", " pad", "ok é", "x`y")],
+        "thresholds": [{"request": n, "check": "p90 < 1.5s"} for n in ("a,b", "c:d", "e{f}", "'q'", " pad", "ok é")]
+        + ["error_rate <= 0.5%", "rps >= 12.5/s", "max < 2s", "p50 < 100ms"],
+    })
+    scenario = parse_scenario(text, "t.yaml")
+    got = k6_thresholds(scenario.all_thresholds)
+    assert dict(got.entries) == {
+        "http_req_duration{name:ok é,expected_response:true}": ("p(90)<1500",),
+        "http_req_failed": ("rate<=0.005",),
+        "http_reqs": ("rate>=12.5",),
+        "http_req_duration{expected_response:true}": ("max<2000", "med<100"),
+    }
+    assert len(got.left_out) == 5 and "'a,b'" in got.left_out[0]
+    assert not k6_tag_value_ok("x`y") and k6_tag_value_ok("item detail")
+    # k6 accepts what is written, and the left-out thresholds appear as comments only.
+    rendered = render_k6(scenario, build_schedule("smoke", scenario, duration_s=2), "http://127.0.0.1:9")
+    rendered.write(tmp_path)
+    proc = subprocess.run(["k6", "inspect", "script.js"], cwd=tmp_path, env=K6_ENV, capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert set(json.loads(proc.stdout)["thresholds"]) == set(dict(got.entries))
+    assert rendered.text.count("judged by crossload only") == 5
+
+
+def test_graceful_stop_lets_a_request_in_flight_finish() -> None:
+    demo = load_scenario(resource_dir("scenarios") / "demo.yaml")  # timeout 10 s, think at most 300 ms
+    assert graceful_stop_s(demo) == 12
+    checkout = load_scenario(resource_dir("scenarios") / "checkout.yaml")  # 5 s, login thinks up to 2 s
+    assert graceful_stop_s(checkout) == 8
+    minimal = load_scenario(resource_dir("scenarios") / "minimal.yaml")  # 30 s default, no think time
+    assert graceful_stop_s(minimal) == 31
+
+
+# --- hostile strings --------------------------------------------------------------------------------------
 
 
 def _scenario_yaml(name: str, path: str, header: str, body: str, query_value: str) -> str:
@@ -94,15 +334,33 @@ def _scenario_yaml(name: str, path: str, header: str, body: str, query_value: st
         "defaults": {"headers": {"X-Default": header}},
         "requests": [
             {"name": name, "method": "POST", "path": "/echo/" + path, "query": {"q": query_value},
-             "headers": {"X-Hostile": header}, "json": {"k": body, "list": [body, 1, True, None]},
+             "headers": {"X-Hostile": header}, "json": {"k": body, "list": [body, 1, True, None], "__proto__": body},
              "checks": {"body_contains": body if body.strip() else "x",
-                        "json": [{"path": "$.method", "equals": body}]}},
+                        "json": [{"path": "$.method", "equals": body}, {"path": "$.k", "equals": {body: [body]}}]}},
             {"name": name + "-raw", "method": "PUT", "path": "/echo/raw", "body": body},
         ],
         "thresholds": [{"request": name, "check": "p95 < 1s"}],
     }
     # ASCII output: every other character is escaped, so the file reads back exactly (NEL, U+2028...).
     return yaml.safe_dump(doc, allow_unicode=False)
+
+
+def _request_calls(tree: ast.Module) -> dict[str, dict[str, Any]]:
+    """Constant -> the literal keyword arguments of its Request(...) call (checks: their labels)."""
+    out: dict[str, dict[str, Any]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            call = node.value
+            if isinstance(call.func, ast.Name) and call.func.id == "Request":
+                args: dict[str, Any] = {}
+                for kw in call.keywords:
+                    if kw.arg == "checks":
+                        assert isinstance(kw.value, ast.Dict)
+                        args["checks"] = [ast.literal_eval(k) for k in kw.value.keys if k is not None]
+                    else:
+                        args[str(kw.arg)] = ast.literal_eval(kw.value)
+                out[node.targets[0].id] = args  # type: ignore[attr-defined]
+    return out
 
 
 # No shrinking: each example starts k6, and the first failing example is readable as it is.
@@ -117,18 +375,22 @@ def test_hostile_strings_render_valid_files(tmp_path_factory: pytest.TempPathFac
     target = "http://127.0.0.1:8089"
     locust_file = render_locust(scenario, schedule, target)
     tree = compile(locust_file.text, "locustfile.py", "exec", flags=ast.PyCF_ONLY_AST)
-    # The spec is data: its literal evaluates to exactly the scenario's strings.
-    spec_node = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "SPEC")  # type: ignore[attr-defined]
-    spec = ast.literal_eval(spec_node.value)
-    assert spec["requests"][0]["name"] == name
-    assert spec["requests"][0]["path"] == "/echo/" + path
-    assert spec["requests"][0]["json"]["k"] == body
-    assert spec["requests"][1]["body"] == body
-    assert spec["defaults"]["headers"] == [["X-Default", header]]
+    # Every string is a literal that evaluates to exactly the scenario's strings.
+    calls = list(_request_calls(tree).values())
+    assert [c["name"] for c in calls] == [name, name + "-raw"]
+    assert calls[0]["path"] == "/echo/" + path and calls[0]["query"] == [["q", query_value]]
+    assert calls[0]["json"] == {"k": body, "list": [body, 1, True, None], "__proto__": body}
+    assert calls[0]["headers"] == {"X-Default": header, "X-Hostile": header, "Content-Type": "application/json"}
+    assert calls[0]["checks"] == [c.label for c in body_checks(scenario.requests[0].checks)]
+    assert calls[1]["body"] == body
+    user = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ScenarioUser")
+    docs = [ast.get_docstring(f, clean=False) for f in user.body if isinstance(f, ast.FunctionDef)]
+    assert docs == [f"POST /echo/{path}", "PUT /echo/raw"]
 
     k6_file = render_k6(scenario, schedule, target)
-    assert "</script>" not in k6_file.text
+    assert "</script>" not in k6_file.text and k6_file.text.isascii()
     out = tmp_path_factory.mktemp("k6")
     k6_file.write(out)
-    proc = subprocess.run(["k6", "inspect", "script.js"], cwd=out, capture_output=True, text=True, check=False)
+    proc = subprocess.run(["k6", "inspect", "script.js"], cwd=out, env=K6_ENV, capture_output=True, text=True,
+                          check=False)
     assert proc.returncode == 0, proc.stderr

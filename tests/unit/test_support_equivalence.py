@@ -32,11 +32,12 @@ _LOCUST_PROBE = """
 import json, os, sys
 sys.path.insert(0, sys.argv[1])
 import crossload_locust as cl
+import crossload_recorder as rec
 cases = json.load(open(sys.argv[2]))
 out = {
     "urls": [cl.build_path(p, [tuple(q) for q in query]) for p, query in cases["urls"]],
     "resolved": [cl.resolve(t) for t in cases["texts"]],
-    "buckets": [cl.bucket_us(v) for v in cases["buckets"]],
+    "buckets": [rec.bucket_us(v) for v in cases["buckets"]],
 }
 shape = type("Shape", (cl.StageShape,), {"stages": tuple(tuple(s) for s in cases["stages"])})
 inst = shape.__new__(shape)
