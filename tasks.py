@@ -11,6 +11,9 @@ from __future__ import annotations
 from invoke import Collection, Exit, task
 
 from crossload import tasks_api
+from crossload.settings import apply_dotenv
+
+apply_dotenv()  # CROSSLOAD_* settings of .env count as exported (variables already set win)
 
 RUN_HELP = {
     "tool": "locust, k6 or both (default both: Locust first, then k6, same profile)",

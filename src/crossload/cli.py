@@ -16,6 +16,7 @@ from typing import NoReturn
 from crossload import tasks_api
 from crossload.errors import EXIT_INPUT, CrossloadError
 from crossload.scenario import PROFILE_NAMES, load_scenario
+from crossload.settings import apply_dotenv
 
 RUN_REF_HELP = "run id, a unique prefix of it, or 'latest' (the default)"
 
@@ -120,6 +121,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    apply_dotenv()
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)

@@ -53,8 +53,8 @@ COLUMNS = (
 
 
 def _cell(stats: RequestSummary | None, column: Column) -> str:
-    if stats is None:
-        return "-"
+    if stats is None:  # the tool never sent this request
+        return "0" if column.field == "count" else "-"
     value = getattr(stats, column.field)
     if value is None:
         return "-"
@@ -78,18 +78,15 @@ def _tool_summary(value: object) -> ToolSummary:
 
 @dataclass(frozen=True)
 class _Rows:
-    """Rows of the table: (request name, that request's numbers per tool, in the tools' order)."""
+    """Rows of the table: (request name, that request's numbers per tool, in the tools' order); requests
+    sorted by name, then ALL."""
 
     tools: list[str]
     rows: list[tuple[str, list[RequestSummary | None]]]
 
     @classmethod
     def of(cls, tools: Mapping[str, ToolSummary]) -> _Rows:
-        names: list[str] = []
-        for summary in tools.values():
-            for name in summary.requests:
-                if name not in names:
-                    names.append(name)
+        names = sorted({name for summary in tools.values() for name in summary.requests})
         rows: list[tuple[str, list[RequestSummary | None]]] = [
             (name, [summary.requests.get(name) for summary in tools.values()]) for name in names
         ]
