@@ -149,7 +149,7 @@ def js_string(text: str) -> str:
     return "".join(out).replace("</", "<\\/")
 
 
-def _js_key(key: Any) -> str:
+def js_key(key: Any) -> str:
     text = str(key)
     if text == "__proto__":
         return "['__proto__']"  # a computed key is an own property; a plain one would set the prototype
@@ -175,7 +175,7 @@ def js_literal(value: Any, indent: int = 0) -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        items = "".join(f"{pad}{_js_key(k)}: {js_literal(v, indent + 1)},\n" for k, v in value.items())
+        items = "".join(f"{pad}{js_key(k)}: {js_literal(v, indent + 1)},\n" for k, v in value.items())
         return "{\n" + items + end + "}"
     if isinstance(value, list | tuple):
         if not value:
@@ -191,7 +191,7 @@ def js_inline(value: Any) -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        return "{ " + ", ".join(f"{_js_key(k)}: {js_inline(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{js_key(k)}: {js_inline(v)}" for k, v in value.items()) + " }"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(js_inline(v) for v in value) + "]"
     return _js_scalar(value)
@@ -606,7 +606,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["py"] = py_literal
     env.filters["js"] = js_literal
-    env.filters["jskey"] = _js_key
+    env.filters["jskey"] = js_key
     env.filters["comment"] = comment_text
     env.filters["num"] = number_text
     return env

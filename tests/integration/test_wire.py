@@ -63,7 +63,9 @@ def _build(names: list[str], paths: list[str], bodies: list[str], headers: list[
         }
         if method != "GET":
             if i % 2:
-                req["json"] = {"text": bodies[i], "nested": [bodies[i], {"k": bodies[i]}], "n": 1.5, "b": True}
+                # "__proto__" is an ordinary member in JSON, and must stay one in the k6 script.
+                req["json"] = {"text": bodies[i], "nested": [bodies[i], {"k": bodies[i]}], "n": 1.5, "b": True,
+                               "__proto__": {"k": bodies[i]}}
             else:
                 req["body"] = bodies[i]
         requests.append(req)
