@@ -374,7 +374,7 @@ def test_hostile_strings_render_valid_files(tmp_path_factory: pytest.TempPathFac
     schedule = build_schedule("smoke", scenario, duration_s=2)
     target = "http://127.0.0.1:8089"
     locust_file = render_locust(scenario, schedule, target)
-    tree = compile(locust_file.text, "locustfile.py", "exec", flags=ast.PyCF_ONLY_AST)
+    tree = ast.parse(locust_file.text, "locustfile.py")
     # Every string is a literal that evaluates to exactly the scenario's strings.
     calls = list(_request_calls(tree).values())
     assert [c["name"] for c in calls] == [name, name + "-raw"]
