@@ -464,12 +464,6 @@ def think_of(scenario: Scenario, r: Request) -> tuple[float, float]:
     return (think.min_s, think.max_s)
 
 
-def graceful_stop_s(scenario: Scenario) -> int:
-    """Long enough for an iteration under way to finish: the timeout, the longest think time and 1 s."""
-    longest_ms = max(round(think_of(scenario, r)[1] * 1000) for r in scenario.requests)
-    return math.ceil((round(scenario.defaults.timeout_s * 1000) + longest_ms + 1000) / 1000)
-
-
 def _duration_text(ms: int) -> str:
     return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
@@ -553,7 +547,7 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
         helpers=sorted(helpers),
         uses_sleep=any(req["think"] for req in requests),
         stages=[{"duration": _duration_text(round(s.duration_s * 1000)), "target": s.users} for s in schedule.stages],
-        graceful_stop=f"{graceful_stop_s(scenario)}s",
+        graceful_stop=f"{scenario.drain_s}s",  # what Locust's --stop-timeout waits, too
         timeout=None if timeout_ms == K6_DEFAULT_TIMEOUT_MS else _duration_text(timeout_ms),
         thresholds=k6_thresholds(scenario.all_thresholds),
         system_tags=list(K6_SYSTEM_TAGS),

@@ -27,7 +27,6 @@ from crossload.render import (
     PY_RESERVED,
     PY_USER_ATTRIBUTES,
     body_checks,
-    graceful_stop_s,
     js_identifier,
     js_inline,
     js_literal,
@@ -316,12 +315,12 @@ def test_k6_thresholds_leave_out_names_k6_cannot_select(tmp_path: Path) -> None:
 
 
 def test_graceful_stop_lets_a_request_in_flight_finish() -> None:
-    demo = load_scenario(resource_dir("scenarios") / "demo.yaml")  # timeout 10 s, think at most 300 ms
-    assert graceful_stop_s(demo) == 12
-    checkout = load_scenario(resource_dir("scenarios") / "checkout.yaml")  # 5 s, login thinks up to 2 s
-    assert graceful_stop_s(checkout) == 8
-    minimal = load_scenario(resource_dir("scenarios") / "minimal.yaml")  # 30 s default, no think time
-    assert graceful_stop_s(minimal) == 31
+    """k6 waits as long as Locust's --stop-timeout: the timeout, the longest think time and 1 s."""
+    for name, seconds in (("demo", 12), ("checkout", 8), ("minimal", 31)):  # 10 s + 0.3 s, 5 s + 2 s, 30 s
+        scenario = load_scenario(resource_dir("scenarios") / f"{name}.yaml")
+        assert scenario.drain_s == seconds
+        text = render_k6(scenario, build_schedule("smoke", scenario), "http://127.0.0.1:9").text
+        assert f"      gracefulRampDown: '{seconds}s',\n      gracefulStop: '{seconds}s',\n" in text
 
 
 # --- hostile strings --------------------------------------------------------------------------------------
