@@ -29,6 +29,7 @@ from crossload.render import (
     body_checks,
     js_identifier,
     js_inline,
+    js_key,
     js_literal,
     k6_tag_value_ok,
     k6_thresholds,
@@ -312,6 +313,37 @@ def test_k6_thresholds_leave_out_names_k6_cannot_select(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert set(json.loads(proc.stdout)["thresholds"]) == set(dict(got.entries))
     assert rendered.text.count("judged by crossload only") == 5
+
+
+tag_names = st.lists(
+    st.sampled_from(["\\", "${HOME}", "</script>", "*/", "#", "\t", "é", "漢字", "😀", "%", "?", "&", "=", "+", " ",
+                     "__proto__", "(", ")", "[", "]", "|", "\u00a0", "~"])
+    | st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters=",:{}\"'`"), max_size=4),
+    min_size=1, max_size=6,
+).map("".join).filter(k6_tag_value_ok)
+
+
+@settings(max_examples=1, deadline=None, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(tag_names, min_size=100, max_size=100, unique=True))
+def test_k6_selects_exactly_the_names_written_into_thresholds(tmp_path_factory: pytest.TempPathFactory,
+                                                              names: list[str]) -> None:
+    """Every name k6_tag_value_ok accepts, written into a threshold's tag filter, selects exactly the samples
+    tagged with it: one `k6 run` fails (exit 99) if any threshold sees no sample, and k6 refuses to start
+    if it cannot parse one (`k6 inspect` does not parse threshold names)."""
+    work: Path = tmp_path_factory.mktemp("k6tags")
+    thresholds = "".join(f"    {js_key('tagged{name:' + n + '}')}: ['count==1'],\n" for n in names)
+    script = (
+        "import { Counter } from 'k6/metrics';\n"
+        "const tagged = new Counter('tagged');\n"
+        f"const NAMES = {js_literal(names)};\n"
+        f"export const options = {{ iterations: 1, vus: 1, thresholds: {{\n{thresholds}  }} }};\n"
+        "export default function () { for (const name of NAMES) { tagged.add(1, { name: name }); } }\n"
+    )
+    (work / "probe.js").write_text(script, encoding="utf-8")
+    proc = subprocess.run(["k6", "run", "-q", "--no-summary", "probe.js"], cwd=work, env=K6_ENV,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
 def test_graceful_stop_lets_a_request_in_flight_finish() -> None:
