@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_flags(run)
 
     val = sub.add_parser("validate", help="validate scenario files (default: every file under scenarios/)")
-    val.add_argument("files", nargs="*")
+    val.add_argument("files", nargs="*", help="scenario files")
+    val.add_argument("--files", dest="more_files", action="append", default=[], metavar="FILE",
+                     help="a scenario file (as `invoke validate --files F`); may be repeated")
 
     ren = sub.add_parser("render", help="render the Locust file and k6 script without running them")
     ren.add_argument("--profile", default="smoke", choices=PROFILE_NAMES)
@@ -100,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
-        return tasks_api.validate(args.files)
+        return tasks_api.validate([*args.files, *args.more_files])
     if args.command == "run":
         return tasks_api.run_profile(args.profile, tool=args.tool, target=args.target, scenario=args.scenario,
                                      users=args.users, duration=args.duration, spawn_rate=args.spawn_rate)

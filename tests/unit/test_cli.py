@@ -88,6 +88,15 @@ def test_the_command_and_the_tasks_offer_the_same_things() -> None:
         assert params <= flags | positionals, (command, params - flags - positionals)
 
 
+def test_validate_takes_files_either_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(tasks_api, "validate", lambda files: calls.append(files) or 0)
+    for argv in (["validate", "a.yaml", "b.yaml"], ["validate", "--files", "a.yaml", "--files", "b.yaml"],
+                 ["validate"]):
+        assert cli.main(argv) == 0
+    assert calls == [["a.yaml", "b.yaml"], ["a.yaml", "b.yaml"], []]
+
+
 def test_run_passes_flags_as_typed(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr(tasks_api, "run_profile", lambda p, **kw: calls.append((p, kw)) or 3)
