@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from crossload.histogram import Histogram
-from crossload.paths import PROJECT_ROOT, results_root
+from crossload.paths import PROJECT_ROOT, results_root, running_from_checkout
 from crossload.summary import PERCENTILES, LatencySummary, RequestSummary, ToolSummary
 
 
@@ -337,6 +337,9 @@ def run_dir(run_id: str, root: Path | None = None) -> Path:
 
 
 def git_sha() -> str | None:
+    """The checkout's commit when crossload runs from one (an installed wheel has none of its own)."""
+    if not running_from_checkout():
+        return None
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5, check=False

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from crossload.errors import InputError
-from crossload.histogram import Histogram
 from crossload.results import IntervalAggregate, UsersSample
 from crossload.sinks import (
     InfluxV1Sink,
@@ -222,8 +221,10 @@ def test_histogram_percentiles_come_from_the_interval() -> None:
     for ms in range(1, 101):
         a.add(float(ms), False, "2xx")
     (p,) = [p for p in interval_points([a], TAGS) if p.measurement == REQUESTS]
-    h = Histogram(a.hist.buckets)
-    assert p.field("p99_ms") == round(h.percentile_ms(99), 3)
+    # 1 .. 100 ms: the q-th percentile is q ms, to the histogram's 0.5 %.
+    for q in (50, 90, 95, 99):
+        value = p.field(f"p{q}_ms")
+        assert isinstance(value, float) and abs(value - q) <= q * 0.005, (q, value)
 
 
 # --- configuration and secrets ------------------------------------------------------------------------------
@@ -242,8 +243,6 @@ def test_no_url_means_no_sink() -> None:
 @pytest.mark.parametrize(("env", "variable"), [
     ({"CROSSLOAD_INFLUX_ORG": "o", "CROSSLOAD_INFLUX_BUCKET": "b"}, "CROSSLOAD_INFLUX_TOKEN"),
     ({"CROSSLOAD_INFLUX_TOKEN": SECRET, "CROSSLOAD_INFLUX_BUCKET": "b"}, "CROSSLOAD_INFLUX_ORG"),
-    ({"CROSSLOAD_INFLUX_TOKEN": SECRET, "CROSSLOAD_INFLUX_ORG": "o"}, "CROSSLOAD_INFLUX_BUCKET"),
-    ({"CROSSLOAD_INFLUX_API": "v1"}, "CROSSLOAD_INFLUX_DB"),
     ({"CROSSLOAD_INFLUX_API": "v1", "CROSSLOAD_INFLUX_DB": "d", "CROSSLOAD_INFLUX_PASSWORD": SECRET},
      "CROSSLOAD_INFLUX_USERNAME"),
     ({"CROSSLOAD_INFLUX_API": "v3"}, "CROSSLOAD_INFLUX_API"),
@@ -255,6 +254,15 @@ def test_missing_or_bad_settings_name_the_variable(env: dict[str, str], variable
         sink_from_env({"CROSSLOAD_INFLUX_URL": "http://127.0.0.1:8086", **env})
     assert variable in str(e.value)
     assert SECRET not in str(e.value)
+
+
+def test_unset_bucket_and_database_take_the_documented_default() -> None:
+    v2 = sink_from_env({"CROSSLOAD_INFLUX_URL": "http://127.0.0.1:8086", "CROSSLOAD_INFLUX_TOKEN": SECRET,
+                        "CROSSLOAD_INFLUX_ORG": "o"})
+    assert isinstance(v2, InfluxV2Sink) and v2.bucket == "crossload"
+    v2.close()
+    v1 = sink_from_env({"CROSSLOAD_INFLUX_URL": "http://127.0.0.1:8086", "CROSSLOAD_INFLUX_API": "v1"})
+    assert isinstance(v1, InfluxV1Sink) and v1.db == "crossload"
 
 
 def test_settings_build_the_right_sink() -> None:
@@ -289,7 +297,8 @@ def test_unreachable_server_messages_carry_no_secret(api: str) -> None:
     started = time.monotonic()
     with pytest.raises(InputError) as e:
         sink.check()
-    assert time.monotonic() - started < 3
+    # Refused at once; the bound only tells that from a hang, with slack for a busy machine.
+    assert time.monotonic() - started < 2 + 5
     text = str(e.value)
     assert "connection refused" in text and "CROSSLOAD_INFLUX_URL" in text
     assert SECRET not in text and "Basic" not in text
