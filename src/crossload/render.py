@@ -469,7 +469,9 @@ def _duration_text(ms: int) -> str:
 
 
 def _seconds_text(s: float) -> str:
-    return _duration_text(round(s * 1000))
+    """A think time as a person writes it: ``200ms``, ``1s``, ``1.5s``."""
+    ms = round(s * 1000)
+    return f"{number_text(ms / 1000)}s" if ms >= 1000 else f"{ms}ms"
 
 
 def _think_view(think: tuple[float, float]) -> dict[str, Any] | None:

@@ -130,6 +130,25 @@ def test_golden_scripts_read_like_tool_code() -> None:
     assert "wait_time = between(0.1, 0.3)" in demo and "time.sleep" not in demo
 
 
+@pytest.mark.parametrize(("think", "k6_sleep", "locust_wait"), [
+    ("500ms", "  sleep(0.5); // think time: 500ms\n}\n", "wait_time = constant(0.5)  # think time after each request"),
+    ({"min": "1s", "max": "1.5s"}, "  sleep(1 + Math.random() * 0.5); // think time: 1s to 1.5s\n}\n",
+     "wait_time = between(1.0, 1.5)  # think time after each request"),
+    ("0s", "    b(); // weight 1\n  }\n}\n", "wait_time = constant(0)\n"),
+])
+def test_shared_think_time(think: object, k6_sleep: str, locust_wait: str) -> None:
+    """One think time for every request: one sleep after the pick (k6), the user class's wait_time (Locust)."""
+    text = yaml.safe_dump({"version": 1, "name": "t", "defaults": {"think_time": think},
+                           "requests": [{"name": "a", "path": "/a", "weight": 3}, {"name": "b", "path": "/b"}]})
+    scenario = parse_scenario(text, "t.yaml")
+    schedule = build_schedule("smoke", scenario, duration_s=2)
+    script = render_k6(scenario, schedule, "http://127.0.0.1:9").text
+    assert script.endswith(k6_sleep) and script.count("sleep(") == k6_sleep.count("sleep(")
+    assert "  const pick = Math.random() * 4;\n  if (pick < 3) {\n    a(); // weight 3\n  } else {\n" in script
+    locustfile = render_locust(scenario, schedule, "http://127.0.0.1:9").text
+    assert locust_wait in locustfile and "time.sleep" not in locustfile and "import time" not in locustfile
+
+
 # --- literals ---------------------------------------------------------------------------------------------
 
 
