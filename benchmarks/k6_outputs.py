@@ -78,7 +78,7 @@ export default function () {{
 
 
 PARAMS = {
-    # crossload's request parameters for a request without body checks (k6/crossload.js prepareRequest)
+    # crossload's request parameters for a request without body checks (k6/crossload.js prepare)
     "all": "{ headers: {}, tags: { name: 'get' }, timeout: '30000ms', redirects: 0, responseType: 'none' }",
     "tags": "{ tags: { name: 'get' } }",
     "notags": "{ headers: {}, timeout: '30000ms', redirects: 0, responseType: 'none' }",

@@ -6,7 +6,7 @@ at most 1 % of its value wide, and a percentile is reported at its bucket's midp
 at most 0.5 % of the value (0.25 ms at 50 ms). Merging two histograms is adding their counts, which is
 exact, so run-level percentiles come from merged intervals and workers, never from averaged percentiles.
 
-The same bucketing is done inside the Locust listener (locust/crossload_locust.py, ``bucket_us``); a unit
+The same bucketing is done inside the Locust recorder (locust/crossload_recorder.py, ``bucket_us``); a unit
 test holds the two equal.
 """
 
