@@ -193,6 +193,12 @@ def test_a_failing_body_check_counts_the_same_in_both_tools(run_crossload, demo_
         assert result.path is not None
         manifest = json.loads((result.path / "manifest.json").read_text())
         assert manifest["outcomes"][tool]["tool_reported_requests"] == stats.overall.count
+        # The tool's closing progress line carries the numbers of the table's ALL row.
+        done = [line for line in out.splitlines() if line.startswith(f"[{tool:>6}] done")]
+        o = stats.overall
+        p95 = f"{o.p95_ms:.1f} ms" if o.p95_ms is not None else "-"
+        assert len(done) == 1 and (f"requests {o.count}  rps {o.rps:.1f}/s  p95 {p95}  "
+                                   f"errors {o.failures} ({o.error_rate:.2f}%") in done[0], (done, o)
     assert causes["locust"] == causes["k6"]
     (cause,) = causes["k6"]
     assert cause.startswith("check failed: ") and "never-in-the-body" in cause
