@@ -31,24 +31,20 @@ class LatencySummary(_Model):
     max_ms: float | None = None
 
 
-class RequestSummary(_Model):
-    """Run-level numbers of one request name (or of a whole tool: ``overall``).
-
-    ``min_ms`` ... ``max_ms``: successful responses; ``all_requests``: every request, failed ones included.
-    """
-
+class _Counts(_Model):
     count: int = 0
     failures: int = 0
     error_rate: float = Field(0.0, description="100 x failures / count (%)")
     rps: float = Field(0.0, description="count / duration_s (requests/s)")
     bytes: int = 0
-    min_ms: float | None = None
-    mean_ms: float | None = None
-    p50_ms: float | None = None
-    p90_ms: float | None = None
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-    max_ms: float | None = None
+
+
+class RequestSummary(LatencySummary, _Counts):
+    """Run-level numbers of one request name (or of a whole tool: ``overall``).
+
+    ``min_ms`` ... ``max_ms``: successful responses; ``all_requests``: every request, failed ones included.
+    """
+
     all_requests: LatencySummary = Field(default_factory=LatencySummary,
                                          description="latency over every request, failed ones included")
     errors: dict[str, int] = Field(default_factory=dict, description="failed requests by cause, largest first")
