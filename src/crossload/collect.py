@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import calendar
 import codecs
-import json
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Protocol
+
+import orjson
 
 from crossload.causes import CHECK_PREFIX, http_status, k6_error_code
 from crossload.results import AggregateWriter, IntervalAggregate, ToolStats, UsersSample, item_from_json
@@ -151,7 +152,7 @@ class K6JsonParser:
 
     def feed(self, line: str) -> None:
         if line.startswith(_DURATION):
-            d = json.loads(line)["data"]
+            d = orjson.loads(line)["data"]
             tags = d["tags"]
             t = _epoch_second(d["time"])
             status = tags.get("status", "0")
@@ -166,10 +167,10 @@ class K6JsonParser:
             if t > self.latest:
                 self.latest = t
         elif line.startswith(_VUS):
-            d = json.loads(line)["data"]
+            d = orjson.loads(line)["data"]
             self.users.append(UsersSample("k6", _epoch_second(d["time"]), int(d["value"])))
         elif line.startswith(_CHECK):
-            d = json.loads(line)["data"]
+            d = orjson.loads(line)["data"]
             tags = d["tags"]
             t = _epoch_second(d["time"])
             name, method = tags.get("name", ""), tags.get("method", "")
@@ -205,7 +206,7 @@ class LocustRecordParser:
     def feed(self, line: str) -> None:
         if not line:
             return
-        self.items.append(item_from_json("locust", json.loads(line)))
+        self.items.append(item_from_json("locust", orjson.loads(line)))
 
     def drain(self, final: bool) -> list[Item]:
         out, self.items = self.items, []

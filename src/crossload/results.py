@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import orjson
+
 from crossload.histogram import Histogram
 from crossload.paths import PROJECT_ROOT, results_root, running_from_checkout
 from crossload.summary import PERCENTILES, LatencySummary, RequestSummary, ToolSummary
@@ -309,7 +311,7 @@ def read_aggregates(path: Path, tool: str) -> Iterator[IntervalAggregate | Users
         for line in f:
             if not line.endswith("\n"):
                 break
-            yield item_from_json(tool, json.loads(line))
+            yield item_from_json(tool, orjson.loads(line))
 
 
 def item_from_json(tool: str, d: dict[str, Any]) -> IntervalAggregate | UsersSample:

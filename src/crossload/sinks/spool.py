@@ -27,6 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from crossload.errors import CrossloadError
 from crossload.results import IntervalAggregate, UsersSample, item_from_json, write_json
 from crossload.sinks.base import Sink, SinkUnavailable
@@ -150,7 +152,7 @@ def _complete_lines(path: Path, offset: int, end: int | None = None) -> Iterator
 
 def _decode(tool: str, line: bytes) -> Item | None:
     try:
-        return item_from_json(tool, json.loads(line))
+        return item_from_json(tool, orjson.loads(line))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None  # a damaged line cannot be pushed; it must not stop the rest
 
