@@ -21,6 +21,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -182,10 +183,7 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
                           f"tools: {', '.join(prep.tools)}\n")
             scripts = {name: tool.render(scenario, schedule, target).write(path / name)
                        for name, tool in tools.items()}
-            for name, tool in tools.items():
-                tool.preflight(scripts[name], env)
-            for name, tool in tools.items():
-                manifest.tool_versions[name] = tool.version()
+            manifest.tool_versions.update(_preflight(tools, scripts, env))
             manifest.save(path)
             for name, tool in tools.items():
                 ts, outcome = _run_tool(tool, runner, scripts[name], path / name, prep, request, out)
@@ -211,6 +209,19 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
         # The demo target or the runner failed before the run folder existed: nothing to keep.
         raise CrossloadError(failure or "the run did not start")
     return _finish(request, out, prep, manifest, path, stats, failure, interrupted, pusher, sink)
+
+
+def _preflight(tools: dict[str, LoadTool], scripts: dict[str, Path], env: dict[str, str]) -> dict[str, str]:
+    """Every tool's pre-flight and version, side by side (each is a child process of its own); the first
+    failure, in tool order, is raised."""
+
+    def check(name: str) -> str:
+        tools[name].preflight(scripts[name], env)
+        return tools[name].version()
+
+    with ThreadPoolExecutor(max_workers=len(tools), thread_name_prefix="crossload-preflight") as pool:
+        futures = {name: pool.submit(check, name) for name in tools}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def _finish(request: RunRequest, out: TextIO, prep: Prepared, manifest: Manifest, path: Path,

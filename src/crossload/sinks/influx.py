@@ -13,6 +13,7 @@ headers, never in URLs, and never appear in a message: every text that leaves th
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import http.client
 import json
@@ -22,15 +23,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import urllib3.exceptions
-from influxdb_client.client.influxdb_client import InfluxDBClient
-from influxdb_client.client.write_api import SYNCHRONOUS
-from influxdb_client.domain.write_precision import WritePrecision
-from influxdb_client.rest import ApiException
-from influxdb_client.service.ping_service import PingService
-from influxdb_client.service.write_service import WriteService
 
 from crossload.errors import InputError
 from crossload.sinks.base import Sink, SinkRejected, SinkUnavailable, redact_url, scrub
@@ -39,8 +35,22 @@ from crossload.sinks.lineprotocol import Point, to_line
 BATCH_LINES = 5000
 DEFAULT_TIMEOUT_S = 5.0
 _MAX_DETAIL = 300
-# The client declares ``write_precision: WritePrecision`` but its constants are plain strings.
-_SECONDS: Any = WritePrecision.S
+# The client declares ``write_precision: WritePrecision`` but its constants are plain strings ("s").
+_SECONDS: Any = "s"
+
+
+@functools.cache
+def _client_lib() -> SimpleNamespace:
+    """influxdb-client, imported when a v2 sink is made: its import takes about 0.3 s (it loads numpy) that a
+    run without InfluxDB, or with the v1 API, should not pay at start-up."""
+    from influxdb_client.client.influxdb_client import InfluxDBClient
+    from influxdb_client.client.write_api import SYNCHRONOUS
+    from influxdb_client.rest import ApiException
+    from influxdb_client.service.ping_service import PingService
+    from influxdb_client.service.write_service import WriteService
+
+    return SimpleNamespace(InfluxDBClient=InfluxDBClient, SYNCHRONOUS=SYNCHRONOUS, ApiException=ApiException,
+                           PingService=PingService, WriteService=WriteService)
 
 
 def _check_url(url: str) -> str:
@@ -224,9 +234,10 @@ class InfluxV2Sink:
         self.timeout_s = timeout_s
         self.batch_lines = batch_lines
         self._token = token
-        self._client = InfluxDBClient(url=self.url, token=token, org=org,
-                                      timeout=max(1, int(timeout_s * 1000)), enable_gzip=True, retries=False)
-        self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
+        self._lib = lib = _client_lib()
+        self._client = lib.InfluxDBClient(url=self.url, token=token, org=org,
+                                          timeout=max(1, int(timeout_s * 1000)), enable_gzip=True, retries=False)
+        self._write_api = self._client.write_api(write_options=lib.SYNCHRONOUS)
 
     @property
     def description(self) -> str:
@@ -239,7 +250,7 @@ class InfluxV2Sink:
         """Run one client call; no answer becomes ``SinkUnavailable``, an HTTP error stays ApiException."""
         try:
             return fn()
-        except ApiException:
+        except self._lib.ApiException:
             raise
         except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as e:
             raise SinkUnavailable(f"cannot reach {self.description}: {_reason(e)}") from None
@@ -247,18 +258,18 @@ class InfluxV2Sink:
     def check(self) -> None:
         try:
             try:
-                ping = PingService(self._client.api_client)  # type: ignore[no-untyped-call]
+                ping = self._lib.PingService(self._client.api_client)
                 self._call(ping.get_ping)
-            except ApiException as e:
+            except self._lib.ApiException as e:
                 if e.status not in (401, 403):
                     raise InputError(
                         f"{redact_url(self.url)} does not answer /ping like InfluxDB (HTTP {e.status}); "
                         "check CROSSLOAD_INFLUX_URL (CROSSLOAD_INFLUX_API=v1 is for InfluxDB 1.x)") from None
             try:
-                service = WriteService(self._client.api_client)  # type: ignore[no-untyped-call]
-                self._call(lambda: service.post_write(  # type: ignore[no-untyped-call]
+                service = self._lib.WriteService(self._client.api_client)
+                self._call(lambda: service.post_write(
                     org=self.org, bucket=self.bucket, body="", precision=_SECONDS))
-            except ApiException as e:
+            except self._lib.ApiException as e:
                 detail = self._detail(e.body)
                 if e.status in (401, 403):
                     raise InputError(f"{self.description} refused the token (HTTP {e.status}): check "
@@ -277,7 +288,7 @@ class InfluxV2Sink:
         try:
             self._call(lambda: self._write_api.write(bucket=self.bucket, org=self.org, record=lines,
                                                      write_precision=_SECONDS))
-        except ApiException as e:
+        except self._lib.ApiException as e:
             status = int(e.status or 0)
             raise _status_error(self.description, status, self._detail(e.body), "token") from None
 
@@ -286,8 +297,8 @@ class InfluxV2Sink:
             _write_chunks([to_line(p) for p in points], self.batch_lines, self._send)
 
     def close(self) -> None:
-        self._write_api.close()  # type: ignore[no-untyped-call]
-        self._client.close()  # type: ignore[no-untyped-call]
+        self._write_api.close()
+        self._client.close()
 
 
 # Documented in .env.example: these apply when the variable is unset or empty.

