@@ -63,6 +63,10 @@ HOSTILE_NAMES = [
 ]
 TOOLS = ("locust", "k6")
 METHODS = {"home": "GET", "a,b": "POST"}
+# Scheduling slack for every bound on elapsed time: the machine running the tests may be small and shared
+# (servers, tools and other processes). Such a bound says that a timeout is honoured (seconds, not the
+# minutes a hang takes), never how fast something is.
+SLACK_S = 5.0
 
 # The server fixtures (tests/integration/conftest.py) hand out objects with: url, stop(kill=), start(),
 # and query()/rows() for InfluxDB 1.x or export() for VictoriaMetrics.
@@ -316,7 +320,7 @@ def test_unreachable_url_is_an_input_error_within_the_timeout(api: str) -> None:
     started = time.monotonic()
     with pytest.raises(InputError, match="CROSSLOAD_INFLUX_URL"):
         sink.check()
-    assert time.monotonic() - started < timeout_s + 1
+    assert time.monotonic() - started < timeout_s + SLACK_S
     with pytest.raises(SinkUnavailable):
         sink.write([Point.make("m", {}, {"f": 1}, 1)])
     sink.close()
@@ -397,8 +401,7 @@ def test_server_killed_mid_stream_then_refilled_from_the_store(backend: Backend,
     sink = backend.make_sink()
     pusher = LivePusher(run, sink, tags, interval_s=0.2, max_backoff_s=0.5)
     try:
-        n_first = write_store(run, first)
-        pusher.offer(first)
+        n_first = write_store(run, first)  # the pusher reads the store: nothing else tells it
         wait_for(lambda: pusher.written == n_first)
         assert backend.counts(tags.run_id) == expected_counts(first)
 
@@ -406,12 +409,11 @@ def test_server_killed_mid_stream_then_refilled_from_the_store(backend: Backend,
         # in memory and needs a clean stop to keep what it acknowledged.
         backend.server.stop(kill=backend.name.startswith("influxdb"))
         n_more = write_store(run, [*second, *late])
-        pusher.offer([*second, *late])
         wait_for(lambda: pusher.failures >= 2)
         assert pusher.last_error is not None and "cannot reach" in pusher.last_error
         started = time.monotonic()
         report = pusher.close(timeout_s=3)
-        assert time.monotonic() - started < 4
+        assert time.monotonic() - started < 3 + SLACK_S
     finally:
         backend.server.start()
     assert report.pending == n_more and report.written == n_first and report.error
@@ -524,12 +526,11 @@ def test_live_pusher_keeps_pending_while_down_and_never_blocks(tmp_path: Path) -
     pusher = LivePusher(tmp_path, sink, tags, interval_s=0.05, max_backoff_s=0.1)
     items = make_items(1000, intervals=2, names=["a"])
     write_store(tmp_path, items)
-    pusher.offer(items)
     wait_for(lambda: pusher.written == len(items))
+    assert len(sink.points) == len(interval_points(items, tags))
     sink.down = True
     more = make_items(1002, intervals=2, names=["a"])
     write_store(tmp_path, more)
-    pusher.offer(more)
     wait_for(lambda: pusher.failures >= 2)
     report = pusher.close(timeout_s=1)
     assert report.pending == len(more) and report.written == len(items) and report.error
@@ -538,21 +539,30 @@ def test_live_pusher_keeps_pending_while_down_and_never_blocks(tmp_path: Path) -
 
 
 def test_close_returns_in_time_when_the_server_hangs(tmp_path: Path) -> None:
+    entered = threading.Event()
+    release = threading.Event()
+
     class Hanging(MemorySink):
+        """A write that never returns until the test is over: a server that accepted and went silent."""
+
         def write(self, points: Sequence[Point]) -> None:
-            time.sleep(5)
+            entered.set()
+            release.wait(120)
             super().write(points)
 
     tags = RunTags("r1", "s", "load")
     items = make_items(1000, intervals=1, names=["a"])
     write_store(tmp_path, items)
     pusher = LivePusher(tmp_path, Hanging(), tags, interval_s=0.05)
-    pusher.offer(items)
-    time.sleep(0.2)
-    started = time.monotonic()
-    report = pusher.close(timeout_s=0.5)
-    assert time.monotonic() - started < 1.0
-    assert report.pending == len(items) and report.error
+    try:
+        assert entered.wait(30), "the pusher never tried to write"
+        started = time.monotonic()
+        report = pusher.close(timeout_s=0.5)
+        # Back long before the hanging write could return (the test releases it only at the end).
+        assert time.monotonic() - started < 0.5 + SLACK_S
+        assert report.pending == len(items) and report.error
+    finally:
+        release.set()
 
 
 # --- slow servers and body limits (local sockets, no real server) ------------------------------------------
@@ -574,11 +584,11 @@ def test_a_silent_server_is_unavailable_within_the_timeout(api: str, silent_serv
     started = time.monotonic()
     with pytest.raises(SinkUnavailable, match="no answer in time"):
         sink.write([Point.make("m", {}, {"f": 1}, 1)])
-    assert time.monotonic() - started < timeout_s + 1
+    assert time.monotonic() - started < timeout_s + SLACK_S
     started = time.monotonic()
     with pytest.raises(InputError, match="no answer in time"):
         sink.check()
-    assert time.monotonic() - started < timeout_s + 1
+    assert time.monotonic() - started < timeout_s + SLACK_S
     sink.close()
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,34 @@ pytestmark = pytest.mark.integration
 
 STATS_KEYS = {"count", "failures", "error_rate", "rps", "min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms",
               "p99_ms", "max_ms"}
+LATENCY_KEYS = ("min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms")
+# Wide enough for the side-by-side table whatever terminal (or none) the tests run in.
+TABLE_WIDTH = 200
+
+
+def every_request(stats: dict[str, Any]) -> dict[str, Any]:
+    """Latency over every request, failed ones included: ``all_requests`` from summary schema 2 on; before
+    that, the top-level figures were over every request."""
+    return stats.get("all_requests") or stats
+
+
+def assert_latency_ordered(lat: dict[str, Any], where: object) -> None:
+    values = [lat[k] for k in ("min_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms")]
+    assert all(isinstance(v, int | float) for v in values), (where, lat)
+    assert values == sorted(values), (where, lat)
+    assert lat["min_ms"] <= lat["mean_ms"] <= lat["max_ms"], (where, lat)
+
+
+def rank_index(q: float, n: int) -> int:
+    """Index of the q-th percentile in n sorted samples, by nearest rank, computed as crossload.histogram
+    does (the same float expression, so an exact integer rank never lands one sample off)."""
+    return max(1, math.ceil(q / 100.0 * n)) - 1
+
+
+def locust_half_step(ms: float) -> float:
+    """Half of the step Locust rounds a response time to for its percentiles (locust.stats.
+    bucket_response_time: whole ms below 100 ms, 10 ms below 1 s, 100 ms below 10 s, then 1 s)."""
+    return 0.5 if ms < 100 else 5.0 if ms < 1000 else 50.0 if ms < 10000 else 500.0
 
 SCENARIO = """\
 version: 1
@@ -41,7 +71,10 @@ requests:
 thresholds:
   - "p95 < 10s"
   - {request: health, check: "error_rate < 1%"}
+  # One request in four fails on purpose: say so, instead of tripping the default 10 % error-rate guard.
+  - "error_rate < 80%"
 """
+SCENARIO_THRESHOLDS = ("p95 < 10s", "error_rate < 1%", "error_rate < 80%")
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +88,7 @@ def contract_run(tmp_path_factory: pytest.TempPathFactory, demo_target: str) -> 
     scenario.write_text(SCENARIO, encoding="utf-8")
     out = io.StringIO()
     result = execute(RunRequest(profile="smoke", target=demo_target, scenario=str(scenario), users=3,
-                                duration_s=4, results_dir=tmp / "results"), out=out)
+                                duration_s=4, results_dir=tmp / "results", width=TABLE_WIDTH), out=out)
     return result, out.getvalue(), tmp
 
 
@@ -63,6 +96,7 @@ def test_summary_follows_the_contract(contract_run: tuple[object, str, Path]) ->
     result, printed, _tmp = contract_run
     assert result.exit_code == EXIT_PASS, printed  # type: ignore[attr-defined]
     summary = json.loads((result.path / "summary.json").read_text())  # type: ignore[attr-defined]
+    schema = summary.get("schema", 1)
     assert set(summary["tools"]) == {"locust", "k6"}
     for tool, data in summary["tools"].items():
         assert set(data["overall"]) >= STATS_KEYS, tool
@@ -70,19 +104,35 @@ def test_summary_follows_the_contract(contract_run: tuple[object, str, Path]) ->
         for name, stats in data["requests"].items():
             assert set(stats) >= STATS_KEYS, (tool, name)
             assert stats["count"] > 0, (tool, name)
-            assert stats["min_ms"] <= stats["p50_ms"] <= stats["p90_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
-            assert stats["p99_ms"] <= stats["max_ms"]
+            assert_latency_ordered(every_request(stats), (tool, name))
         # /error/100 always fails; the others never do.
-        assert data["requests"]["broken on purpose"]["error_rate"] == 100.0, tool
-        assert data["requests"]["health"]["failures"] == 0, tool
-        assert data["requests"]["item"]["failures"] == 0, tool
+        broken = data["requests"]["broken on purpose"]
+        assert broken["failures"] == broken["count"] and broken["error_rate"] == 100.0, tool
+        for name in ("health", "item"):
+            stats = data["requests"][name]
+            assert stats["failures"] == 0 and stats["error_rate"] == 0.0, (tool, name)
+        if schema >= 2:
+            # Top-level latency is that of successful responses: none for a request that always fails, the
+            # same as over every request for one that never fails.
+            assert all(broken[k] is None for k in LATENCY_KEYS), (tool, broken)
+            assert broken["errors"] == {"HTTP 500": broken["failures"]}, (tool, broken["errors"])
+            for name in ("health", "item"):
+                stats = data["requests"][name]
+                for k in LATENCY_KEYS:
+                    assert math.isclose(stats[k], stats["all_requests"][k], abs_tol=0.001), (tool, name, k)
+                assert stats["errors"] == {}, (tool, name)
+            assert_latency_ordered(data["overall"], (tool, "overall, successful"))
         total = sum(s["count"] for s in data["requests"].values())
         assert data["overall"]["count"] == total
+        assert data["overall"]["failures"] == sum(s["failures"] for s in data["requests"].values())
+        assert_latency_ordered(every_request(data["overall"]), (tool, "overall"))
         assert abs(data["overall"]["rps"] - total / 4.0) < 0.01
-    assert {(t["tool"], t["threshold"]) for t in summary["thresholds"]} == {
-        (tool, text) for tool in ("locust", "k6") for text in ("p95 < 10s", "error_rate < 1%")
-    }
-    assert all(t["passed"] and t["measured"] is not None for t in summary["thresholds"])
+    # Every threshold of the scenario was judged for each tool (guards, schema 2, come on top) and passed.
+    own = [t for t in summary["thresholds"] if not t.get("guard")]
+    assert sorted((t["tool"], t["threshold"]) for t in own) == sorted(
+        (tool, text) for tool in ("locust", "k6") for text in SCENARIO_THRESHOLDS
+    )
+    assert summary["thresholds"] and all(t["passed"] and t["measured"] is not None for t in summary["thresholds"])
 
 
 def test_counts_equal_each_tools_own_totals(contract_run: tuple[object, str, Path]) -> None:
@@ -161,8 +211,10 @@ def test_dotenv_supplies_variables(tmp_path: Path, run_crossload, monkeypatch: p
                         "    checks: {status: 201}\n")
     result, printed = run_crossload(scenario=str(scenario), target=demo_target, users=1, duration_s=2)
     assert result.exit_code == EXIT_PASS, printed
+    summary = json.loads((result.path / "summary.json").read_text())
     for tool in ("locust", "k6"):
-        stats = result.summary["tools"][tool]["requests"]["create"]
+        stats = summary["tools"][tool]["requests"]["create"]
+        # 201 only with the right token: every request counted, none failed.
         assert stats["count"] > 0 and stats["failures"] == 0, tool
     # The token came from .env at run time and is not in the rendered files.
     assert "demo-token" not in (result.path / "k6" / "script.js").read_text()
@@ -192,7 +244,8 @@ def test_a_crashing_tool_exits_3_and_keeps_the_run(tmp_path: Path, run_crossload
 
 def test_cli_default_runs_both_tools_against_the_demo_target(tmp_path: Path) -> None:
     """The README's first command, shortened: no --target, so the built-in demo target is used."""
-    env = dict(os.environ, CROSSLOAD_RESULTS_DIR=str(tmp_path / "results"), CROSSLOAD_DOTENV=str(tmp_path / "x"))
+    env = dict(os.environ, CROSSLOAD_RESULTS_DIR=str(tmp_path / "results"), CROSSLOAD_DOTENV=str(tmp_path / "x"),
+               COLUMNS=str(TABLE_WIDTH))  # the table's width; not that of whatever terminal runs the tests
     proc = subprocess.run(
         [sys.executable, "-m", "crossload", "run", "smoke", "--duration", "3s"], cwd=resource_dir("."),
         env=env, capture_output=True, text=True, timeout=180, check=False,
@@ -211,41 +264,74 @@ def test_cli_default_runs_both_tools_against_the_demo_target(tmp_path: Path) -> 
 
 def test_percentiles_agree_with_the_raw_samples_and_the_tools_own_reports(
         contract_run: tuple[object, str, Path]) -> None:
-    import csv
+    """Our numbers against each tool's authoritative record of the run: k6's raw sample stream and its
+    --summary-export; Locust's final statistics (--json-file, written once the run is over). Never Locust's
+    CSV: it is written periodically and can miss the last requests."""
     import gzip
-    import math
+    from collections import Counter
 
     result, _printed, _tmp = contract_run
     path: Path = result.path  # type: ignore[attr-defined]
     summary = json.loads((path / "summary.json").read_text())
+    schema = summary.get("schema", 1)
+
     # k6: every latency is in the raw stream; ours must be within the histogram's 0.5 %.
-    samples = sorted(
-        json.loads(line)["data"]["value"]
-        for line in gzip.decompress((path / "k6" / "raw.json.gz").read_bytes()).decode().splitlines()
-        if line.startswith('{"metric":"http_req_duration","type":"Point"')
-    )
-    ours = summary["tools"]["k6"]["overall"]
-    assert ours["count"] == len(samples)
+    points = [json.loads(line)["data"]
+              for line in gzip.decompress((path / "k6" / "raw.json.gz").read_bytes()).decode().splitlines()
+              if line.startswith('{"metric":"http_req_duration","type":"Point"')]
+    samples = sorted(p["value"] for p in points)
+    k6 = summary["tools"]["k6"]
+    ours = every_request(k6["overall"])
+    own = json.loads((path / "k6" / "k6-summary.json").read_text())["metrics"]
+    assert k6["overall"]["count"] == len(samples) == own["http_reqs"]["count"] > 0
+    assert {name: s["count"] for name, s in k6["requests"].items()} == Counter(p["tags"]["name"] for p in points)
+    # No check of this scenario can fail on an expected response: the failures are the unexpected ones.
+    assert {name: s["failures"] for name, s in k6["requests"].items()} == {
+        name: sum(1 for p in points if p["tags"]["name"] == name and p["tags"]["expected_response"] == "false")
+        for name in k6["requests"]}
     for q in (50, 90, 95, 99):
-        exact = samples[math.ceil(q / 100 * len(samples)) - 1]
+        exact = samples[rank_index(q, len(samples))]
         assert abs(ours[f"p{q}_ms"] - exact) <= exact * 0.005 + 0.001, (q, ours[f"p{q}_ms"], exact)
-    own = json.loads((path / "k6" / "k6-summary.json").read_text())["metrics"]["http_req_duration"]
-    assert math.isclose(ours["min_ms"], own["min"], abs_tol=0.001)
-    assert math.isclose(ours["max_ms"], own["max"], abs_tol=0.001)
-    assert math.isclose(ours["mean_ms"], own["avg"], rel_tol=1e-4, abs_tol=0.001)
-    # Locust: its CSV keeps exact min/max/average, and percentiles rounded to whole milliseconds.
-    with (path / "locust" / "locust_stats.csv").open(newline="") as f:
-        rows = {r["Name"]: r for r in csv.DictReader(f)}
-    for name, stats in summary["tools"]["locust"]["requests"].items():
-        row = rows[name]
-        assert stats["count"] == int(row["Request Count"])
-        assert stats["failures"] == int(row["Failure Count"])
-        assert math.isclose(stats["min_ms"], float(row["Min Response Time"]), abs_tol=0.001)
-        assert math.isclose(stats["max_ms"], float(row["Max Response Time"]), abs_tol=0.001)
-        assert math.isclose(stats["mean_ms"], float(row["Average Response Time"]), rel_tol=1e-4, abs_tol=0.001)
-        for q, column in ((50, "50%"), (95, "95%"), (99, "99%")):
-            theirs = float(row[column])
-            assert abs(stats[f"p{q}_ms"] - theirs) <= max(1.0, 0.05 * theirs), (name, q)
+    duration = own["http_req_duration"]
+    assert math.isclose(ours["min_ms"], duration["min"], abs_tol=0.001)
+    assert math.isclose(ours["max_ms"], duration["max"], abs_tol=0.001)
+    assert math.isclose(ours["mean_ms"], duration["avg"], rel_tol=1e-4, abs_tol=0.001)
+    if schema >= 2:
+        # Top-level latency: successful responses only, to the histogram's precision (1 % at the extremes,
+        # which may be bucket bounds when a failure shares the bucket).
+        ok = sorted(p["value"] for p in points if p["tags"]["expected_response"] == "true")
+        top = k6["overall"]
+        assert top["count"] - top["failures"] == len(ok) > 0
+        for q in (50, 90, 95, 99):
+            exact = ok[rank_index(q, len(ok))]
+            assert abs(top[f"p{q}_ms"] - exact) <= exact * 0.01 + 0.002, (q, top[f"p{q}_ms"], exact)
+        assert abs(top["min_ms"] - ok[0]) <= ok[0] * 0.01 + 0.002
+        assert abs(top["max_ms"] - ok[-1]) <= ok[-1] * 0.01 + 0.002
+        assert math.isclose(top["mean_ms"], sum(ok) / len(ok), rel_tol=1e-3, abs_tol=0.002)
+
+    # Locust: its final statistics keep exact counts, min, max and total time, and every response time
+    # rounded (to whole ms below 100 ms); a percentile is compared with the rounded sample of the same rank.
+    final = json.loads((path / "locust" / "locust-final.json").read_text())
+    entries = {e["name"]: e for e in final}
+    locust = summary["tools"]["locust"]
+    assert set(entries) == set(locust["requests"]) and len(entries) == len(final)
+    assert locust["overall"]["count"] == sum(e["num_requests"] for e in final) > 0
+    for name, stats in locust["requests"].items():
+        entry = entries[name]
+        lat = every_request(stats)
+        assert entry["num_none_requests"] == 0, name
+        assert stats["count"] == entry["num_requests"], name
+        assert stats["failures"] == entry["num_failures"], name
+        assert math.isclose(lat["min_ms"], entry["min_response_time"], abs_tol=0.001), name
+        assert math.isclose(lat["max_ms"], entry["max_response_time"], abs_tol=0.001), name
+        assert math.isclose(lat["mean_ms"], entry["total_response_time"] / entry["num_requests"],
+                            rel_tol=1e-4, abs_tol=0.001), name
+        rounded = sorted(float(ms) for ms, n in entry["response_times"].items() for _ in range(n))
+        assert len(rounded) == entry["num_requests"], name
+        for q in (50, 90, 95, 99):
+            theirs = rounded[rank_index(q, len(rounded))]
+            mine = lat[f"p{q}_ms"]
+            assert abs(mine - theirs) <= locust_half_step(theirs) + mine * 0.005 + 0.001, (name, q, mine, theirs)
 
 
 def test_a_failed_preflight_exits_2_and_leaves_no_run(tmp_path: Path, run_crossload,  # type: ignore[no-untyped-def]
