@@ -60,6 +60,19 @@ interval starting at the timestamp).
     fields  limit (float), measured (float; absent when nothing was measured), passed (boolean)
     time    run start
 
+``crossload_summary``: one point per run, tool and request name (and ``(all)`` for every request), written
+once after the run with the run-level points: the whole-run figures of summary.json, exactly as they are there.
+    tags    run_id, scenario, profile, tool, name (a request name, or ``(all)``: the tool's ``overall``)
+    fields  count, failures, bytes (integers); error_rate (float, %), rps (float, requests/s),
+            duration_s (float, the duration rps is computed over);
+            min_ms, mean_ms, p50_ms, p90_ms, p95_ms, p99_ms, max_ms (float, successful responses; absent
+            when nothing was measured); all_min_ms ... all_max_ms (the same over every request);
+            ended_ms (integer, epoch milliseconds: the end of the tool's run, for Grafana region
+            annotations); peak_users (integer; on ``(all)`` only)
+    time    the start of the tool's run (the run's start when unknown)
+    Whole-run percentiles come from the merged histograms of the run (summary.json): read them from here,
+    never as an aggregate of the per-interval percentiles of ``crossload_requests``.
+
 ``name``, ``users`` and ``limit`` are InfluxQL keywords: double-quote identifiers in InfluxQL
 (``SELECT sum("count") FROM crossload_requests GROUP BY "name"``).
 
@@ -96,6 +109,7 @@ ERRORS = "crossload_errors"
 USERS = "crossload_users"
 RUNS = "crossload_runs"
 THRESHOLDS = "crossload_thresholds"
+SUMMARY = "crossload_summary"
 
 ALL_REQUESTS = "(all)"
 EMPTY_TAG = "-"
@@ -343,6 +357,58 @@ def threshold_points(verdicts: Iterable[Mapping[str, Any]], run_tags: RunTags,
         if measured is not None:
             fields["measured"] = float(measured)
         points.append(Point.make(THRESHOLDS, tags, fields, started_ts_s))
+    return points
+
+
+SUMMARY_COUNTS = ("count", "failures", "bytes")
+SUMMARY_RATES = ("error_rate", "rps")
+SUMMARY_LATENCY = ("min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms")
+
+
+def _summary_fields(figures: Mapping[str, Any]) -> dict[str, FieldValue]:
+    """The fields of one ``requests.<name>`` (or ``overall``) object of summary.json, typed for InfluxDB.
+
+    Types are fixed per field (a field written as an integer once must stay one), whatever the JSON holds.
+    """
+    fields: dict[str, FieldValue] = {}
+    for key in SUMMARY_COUNTS:
+        fields[key] = int(figures.get(key) or 0)
+    for key in SUMMARY_RATES:
+        fields[key] = float(figures.get(key) or 0.0)
+    every = figures.get("all_requests")
+    for key in SUMMARY_LATENCY:
+        value = figures.get(key)
+        if value is not None:
+            fields[key] = float(value)
+        value = every.get(key) if isinstance(every, Mapping) else None
+        if value is not None:
+            fields[f"all_{key}"] = float(value)
+    return fields
+
+
+def summary_points(tool: str, tool_summary: Mapping[str, Any], run_tags: RunTags, started_ts_s: int,
+                   ended_ms: int | None = None) -> list[Point]:
+    """``crossload_summary`` points of one tool: ``(all)`` (its ``overall``) and one per request name.
+
+    ``tool_summary`` is ``summary.json``'s ``tools.<tool>`` object; values are taken unchanged, so what a
+    dashboard reads from these points is what summary.json says.
+    """
+    base = {"run_id": run_tags.run_id, "scenario": run_tags.scenario, "profile": run_tags.profile, "tool": tool}
+    common: dict[str, FieldValue] = {"duration_s": float(tool_summary.get("duration_s") or 0.0)}
+    if ended_ms is not None:
+        common["ended_ms"] = int(ended_ms)
+    points: list[Point] = []
+    overall = tool_summary.get("overall")
+    if isinstance(overall, Mapping):
+        fields = {**_summary_fields(overall), **common, "peak_users": int(tool_summary.get("peak_users") or 0)}
+        points.append(Point.make(SUMMARY, {**base, "name": ALL_REQUESTS}, fields, started_ts_s))
+    requests = tool_summary.get("requests")
+    if isinstance(requests, Mapping):
+        for name in sorted(requests):
+            figures = requests[name]
+            if isinstance(figures, Mapping):
+                fields = {**_summary_fields(figures), **common}
+                points.append(Point.make(SUMMARY, {**base, "name": str(name)}, fields, started_ts_s))
     return points
 
 

@@ -1,8 +1,9 @@
 """What InfluxDB already holds of a run, so the local store stays the source of truth and nothing is lost.
 
 ``results/<run-id>/influx.json`` records, per tool, the byte offset in ``<tool>/aggregates.jsonl`` up to
-which every line has been acknowledged by the sink, and a digest of the run-level points (runs and
-thresholds) last acknowledged. Pushing means: read the store from those offsets, write, move the offsets.
+which every line has been acknowledged by the sink, and a digest of the run-level points (runs,
+thresholds and the whole-run summary) last acknowledged. Pushing means: read the store from those offsets,
+write, move the offsets.
 Nothing pending is ever held in memory, so an InfluxDB that is away for an hour costs no memory, and
 ``push_run`` after the fact (or after a crash) fills the replica from the store.
 
@@ -38,6 +39,7 @@ from crossload.sinks.lineprotocol import (
     RunTags,
     interval_points,
     run_point,
+    summary_points,
     threshold_points,
     to_lines,
 )
@@ -231,8 +233,18 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _parse_iso_ms(text: object) -> int | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return round(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
 def run_level_points(run_dir: Path, tags: RunTags) -> list[Point]:
-    """``crossload_runs`` and ``crossload_thresholds`` points from manifest.json and summary.json."""
+    """``crossload_runs``, ``crossload_thresholds`` and ``crossload_summary`` points from manifest.json and
+    summary.json (the summary points: each tool's whole-run figures, stamped with the tool's start)."""
     manifest = _read_json(run_dir / "manifest.json")
     if not manifest.get("started_at"):
         return []
@@ -254,6 +266,16 @@ def run_level_points(run_dir: Path, tags: RunTags) -> list[Point]:
             ended_at=outcome.get("ended_at") or manifest.get("ended_at"),
             tool_version=versions.get(tool), duration_s=float(duration) if duration is not None else None))
     points.extend(threshold_points(verdicts, tags, started))
+    for tool in sorted(summaries):
+        tool_summary = summaries.get(tool)
+        if not isinstance(tool_summary, dict):
+            continue
+        outcome = outcomes.get(tool) or {}
+        tool_start_ms = _parse_iso_ms(outcome.get("started_at"))
+        points.extend(summary_points(
+            str(tool), tool_summary, tags,
+            started_ts_s=started if tool_start_ms is None else tool_start_ms // 1000,
+            ended_ms=_parse_iso_ms(outcome.get("ended_at") or manifest.get("ended_at"))))
     return points
 
 
