@@ -147,4 +147,47 @@ results.add_task(results_show)
 results.add_task(results_push)
 results.add_task(results_prune)
 
-ns = Collection(smoke, load, stress, spike, endurance, validate, render, target, golden, test, results)
+
+@task(help={"check": "compare instead of writing: exit 1 if a dashboard file differs"})
+def dashboards(c, check=False):
+    """Regenerate the Grafana dashboards dashboards/*.json from dashboards/generate.py (or --check them)."""
+    _exit(tasks_api.dashboards(check))
+
+
+STACK_PROFILE_HELP = "compose profiles to include, comma-separated (default: COMPOSE_PROFILES, else none)"
+
+
+@task(name="up", help={"profile": STACK_PROFILE_HELP,
+                       "timeout": "seconds to wait for every service to be healthy (default 180)"})
+def stack_up(c, profile=None, timeout=None):
+    """Start InfluxDB + Grafana (docker/compose.yml, docker SDK); runs then push to it (settings written to .env)."""
+    _exit(tasks_api.stack_up(profile, timeout))
+
+
+@task(name="down", help={"volumes": "also delete the data volumes (InfluxDB's data, Grafana's state)"})
+def stack_down(c, volumes=False):
+    """Stop and remove the stack's containers and network (data volumes are kept unless --volumes)."""
+    _exit(tasks_api.stack_down(volumes))
+
+
+@task(name="status", help={"profile": STACK_PROFILE_HELP})
+def stack_status(c, profile=None):
+    """Show each service of the stack: container, health, image, ports; exit 0 only when all are up and healthy."""
+    _exit(tasks_api.stack_status(profile))
+
+
+@task(name="logs", help={"service": "one service (influxdb, grafana; default: all)",
+                         "tail": "lines per service (default 100)", "follow": "keep streaming until Ctrl-C"})
+def stack_logs(c, service=None, tail=None, follow=False):
+    """Show the logs of the stack's containers (docker SDK)."""
+    _exit(tasks_api.stack_logs(service, tail, follow))
+
+
+stack = Collection("stack")
+stack.add_task(stack_up)
+stack.add_task(stack_down)
+stack.add_task(stack_status)
+stack.add_task(stack_logs)
+
+ns = Collection(smoke, load, stress, spike, endurance, validate, render, target, golden, dashboards, test, results,
+                stack)

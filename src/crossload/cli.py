@@ -1,4 +1,4 @@
-"""The ``crossload`` command: run, validate, render, target and results, with the flags of the Invoke tasks.
+"""The ``crossload`` command: run, validate, render, target, results and stack, with the flags of the Invoke tasks.
 
 ``crossload run smoke`` is ``invoke smoke``, ``crossload results show latest`` is ``invoke results.show
 latest``, and so on: both call the same functions (crossload.tasks_api, crossload.runs), which check every
@@ -97,6 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--keep", default=None, help="keep the newest N runs")
     prune.add_argument("--older-than", default=None, help="delete runs older than this, e.g. 7d or 12h")
     prune.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
+
+    stk = sub.add_parser("stack", help="the InfluxDB + Grafana stack of docker/compose.yml: up, down, status, logs")
+    ssub = stk.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    profile_help = "compose profiles to include, comma-separated (default: COMPOSE_PROFILES, else none)"
+    sup = ssub.add_parser("up", help="start it and write its CROSSLOAD_INFLUX_* settings into .env")
+    sup.add_argument("--profile", default=None, help=profile_help)
+    sup.add_argument("--timeout", default=None, help="seconds to wait for every service to be healthy (default 180)")
+    sdown = ssub.add_parser("down", help="remove its containers and network (data volumes are kept)")
+    sdown.add_argument("--volumes", action="store_true", help="also delete the data volumes")
+    sstatus = ssub.add_parser("status", help="each service: container, health, image, ports")
+    sstatus.add_argument("--profile", default=None, help=profile_help)
+    slogs = ssub.add_parser("logs", help="the logs of its containers")
+    slogs.add_argument("--service", default=None, help="one service (default: all)")
+    slogs.add_argument("--tail", default=None, help="lines per service (default 100)")
+    slogs.add_argument("--follow", action="store_true", help="keep streaming until Ctrl-C")
     return parser
 
 
@@ -119,6 +134,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.action == "push":
             return tasks_api.results_push(args.run)
         return tasks_api.results_prune(args.keep, args.older_than, args.dry_run)
+    if args.command == "stack":
+        if args.action == "up":
+            return tasks_api.stack_up(args.profile, args.timeout)
+        if args.action == "down":
+            return tasks_api.stack_down(args.volumes)
+        if args.action == "status":
+            return tasks_api.stack_status(args.profile)
+        return tasks_api.stack_logs(args.service, args.tail, args.follow)
     return EXIT_INPUT
 
 

@@ -216,6 +216,65 @@ def results_prune(keep: str | int | None, older_than: str | None, dry_run: bool)
                                      dry_run=dry_run))
 
 
+# --- the results stack (docker/compose.yml) and the dashboards ----------------------------------------
+
+def stack_up(profile: str | None = None, timeout: str | int | None = None) -> int:
+    """Create and start the stack, wait until it is healthy, write its CROSSLOAD_INFLUX_* settings into .env."""
+    from crossload import stack
+
+    def go() -> int:
+        seconds = _int("timeout", timeout, minimum=1)
+        chosen = stack.load_stack()
+        return stack.up(chosen, stack.docker_client(), sys.stdout, profiles=stack.profiles_from(profile),
+                        timeout_s=float(seconds) if seconds is not None else stack.UP_TIMEOUT_S)
+
+    return _guard(go)
+
+
+def stack_down(volumes: bool = False) -> int:
+    from crossload import stack
+
+    return _guard(lambda: stack.down(stack.load_stack(), stack.docker_client(), sys.stdout, volumes=volumes))
+
+
+def stack_status(profile: str | None = None) -> int:
+    from crossload import stack
+
+    return _guard(lambda: stack.status(stack.load_stack(), stack.docker_client(), sys.stdout,
+                                       profiles=stack.profiles_from(profile)))
+
+
+def stack_logs(service: str | None = None, tail: str | int | None = None, follow: bool = False) -> int:
+    from crossload import stack
+
+    def go() -> int:
+        lines = _int("tail", tail, minimum=0)
+        return stack.logs(stack.load_stack(), stack.docker_client(), sys.stdout, service=service or None,
+                          tail=100 if lines is None else lines, follow=follow)
+
+    return _guard(go)
+
+
+def dashboards(check: bool = False) -> int:
+    """Regenerate dashboards/*.json with dashboards/generate.py (``check``: compare only, exit 1 on a difference)."""
+    import importlib.util
+
+    from crossload.paths import PROJECT_ROOT
+
+    script = PROJECT_ROOT / "dashboards" / "generate.py"
+    if not script.is_file():
+        return _fail(InputError(f"{script} not found: the dashboards are generated from crossload's repository"))
+    try:
+        import grafana_foundation_sdk  # noqa: F401
+    except ImportError:
+        return _fail(InputError("grafana-foundation-sdk is not installed: pip install -e '.[dev]'"))
+    spec = importlib.util.spec_from_file_location("crossload_dashboards_generate", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return int(module.main(["--check"] if check else []))
+
+
 # --- Invoke: optional positional arguments -------------------------------------------------------------
 
 def _parser_wants_a_word(depth: int = 6) -> bool:
@@ -276,6 +335,6 @@ class OptionalPositionalTask(Task):  # type: ignore[type-arg]
         return out
 
 
-__all__ = ["OptionalPositional", "OptionalPositionalTask", "golden", "render", "results_list", "results_prune",
-           "results_push", "results_show", "run_profile", "serve_target", "target_options", "validate",
-           "version_text"]
+__all__ = ["OptionalPositional", "OptionalPositionalTask", "dashboards", "golden", "render", "results_list",
+           "results_prune", "results_push", "results_show", "run_profile", "serve_target", "stack_down",
+           "stack_logs", "stack_status", "stack_up", "target_options", "validate", "version_text"]
