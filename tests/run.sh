@@ -4,7 +4,8 @@
 #   bash tests/run.sh            # everything (unit + integration: real Locust, k6, InfluxDB, VictoriaMetrics)
 #   bash tests/run.sh -k golden  # extra arguments go to pytest
 #
-# Installs: the package with its dev extras (pip), Debian's influxdb and victoria-metrics (apt, as root).
+# Installs: the package with its dev extras (pip), Debian's influxdb, victoria-metrics, docker.io and
+# busybox-static (apt, as root).
 # The tests start the servers they need on free loopback ports and stop them; nothing keeps running after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,10 @@ log() { printf '[tests/run.sh] %s\n' "$*"; }
 need_apt=()
 command -v influxd >/dev/null 2>&1 || need_apt+=(influxdb)
 command -v victoria-metrics >/dev/null 2>&1 || need_apt+=(victoria-metrics)
+# The stack tests: a real Docker engine (dockerd, started by the tests on a private socket) and busybox for
+# the stand-in image they build (no image can be pulled).
+command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
+command -v busybox >/dev/null 2>&1 || need_apt+=(busybox-static)
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     log "need root to install: ${need_apt[*]} (or install them yourself)"

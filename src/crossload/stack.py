@@ -847,14 +847,8 @@ def _announce(stack: Stack, out: TextIO, dotenv: Path | None) -> None:
     previous = _assigned(inside)
     write_block(path, settings)
     out.write(f"wrote {', '.join(settings)} to {path}: every run now pushes to the stack\n")
-    # This process too (the fronts copied .env into the environment at start), unless the user exported them.
-    exported = []
-    for key, value in settings.items():
-        current = os.environ.get(key)
-        if not current or current == previous.get(key):
-            os.environ[key] = value
-        elif current != value:
-            exported.append(key)
+    # Exported by the user (not copied from an earlier block of .env by the command-line fronts): they win.
+    exported = [k for k, v in settings.items() if os.environ.get(k) and os.environ[k] not in (v, previous.get(k))]
     if exported:
         out.write(f"note: {', '.join(exported)} set in the environment win over {path}: unset them to push to "
                   "the stack\n")

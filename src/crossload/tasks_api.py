@@ -225,8 +225,12 @@ def stack_up(profile: str | None = None, timeout: str | int | None = None) -> in
     def go() -> int:
         seconds = _int("timeout", timeout, minimum=1)
         chosen = stack.load_stack()
-        return stack.up(chosen, stack.docker_client(), sys.stdout, profiles=stack.profiles_from(profile),
+        code = stack.up(chosen, stack.docker_client(), sys.stdout, profiles=stack.profiles_from(profile),
                         timeout_s=float(seconds) if seconds is not None else stack.UP_TIMEOUT_S)
+        from crossload.settings import apply_dotenv
+
+        apply_dotenv()  # the settings up wrote count in this process too (`invoke stack.up smoke`)
+        return code
 
     return _guard(go)
 

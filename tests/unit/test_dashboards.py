@@ -2,7 +2,7 @@
 (every panel reads the data source variable with raw InfluxQL, says what it computes, never aggregates a
 percentile into a whole-run figure); and the whole-run measurement (crossload_summary) they read.
 
-Every query is also run against a real InfluxDB holding a real run: tests/integration/test_dashboards.py.
+Every query is also run against a real InfluxDB holding a real run: tests/integration/test_dashboard_queries.py.
 """
 
 from __future__ import annotations
