@@ -67,6 +67,31 @@ def endurance(c, tool="both", target=None, scenario=None, users=None, duration=N
     _run("endurance", tool, target, scenario, users, duration, spawn_rate)
 
 
+@task(klass=tasks_api.OptionalPositionalTask, positional=["profile"], help={
+    "profile": "profile to run (default smoke); may be given without --profile",
+    **{k: v for k, v in RUN_HELP.items() if k != "tool"},
+})
+def compare(c, profile="smoke", target=None, scenario=None, users=None, duration=None, spawn_rate=None):
+    """Run Locust, then k6, on one profile and compare them side by side (`invoke compare [PROFILE]`).
+
+    Every number per request and overall, with differences beyond the tools' definitions flagged."""
+    _exit(tasks_api.compare(profile, target=target, scenario=scenario, users=users, duration=duration,
+                            spawn_rate=spawn_rate))
+
+
+@task(klass=tasks_api.OptionalPositionalTask, positional=["run"], help={
+    "run": RUN_REF_HELP,
+    "baseline": "a run id, or last:N: the N newest earlier runs of the same scenario and profile (default last:5)",
+    "tolerance": "relative tolerance for p95, p99 and RPS (default 20%)",
+    "floor": "latency changes below this never count as a regression (default 5ms)",
+})
+def report(c, run="latest", baseline=None, tolerance=None, floor=None):
+    """Judge a stored run against a baseline: pass, regressed or improved (exit 1 on a regression).
+
+    `invoke report [RUN] --baseline last:5`: p95, p99, error rate and RPS per tool and request."""
+    _exit(tasks_api.report(run, baseline, tolerance, floor))
+
+
 @task(help={"files": "scenario files to check (default: every file under scenarios/)"}, iterable=["files"])
 def validate(c, files=None):
     """Validate scenario files without running anything; exit 2 with file:line: field on the first error."""
@@ -191,3 +216,5 @@ stack.add_task(stack_logs)
 
 ns = Collection(smoke, load, stress, spike, endurance, validate, render, target, golden, dashboards, test, results,
                 stack)
+ns.add_task(compare)
+ns.add_task(report)

@@ -86,6 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
     tgt.add_argument("--error-rate", default=None, help="fraction of /error requests that fail, 0 to 1 (default 0)")
     tgt.add_argument("--workers", default=None, help="server processes sharing the port (default 1)")
 
+    cmp = sub.add_parser("compare", help="run Locust and k6 on one profile and compare them side by side")
+    cmp.add_argument("profile", nargs="?", default="smoke", choices=PROFILE_NAMES, help="profile (default smoke)")
+    cmp.add_argument("--target", default=None, help="base URL of the system under test (default: demo target)")
+    cmp.add_argument("--scenario", default=None, help="scenario file (default: scenarios/demo.yaml)")
+    add_shape_flags(cmp)
+
+    rep = sub.add_parser("report", help="a stored run against a baseline: regressed, improved or pass (exit 1 on "
+                                        "a regression)")
+    rep.add_argument("run", nargs="?", default="latest", help=RUN_REF_HELP)
+    rep.add_argument("--baseline", default=None, help="a run id, or last:N (the N newest earlier runs of the same "
+                                                      "scenario and profile; default last:5)")
+    rep.add_argument("--tolerance", default=None, help="relative tolerance for p95, p99 and RPS (default 20%%)")
+    rep.add_argument("--floor", default=None, help="latency changes below this never regress (default 5ms)")
+
     res = sub.add_parser("results", help="stored runs: list, show, push, prune")
     rsub = res.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
     rsub.add_parser("list", help="list stored runs: id, status, scenario, tools and request counts")
@@ -126,6 +140,11 @@ def _dispatch(args: argparse.Namespace) -> int:
                                 duration=args.duration, spawn_rate=args.spawn_rate, tool=args.tool)
     if args.command == "target":
         return tasks_api.serve_target(args.host, args.port, args.error_rate, args.workers)
+    if args.command == "compare":
+        return tasks_api.compare(args.profile, target=args.target, scenario=args.scenario, users=args.users,
+                                 duration=args.duration, spawn_rate=args.spawn_rate)
+    if args.command == "report":
+        return tasks_api.report(args.run, args.baseline, args.tolerance, args.floor)
     if args.command == "results":
         if args.action == "list":
             return tasks_api.results_list()

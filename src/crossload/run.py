@@ -259,6 +259,9 @@ def _finish(request: RunRequest, out: TextIO, prep: Prepared, manifest: Manifest
         "passed": "all thresholds passed" if own else "run complete (no thresholds defined; guards passed)",
         "thresholds_failed": f"{len(failed)} threshold check(s) failed",
     }[status]
+    from crossload.report.outputs import report_run
+
+    report_run(path, None if request.quiet else out)  # report.html, report.md, junit.xml; a line saying where
     if not request.quiet:
         if influx_line:
             out.write(influx_line + "\n")

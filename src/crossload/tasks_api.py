@@ -279,6 +279,71 @@ def dashboards(check: bool = False) -> int:
     return int(module.main(["--check"] if check else []))
 
 
+# --- compare and report ---------------------------------------------------------------------------------
+
+def compare(profile: str | None = "smoke", *, target: str | None = None, scenario: str | None = None,
+            users: str | int | None = None, duration: str | None = None,
+            spawn_rate: str | float | None = None) -> int:
+    """Run both tools on one profile and scenario against one target, then compare them side by side."""
+    from crossload.report.commands import compare as run_compare
+    from crossload.run import RunRequest
+    from crossload.scenario import PROFILE_NAMES
+
+    def go() -> int:
+        chosen = (profile or "smoke").strip() or "smoke"
+        if chosen not in PROFILE_NAMES:
+            raise InputError(f"profile must be one of {', '.join(PROFILE_NAMES)}, got {profile!r}")
+        request = RunRequest(profile=chosen, tool="both", target=target or None, scenario=scenario or None,
+                             users=_int("users", users), duration_s=_duration(duration),
+                             spawn_rate=_float("spawn-rate", spawn_rate))
+        return run_compare(request, sys.stdout)
+
+    return _guard(go)
+
+
+def _percent(flag: str, value: str | float | None) -> float | None:
+    from crossload.units import parse_percent
+
+    if _blank(value):
+        return None
+    try:
+        number = parse_percent(str(value))
+    except ValueError as e:
+        raise InputError(f"--{flag}: {e} (write e.g. 20%)") from None
+    if not 0 <= number <= 1000:
+        raise InputError(f"--{flag} must be from 0% to 1000%, got {value!r}")
+    return number
+
+
+def _ms(flag: str, value: str | None) -> float | None:
+    from crossload.units import parse_duration_ms
+
+    if _blank(value):
+        return None
+    try:
+        return parse_duration_ms(str(value))
+    except ValueError as e:
+        raise InputError(f"--{flag}: {e} (write e.g. 5ms)") from None
+
+
+def report(run: str | None = None, baseline: str | None = None, tolerance: str | float | None = None,
+           floor: str | None = None) -> int:
+    """A stored run against its baseline (a run id, or last:N); exit 1 on a regression, 2 for bad input."""
+    from crossload.report.baseline import RegressionSettings
+    from crossload.report.commands import report as run_report
+
+    def go() -> int:
+        settings = RegressionSettings()
+        pct, ms = _percent("tolerance", tolerance), _ms("floor", floor)
+        if pct is not None:
+            settings.tolerance_pct = pct
+        if ms is not None:
+            settings.floor_ms = ms
+        return run_report(run, baseline, sys.stdout, settings=settings)
+
+    return _guard(go)
+
+
 # --- Invoke: optional positional arguments -------------------------------------------------------------
 
 def _parser_wants_a_word(depth: int = 6) -> bool:
@@ -339,6 +404,6 @@ class OptionalPositionalTask(Task):  # type: ignore[type-arg]
         return out
 
 
-__all__ = ["OptionalPositional", "OptionalPositionalTask", "dashboards", "golden", "render", "results_list",
-           "results_prune", "results_push", "results_show", "run_profile", "serve_target", "stack_down",
+__all__ = ["OptionalPositional", "OptionalPositionalTask", "compare", "dashboards", "golden", "render", "report",
+           "results_list", "results_prune", "results_push", "results_show", "run_profile", "serve_target", "stack_down",
            "stack_logs", "stack_status", "stack_up", "target_options", "validate", "version_text"]
