@@ -27,13 +27,14 @@ K6_ENV = {**os.environ, "K6_NO_USAGE_REPORT": "true"}
 NEVER = "never-returned-by-the-demo-target"
 
 
-def _render(tmp: Path, doc: dict[str, Any], target: str, duration_s: float = 2.0) -> tuple[Path, Path]:
-    """Render `doc` for 1 user over `duration_s` seconds; returns (k6 dir, locust dir)."""
+def _render(tmp: Path, doc: dict[str, Any], target: str, duration_s: float = 2.0,
+            users: int = 1) -> tuple[Path, Path]:
+    """Render `doc` for `users` users over `duration_s` seconds; returns (k6 dir, locust dir)."""
     tmp.mkdir(parents=True, exist_ok=True)
     scenario = tmp / "scenario.yaml"
     scenario.write_text(yaml.safe_dump({"version": 1, "name": "standalone", **doc}, allow_unicode=False),
                         encoding="utf-8")
-    written = render_only("smoke", str(scenario), target, tmp / "rendered", users=1, duration_s=duration_s)
+    written = render_only("smoke", str(scenario), target, tmp / "rendered", users=users, duration_s=duration_s)
     assert {p.name for p in written} == {"script.js", "locustfile.py"}
     return tmp / "rendered" / "k6", tmp / "rendered" / "locust"
 
@@ -181,7 +182,9 @@ def test_failures_without_a_response_are_counted_with_their_cause(tmp_path: Path
     (k6: error_code; Locust: the client's exception, or the exception its request path raised)."""
     monkeypatch.setenv("CROSSLOAD_TEST_HEADER", "漢字")  # resolved at run time; not latin-1
     doc = {
-        "defaults": {"timeout": "1s", "think_time": "50ms"},
+        # Four requests picked at random: enough iterations (2 users, 3 s, 5 ms apart) that each is sent
+        # even on a loaded machine (a few dozen iterations would leave one out with a chance of ~1e-4 each).
+        "defaults": {"timeout": "1s", "think_time": "5ms"},
         "requests": [
             {"name": "refused checked", "path": "/health", "checks": {"status": 200}},
             {"name": "refused plain", "path": "/health"},
@@ -190,7 +193,7 @@ def test_failures_without_a_response_are_counted_with_their_cause(tmp_path: Path
             {"name": "unencodable plain", "path": "/health", "headers": {"X-Token": "${CROSSLOAD_TEST_HEADER}"}},
         ],
     }
-    k6_dir, locust_dir = _render(tmp_path, doc, f"http://127.0.0.1:{_closed_port()}")
+    k6_dir, locust_dir = _render(tmp_path, doc, f"http://127.0.0.1:{_closed_port()}", duration_s=3.0, users=2)
     assert "漢字" not in (locust_dir / "locustfile.py").read_text(encoding="utf-8")
 
     proc = _k6_run(k6_dir, "--quiet", "--out", "json=raw.json")
