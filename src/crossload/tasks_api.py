@@ -307,12 +307,9 @@ def _percent(flag: str, value: str | float | None) -> float | None:
     if _blank(value):
         return None
     try:
-        number = parse_percent(str(value))
+        return parse_percent(str(value))  # 0% to 100%
     except ValueError as e:
         raise InputError(f"--{flag}: {e} (write e.g. 20%)") from None
-    if not 0 <= number <= 1000:
-        raise InputError(f"--{flag} must be from 0% to 1000%, got {value!r}")
-    return number
 
 
 def _ms(flag: str, value: str | None) -> float | None:

@@ -59,13 +59,15 @@ class Chart:
     series: list[dict[str, Any]] = field(default_factory=list)
     logx: bool = False
     stepped: bool = False
+    integer_x: bool = False  # ticks on whole numbers only (run numbers)
 
     def add(self, label: str, values: Sequence[float | None], color: str, dash: bool = False) -> None:
         self.series.append({"label": label, "values": list(values), "color": color, "dash": dash})
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "xlabel": self.xlabel, "ylabel": self.ylabel, "x": self.x,
-                "series": self.series, "logx": self.logx, "stepped": self.stepped}
+                "series": self.series, "logx": self.logx, "stepped": self.stepped,
+                "integer_x": self.integer_x}
 
 
 # --- charts from the data ------------------------------------------------------------------------------
@@ -294,6 +296,7 @@ th { background: var(--panel); font-weight: 600; }
 table.numbers td:nth-child(n+3), table.comparison td:nth-child(n+2) { text-align: right; }
 table.comparison th:nth-child(n+2) { text-align: right; }
 .diff { color: var(--muted); font-size: 12px; }
+table.regression td:nth-child(-n+10), table.numbers td, table.comparison td { white-space: nowrap; }
 .flagged { display: inline-block; background: #fff1d6; border-radius: 4px; padding: 0 4px; }
 ul.flags { padding-left: 18px; } ul.flags li { margin: 3px 0; list-style: none; }
 .badge { display: inline-block; padding: 0 7px; border-radius: 10px; font-size: 12px; font-weight: 600; }
@@ -328,7 +331,8 @@ _SCRIPT = """
     var opts = {
       width: Math.max(320, el.clientWidth), height: 260,
       scales: { x: { time: false, distr: spec.logx ? 3 : 1 }, y: { range: range } },
-      axes: [{ label: spec.xlabel }, { label: spec.ylabel, size: 64 }],
+      axes: [spec.integer_x ? { label: spec.xlabel, incrs: [1, 2, 5, 10, 20, 50] } : { label: spec.xlabel },
+             { label: spec.ylabel, size: 64 }],
       series: series
     };
     made.push({ el: el, plot: new uPlot(opts, columns, el) });
@@ -450,7 +454,7 @@ def regression_charts(report: RegressionReport, run: RunData, baselines: Sequenc
                                              colors=dict(zip(labels, ("#d62728", "#7f7f7f"), strict=True)),
                                              dashed=list(labels)[1:]))
         trend = Chart(f"reg-trend-{i}", f"p95 and p99 per run: {tool}", "run (baselines oldest first, then this run)",
-                      "ms (successful responses)", [float(k + 1) for k in range(len(bases) + 1)])
+                      "ms (successful responses)", [float(k + 1) for k in range(len(bases) + 1)], integer_x=True)
         for q, color in ((95, PERCENTILE_COLORS["p95"]), (99, PERCENTILE_COLORS["p99"])):
             values: list[float | None] = []
             for d in [*bases, run]:
@@ -465,7 +469,7 @@ def regression_table(report: RegressionReport) -> str:
     rows = []
     order = {"regressed": 0, "improved": 1, "pass": 2}
     for c in sorted(report.checks, key=lambda c: order.get(c.verdict, 3)):
-        tol = "–" if c.tolerance is None else f"{c.tolerance:g} ({c.tolerance_from})"
+        tol = "–" if c.tolerance is None else f"{c.tolerance:.3g} ({c.tolerance_from})"
         rel = "–" if c.rel_delta_pct is None else f"{c.rel_delta_pct:+.1f} %"
         p = "–" if c.p_value is None else f"{c.p_value:.2g}"
         rows.append([badge(c.verdict, STATUS_KIND.get(c.verdict, "warn")), e(c.tool),
