@@ -9,9 +9,9 @@ parts it uses, and turned into SDK calls:
   resolved from the environment plus ``.env`` (the same settings crossload reads; the environment wins);
 - every key the stack tasks understand is listed below; any other key is an error (exit 2) instead of being
   silently ignored, so the file can only say what ``stack.up`` does;
-- objects are named and labelled as Compose names them (``<project>_default`` network, ``<project>_<volume>``
-  volumes, ``<project>-<service>-1`` containers, ``com.docker.compose.*`` labels), so ``docker compose -p
-  <project> ps/down`` sees the same stack.
+- objects are named as Compose names them (``<project>_default`` network, ``<project>_<volume>`` volumes,
+  ``<project>-<service>-1`` containers) and carry its ``com.docker.compose.project``/``service`` labels, which
+  is how status, logs and down find them.
 
 ``up`` creates what is missing (an image missing locally is pulled), recreates a container whose
 configuration changed, starts services in ``depends_on`` order, waiting for ``service_healthy``, and waits
