@@ -117,6 +117,13 @@ def test_docker_compose_rejects_what_is_not_compose() -> None:
 
 # --- a real Docker engine ------------------------------------------------------------------------------------
 
+def _sbin_env() -> dict[str, str]:
+    """This environment, with the sbin folders on PATH: dockerd and runc live in /usr/sbin on Debian."""
+    path = os.environ.get("PATH", "")
+    extra = [d for d in ("/usr/local/sbin", "/usr/sbin", "/sbin") if d not in path.split(os.pathsep)]
+    return {**os.environ, "PATH": os.pathsep.join([path, *extra]) if path else os.pathsep.join(extra)}
+
+
 class Dockerd:
     """Debian's dockerd on a private socket and data root; no bridge, no iptables: nothing shared with another
     engine on this machine, and containers here use the host network only."""
@@ -136,7 +143,7 @@ class Dockerd:
                  "--exec-root", str(self.dir / "exec"), "--pidfile", str(self.dir / "dockerd.pid"),
                  "--bridge", "none", "--iptables=false", "--ip-masq=false",
                  "--containerd-namespace", "crossload-test", "--containerd-plugins-namespace", "crossload-test-p"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=_sbin_env())
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -179,7 +186,7 @@ class Dockerd:
 
 @pytest.fixture(scope="module")
 def dockerd() -> Iterator[Dockerd]:
-    engine = Dockerd(require_binary("dockerd", "docker.io"))
+    engine = Dockerd(shutil.which("dockerd", path=_sbin_env()["PATH"]) or require_binary("dockerd", "docker.io"))
     engine.start()
     try:
         yield engine
