@@ -112,6 +112,9 @@ class AnnotationTargetBuilder(cogbuilder.Builder[model.AnnotationTarget]):
 
 
 # --- variables -----------------------------------------------------------------------------------------
+# Their values come from crossload_requests, which a run fills while it goes on (its run-level points, such as
+# crossload_runs and crossload_summary, are written at its end): a run shows up while it is running.
+LIVE = '"crossload_requests"'
 
 def datasource_variable() -> db.DatasourceVariable:
     return (db.DatasourceVariable(DS_VAR).label("InfluxDB").type("influxdb")
@@ -132,31 +135,32 @@ def tag_variable(name: str, label: str, query: str, *, multi: bool = False, incl
 
 
 def scenario_var() -> db.QueryVariable:
-    return tag_variable("scenario", "Scenario", 'SHOW TAG VALUES FROM "crossload_runs" WITH KEY = "scenario"',
+    return tag_variable("scenario", "Scenario", f'SHOW TAG VALUES FROM {LIVE} WITH KEY = "scenario"',
                         description="The scenario's name (its `name:`)")
 
 
 def run_var(name: str = "run_id", label: str = "Run") -> db.QueryVariable:
     # Run ids sort by time: newest first.
-    return tag_variable(name, label, f'SHOW TAG VALUES FROM "crossload_runs" WITH KEY = "run_id" WHERE {SCENARIO}',
+    return tag_variable(name, label, f'SHOW TAG VALUES FROM {LIVE} WITH KEY = "run_id" WHERE {SCENARIO}',
                         sort=model.VariableSort.ALPHABETICAL_DESC, description="A run id (newest first)")
 
 
 def tool_var(multi: bool = True) -> db.QueryVariable:
-    return tag_variable("tool", "Tool", 'SHOW TAG VALUES FROM "crossload_runs" WITH KEY = "tool"',
+    return tag_variable("tool", "Tool", f'SHOW TAG VALUES FROM {LIVE} WITH KEY = "tool"',
                         multi=multi, include_all=multi, description="locust, k6, or both")
 
 
 def request_var(run_filter: str = RUN) -> db.QueryVariable:
     return tag_variable("request", "Request",
-                        f'SHOW TAG VALUES FROM "crossload_summary" WITH KEY = "name" WHERE {run_filter}',
+                        f'SHOW TAG VALUES FROM {LIVE} WITH KEY = "name" WHERE {run_filter}',
                         multi=True, include_all=True,
-                        description="Request names of the scenario; (all) is every request of a tool together")
+                        description="Request names of the scenario (All also shows (all), every request of a "
+                                    "tool together, in the whole-run tables)")
 
 
 def profile_var() -> db.QueryVariable:
     return tag_variable("profile", "Profile",
-                        f'SHOW TAG VALUES FROM "crossload_runs" WITH KEY = "profile" WHERE {SCENARIO}',
+                        f'SHOW TAG VALUES FROM {LIVE} WITH KEY = "profile" WHERE {SCENARIO}',
                         multi=True, include_all=True, description="smoke, load, stress, spike, endurance")
 
 
