@@ -715,8 +715,13 @@ def status(stack: Stack, client: Any, out: TextIO, profiles: Sequence[str] = ())
         out.write(f"{name:<12} {c.name:<28} {state:<10} {image:<32} {_ports_text(c)}\n")
     if healthy:
         settings = stack.influx_settings()
-        if "CROSSLOAD_INFLUX_URL" in settings:
-            out.write(f"InfluxDB: {settings['CROSSLOAD_INFLUX_URL']}\n")
+        url = settings.get("CROSSLOAD_INFLUX_URL")
+        if url:
+            used = load_environment().get("CROSSLOAD_INFLUX_URL", "").strip()
+            where = ("runs push here" if used.rstrip("/") == url.rstrip("/") else
+                     f"runs push to {used} instead (CROSSLOAD_INFLUX_URL)" if used else
+                     "runs do not push here: CROSSLOAD_INFLUX_URL is not set (`invoke stack.up` writes it)")
+            out.write(f"InfluxDB: {url} ({where})\n")
         if stack.grafana_url():
             out.write(f"Grafana:  {stack.grafana_url()}\n")
     else:

@@ -490,7 +490,11 @@ def test_status_logs_and_down(dotenv: Path) -> None:
     assert stack.status(s, engine, out) == 0
     assert re.search(r"^influxdb\s+crossload-influxdb-1\s+healthy\s+influxdb:2.7.11\s+127.0.0.1:8086->8086/tcp$",
                      out.getvalue(), re.MULTILINE), out.getvalue()
-    assert "InfluxDB: http://127.0.0.1:8086" in out.getvalue()
+    assert "InfluxDB: http://127.0.0.1:8086 (runs push here)" in out.getvalue()  # from .env, written by up
+    dotenv.write_text("")
+    out = io.StringIO()
+    stack.status(s, engine, out)
+    assert "InfluxDB: http://127.0.0.1:8086 (runs do not push here: CROSSLOAD_INFLUX_URL is not set" in out.getvalue()
     engine.by_service("grafana").status = "exited"
     assert stack.status(s, engine, io.StringIO()) == 3
     out = io.StringIO()
