@@ -182,11 +182,12 @@ def dashboards(c, check=False):
 STACK_PROFILE_HELP = "compose profiles to include, comma-separated (default: COMPOSE_PROFILES, else none)"
 
 
-@task(name="up", help={"profile": STACK_PROFILE_HELP,
-                       "timeout": "seconds to wait for every service to be healthy (default 180)"})
-def stack_up(c, profile=None, timeout=None):
+@task(name="up", help={"profile": STACK_PROFILE_HELP + "; demo adds the demo target",
+                       "timeout": "seconds to wait for every service to be healthy (default 180)",
+                       "build": "rebuild the images built from this checkout (the demo target's) first"})
+def stack_up(c, profile=None, timeout=None, build=False):
     """Start InfluxDB + Grafana (docker/compose.yml, docker SDK); runs then push to it (settings written to .env)."""
-    _exit(tasks_api.stack_up(profile, timeout))
+    _exit(tasks_api.stack_up(profile, timeout, build))
 
 
 @task(name="down", help={"volumes": "also delete the data volumes (InfluxDB's data, Grafana's state)"})

@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     sup = ssub.add_parser("up", help="start it and write its CROSSLOAD_INFLUX_* settings into .env")
     sup.add_argument("--profile", default=None, help=profile_help)
     sup.add_argument("--timeout", default=None, help="seconds to wait for every service to be healthy (default 180)")
+    sup.add_argument("--build", action="store_true", help="rebuild the images built from this checkout first")
     sdown = ssub.add_parser("down", help="remove its containers and network (data volumes are kept)")
     sdown.add_argument("--volumes", action="store_true", help="also delete the data volumes")
     sstatus = ssub.add_parser("status", help="each service: container, health, image, ports")
@@ -155,7 +156,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return tasks_api.results_prune(args.keep, args.older_than, args.dry_run)
     if args.command == "stack":
         if args.action == "up":
-            return tasks_api.stack_up(args.profile, args.timeout)
+            return tasks_api.stack_up(args.profile, args.timeout, args.build)
         if args.action == "down":
             return tasks_api.stack_down(args.volumes)
         if args.action == "status":

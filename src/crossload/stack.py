@@ -13,7 +13,8 @@ parts it uses, and turned into SDK calls:
   ``<project>-<service>-1`` containers) and carry its ``com.docker.compose.project``/``service`` labels, which
   is how status, logs and down find them.
 
-``up`` creates what is missing (an image missing locally is pulled), recreates a container whose
+``up`` creates what is missing (an image missing locally is built when the service has ``build:``, its
+context filtered by ``<Dockerfile>.dockerignore`` as BuildKit does, else pulled), recreates a container whose
 configuration changed, starts services in ``depends_on`` order, waiting for ``service_healthy``, and waits
 until every service is healthy. Then it writes the ``CROSSLOAD_INFLUX_*`` settings that the InfluxDB service
 declares in its ``io.crossload.influx.*`` labels into a marked block of ``.env``, so that every run pushes to
@@ -58,6 +59,7 @@ LABEL_WORKDIR = "com.docker.compose.project.working_dir"
 LABEL_HASH = "io.crossload.stack.config-hash"
 INFLUX_LABEL = "io.crossload.influx."
 GRAFANA_URL_LABEL = "io.crossload.grafana.url"
+TARGET_URL_LABEL = "io.crossload.target.url"
 # label suffix -> the crossload setting it becomes
 INFLUX_SETTINGS = {"url": "CROSSLOAD_INFLUX_URL", "api": "CROSSLOAD_INFLUX_API", "org": "CROSSLOAD_INFLUX_ORG",
                    "bucket": "CROSSLOAD_INFLUX_BUCKET", "token": "CROSSLOAD_INFLUX_TOKEN"}
@@ -69,9 +71,10 @@ API_VERSION = "1.41"
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 TOP_LEVEL_KEYS = {"name", "services", "volumes"}
-SERVICE_KEYS = {"image", "restart", "ports", "environment", "volumes", "healthcheck", "labels", "depends_on",
+SERVICE_KEYS = {"image", "build", "restart", "ports", "environment", "volumes", "healthcheck", "labels", "depends_on",
                 "command", "entrypoint", "network_mode", "profiles", "user"}
 HEALTH_KEYS = {"test", "interval", "timeout", "retries", "start_period", "disable"}
+BUILD_KEYS = {"context", "dockerfile"}
 CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 
 
@@ -159,6 +162,24 @@ class Healthcheck:
 
 
 @dataclass(frozen=True)
+class Build:
+    """``build:``: an absolute context folder and the Dockerfile's path inside it."""
+
+    context: str
+    dockerfile: str = "Dockerfile"
+
+    def ignore_patterns(self) -> list[str]:
+        """``<Dockerfile>.dockerignore`` next to the Dockerfile (BuildKit's rule), else the context's
+        ``.dockerignore``: the files never sent to the engine."""
+        context = Path(self.context)
+        for candidate in (context / f"{self.dockerfile}.dockerignore", context / ".dockerignore"):
+            if candidate.is_file():
+                lines = candidate.read_text(encoding="utf-8").splitlines()
+                return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        return []
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     image: str
@@ -174,6 +195,7 @@ class Service:
     network_mode: str | None = None
     profiles: tuple[str, ...] = ()
     user: str | None = None
+    build: Build | None = None
 
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -317,6 +339,23 @@ def _command(node: Any, where: str) -> tuple[str, ...] | None:
     raise InputError(f"{where}: expected a string or a list")
 
 
+def _build(node: Any, where: str, base: Path) -> Build | None:
+    if node is None:
+        return None
+    spec = {"context": node} if isinstance(node, str) else node
+    if not isinstance(spec, dict) or not spec.get("context"):
+        raise InputError(f"{where}: expected a context folder, or a mapping with context (and dockerfile)")
+    unknown = set(spec) - BUILD_KEYS
+    if unknown:
+        raise InputError(f"{where}: {', '.join(sorted(unknown))}: not supported by crossload's stack tasks")
+    context = Path(str(spec["context"])).expanduser()
+    context = (context if context.is_absolute() else base / context).resolve()
+    dockerfile = str(spec.get("dockerfile") or "Dockerfile")
+    if not (context / dockerfile).is_file():
+        raise InputError(f"{where}: no Dockerfile {dockerfile} in {context}")
+    return Build(str(context), dockerfile)
+
+
 def _healthcheck(node: Any, where: str) -> Healthcheck | None:
     if node is None:
         return None
@@ -417,6 +456,7 @@ def load_stack(path: Path | None = None, env: Mapping[str, str] | None = None) -
             network_mode=str(spec["network_mode"]) if spec.get("network_mode") else None,
             profiles=tuple(str(p) for p in spec.get("profiles") or ()),
             user=str(spec["user"]) if spec.get("user") else None,
+            build=_build(spec.get("build"), f"{where}.build", file.parent),
         )
     return Stack(project, services, tuple(sorted(declared)), file)
 
@@ -484,12 +524,39 @@ def _containers(client: Any, stack: Stack, service: str | None = None) -> list[A
     return sorted(found, key=lambda c: str(c.labels.get(LABEL_SERVICE, c.name)))
 
 
-def _ensure_image(client: Any, image: str, out: TextIO) -> Any:
+def build_image(client: Any, service: Service, out: TextIO) -> Any:
+    """Build ``service.image`` from its ``build:`` with the docker SDK; the context is sent without what its
+    dockerignore file excludes."""
+    assert service.build is not None
+    build = service.build
+    out.write(f"{service.name}: building {service.image} from {build.context} ({build.dockerfile}) ...\n")
+    context = _sdk("docker.utils.build").tar(build.context, exclude=build.ignore_patterns(),
+                                             dockerfile=(build.dockerfile, None))
+    try:
+        image, _log = client.images.build(fileobj=context, custom_context=True, dockerfile=build.dockerfile,
+                                          tag=service.image, rm=True, forcerm=True, pull=False)
+    except Exception as e:
+        lines = [str(chunk.get("stream") or chunk.get("error") or "").rstrip() for chunk in
+                 getattr(e, "build_log", None) or [] if isinstance(chunk, dict)]
+        tail = "".join(f"    {line}\n" for line in [x for x in lines if x][-15:])
+        raise StackError(f"{service.name}: building {service.image} failed ({_short(e)})" +
+                         (f":\n{tail}" if tail else "")) from None
+    finally:
+        context.close()
+    return image
+
+
+def _ensure_image(client: Any, service: Service, out: TextIO, rebuild: bool = False) -> Any:
+    image = service.image
+    if rebuild and service.build is not None:
+        return build_image(client, service, out)
     try:
         return client.images.get(image)
     except Exception as e:
         if not _is_not_found(e):
             raise StackError(f"image {image}: {_short(e)}") from None
+    if service.build is not None:
+        return build_image(client, service, out)
     repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
     out.write(f"pulling {image} ...\n")
     try:
@@ -606,9 +673,10 @@ def wait_until(container: Any, condition: str, timeout_s: float, sleep: Callable
 
 
 def up(stack: Stack, client: Any, out: TextIO, profiles: Sequence[str] = (), timeout_s: float = UP_TIMEOUT_S,
-       dotenv: Path | None = None, sleep: Callable[[float], None] = time.sleep) -> int:
+       dotenv: Path | None = None, sleep: Callable[[float], None] = time.sleep, build: bool = False) -> int:
+    """Start the stack (``build``: rebuild the images of services with a ``build:`` first)."""
     services = stack.active(profiles)
-    images = {s.name: _ensure_image(client, s.image, out) for s in services}
+    images = {s.name: _ensure_image(client, s, out, rebuild=build) for s in services}
     if any(not s.network_mode for s in services):
         _ensure_network(client, stack)
     for name in sorted({m.source for s in services for m in s.mounts if m.kind == "volume"}):
@@ -642,6 +710,10 @@ def up(stack: Stack, client: Any, out: TextIO, profiles: Sequence[str] = (), tim
     for service in services:
         wait_until(started[service.name], "service_healthy", timeout_s, sleep=sleep)
     out.write(f"stack {stack.project!r} is up: {', '.join(s.name for s in services)} healthy\n")
+    for service in services:
+        if TARGET_URL_LABEL in service.labels:
+            out.write(f"demo target: {service.labels[TARGET_URL_LABEL]} (e.g. invoke smoke --target "
+                      f"{service.labels[TARGET_URL_LABEL]})\n")
     _announce(stack, out, dotenv)
     return EXIT_PASS
 
@@ -865,6 +937,6 @@ def profiles_from(value: str | None, env: Mapping[str, str] | None = None) -> li
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
-__all__ = ["COMPOSE_FILE", "Healthcheck", "Mount", "Port", "Service", "Stack", "StackError", "create_kwargs",
-           "docker_client", "down", "health", "interpolate", "load_stack", "logs", "profiles_from", "remove_block",
-           "status", "up", "wait_until", "write_block"]
+__all__ = ["COMPOSE_FILE", "Build", "Healthcheck", "Mount", "Port", "Service", "Stack", "StackError", "build_image",
+           "create_kwargs", "docker_client", "down", "health", "interpolate", "load_stack", "logs", "profiles_from",
+           "remove_block", "status", "up", "wait_until", "write_block"]

@@ -218,7 +218,7 @@ def results_prune(keep: str | int | None, older_than: str | None, dry_run: bool)
 
 # --- the results stack (docker/compose.yml) and the dashboards ----------------------------------------
 
-def stack_up(profile: str | None = None, timeout: str | int | None = None) -> int:
+def stack_up(profile: str | None = None, timeout: str | int | None = None, build: bool = False) -> int:
     """Create and start the stack, wait until it is healthy, write its CROSSLOAD_INFLUX_* settings into .env."""
     from crossload import stack
 
@@ -226,7 +226,7 @@ def stack_up(profile: str | None = None, timeout: str | int | None = None) -> in
         seconds = _int("timeout", timeout, minimum=1)
         chosen = stack.load_stack()
         code = stack.up(chosen, stack.docker_client(), sys.stdout, profiles=stack.profiles_from(profile),
-                        timeout_s=float(seconds) if seconds is not None else stack.UP_TIMEOUT_S)
+                        timeout_s=float(seconds) if seconds is not None else stack.UP_TIMEOUT_S, build=build)
         from crossload.settings import apply_dotenv
 
         apply_dotenv()  # the settings up wrote count in this process too (`invoke stack.up smoke`)

@@ -77,7 +77,7 @@ def compose_config(env: dict[str, str], *extra: str) -> subprocess.CompletedProc
                                       "STACK_GRAFANA_IMAGE": "grafana/grafana-oss:11.6.0"}],
                          ids=["defaults", "settings"])
 def test_docker_compose_validates_the_file_and_reads_it_as_the_stack_tasks_do(env: dict[str, str]) -> None:
-    proc = compose_config(env, "--format", "json")
+    proc = compose_config({**env, "COMPOSE_PROFILES": "demo"}, "--format", "json")  # the optional service too
     assert proc.returncode == 0, proc.stderr
     model = json.loads(proc.stdout)
     ours = stack.load_stack(COMPOSE, env=env)
@@ -90,9 +90,13 @@ def test_docker_compose_validates_the_file_and_reads_it_as_the_stack_tasks_do(en
         assert svc.get("environment", {}) == mine.environment
         assert svc.get("labels", {}) == mine.labels
         assert svc.get("restart") == mine.restart
+        assert tuple(svc.get("profiles", ())) == mine.profiles
+        build = svc.get("build")
+        assert (build and (build["context"], build["dockerfile"])) == (
+            mine.build and (mine.build.context, mine.build.dockerfile))
         ports = {(p.get("host_ip", ""), int(p["published"]), int(p["target"]), p["protocol"]) for p in svc["ports"]}
         assert ports == {(p.host_ip, p.host_port, p.container_port, p.protocol) for p in mine.ports}
-        mounts = {(m["type"], m["source"], m["target"], bool(m.get("read_only"))) for m in svc["volumes"]}
+        mounts = {(m["type"], m["source"], m["target"], bool(m.get("read_only"))) for m in svc.get("volumes", [])}
         assert mounts == {(m.kind, m.source, m.target, m.read_only) for m in mine.mounts}
         deps = {dep: spec["condition"] for dep, spec in svc.get("depends_on", {}).items()}
         assert deps == mine.depends_on
@@ -399,3 +403,42 @@ def test_up_then_a_run_pushes_to_the_stack_then_status_logs_down(
         "cltest_data"]
     stack.down(s, client, io.StringIO(), volumes=True)
     assert client.volumes.list(filters={"label": [f"{stack.LABEL_PROJECT}=cltest"]}) == []
+
+
+def test_up_builds_a_missing_image_from_its_context_without_what_its_dockerignore_file_excludes(
+        client: Any, standin: str, tmp_path: Path) -> None:
+    """The build path of stack.up (the demo target's), with a Dockerfile FROM an image of this machine."""
+    ctx = tmp_path / "ctx"
+    # PID 1 ends on SIGTERM (a plain sleep would make every stop wait 10 s for SIGKILL).
+    entrypoint = '["/bin/sh", "-c", "trap \'exit 0\' TERM; sleep 600 & wait"]'
+    for name, text in {"app/keep.txt": "kept", "secret.env": "never sent", "big/blob": "x" * 1000,
+                       "docker/app.Dockerfile": f"FROM {standin}\nCOPY . /ctx/\n",
+                       "docker/app.Dockerfile.dockerignore": "# only these\n*\n!app\n!docker\n",
+                       "docker/compose.yml": "name: cltestbuild\nservices:\n  app:\n    image: cltestbuild/app:local\n"
+                                             "    build:\n      context: ..\n      dockerfile: docker/app.Dockerfile\n"
+                                             "    network_mode: host\n"
+                                             f"    entrypoint: {entrypoint}\n"}.items():
+        (ctx / name).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / name).write_text(text)
+    s = stack.load_stack(ctx / "docker" / "compose.yml", env={})
+    out = io.StringIO()
+    try:
+        assert stack.up(s, client, out, timeout_s=60, dotenv=tmp_path / ".env") == EXIT_PASS, out.getvalue()
+        assert "app: building cltestbuild/app:local" in out.getvalue()
+        container = client.containers.get("cltestbuild-app-1")
+        code, listing = container.exec_run(["/bin/busybox", "find", "/ctx", "-type", "f"])
+        assert code == 0
+        assert sorted(listing.decode().split()) == ["/ctx/app/keep.txt", "/ctx/docker/app.Dockerfile",
+                                                    "/ctx/docker/app.Dockerfile.dockerignore",
+                                                    "/ctx/docker/compose.yml"]
+        first = client.images.get("cltestbuild/app:local").id
+        again = io.StringIO()
+        stack.up(s, client, again, timeout_s=60, dotenv=tmp_path / ".env")
+        assert "building" not in again.getvalue() and "already running" in again.getvalue()
+        (ctx / "app" / "keep.txt").write_text("changed")
+        rebuilt = io.StringIO()
+        stack.up(s, client, rebuilt, timeout_s=60, dotenv=tmp_path / ".env", build=True)
+        assert "building" in rebuilt.getvalue() and "configuration changed, recreating" in rebuilt.getvalue()
+        assert client.images.get("cltestbuild/app:local").id != first
+    finally:
+        stack.down(s, client, io.StringIO(), volumes=True, dotenv=tmp_path / ".env")

@@ -151,7 +151,9 @@ def test_provisioning_points_at_files_that_exist() -> None:
 
 
 @pytest.mark.parametrize(("snippet", "message"), [
-    ("services:\n  a:\n    image: x\n    build: .\n", "build: not supported"),
+    ("services:\n  a:\n    image: x\n    secrets: [s]\n", "secrets: not supported"),
+    ("services:\n  a:\n    image: x\n    build: .\n", "build: no Dockerfile Dockerfile in"),
+    ("services:\n  a:\n    image: x\n    build: {context: ., target: t}\n", "build: target: not supported"),
     ("services:\n  a:\n    image: x\nnetworks: {}\n", "networks: not supported"),
     ("services:\n  a:\n    image: x\n    volumes: [data:/d]\n", "volume 'data' is not declared"),
     ("services:\n  a:\n    image: x\n    depends_on: [b]\n", "no service 'b'"),
@@ -256,6 +258,8 @@ class FakeEngine:
         self.volumes_made: dict[str, dict[str, str]] = {}
         self.health_script: dict[str, list[str]] = {}
         self.fail_start: set[str] = set()
+        self.build_context: list[str] = []
+        self.build_error = False
         outer = self
 
         class Images:
@@ -263,6 +267,20 @@ class FakeEngine:
                 if ref not in outer.local_images:
                     raise ImageNotFound(f"No such image: {ref}")
                 return FakeImage(ref)
+
+            def build(self, fileobj: Any, custom_context: bool, dockerfile: str, tag: str,
+                      **kwargs: Any) -> tuple[FakeImage, list[dict[str, str]]]:
+                import tarfile as tf
+
+                with tf.open(fileobj=fileobj) as tar:
+                    outer.build_context = sorted(tar.getnames())
+                outer.calls.append(("build", tag, dockerfile))
+                if outer.build_error:
+                    error = APIError("The command '/bin/sh -c pip install' returned a non-zero code: 1")
+                    error.build_log = [{"stream": "Step 9/14 : RUN pip install"}, {"error": "no network"}]  # type: ignore[attr-defined]
+                    raise error
+                outer.local_images.add(tag)
+                return FakeImage(tag), []
 
             def pull(self, repository: str, tag: str = "latest") -> FakeImage:
                 ref = f"{repository}:{tag}"
@@ -530,8 +548,8 @@ def test_no_engine_is_one_line_and_exit_3(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
-    (["stack", "up"], ("up", None, None)),
-    (["stack", "up", "--profile", "demo", "--timeout", "60"], ("up", "demo", "60")),
+    (["stack", "up"], ("up", None, None, False)),
+    (["stack", "up", "--profile", "demo", "--timeout", "60", "--build"], ("up", "demo", "60", True)),
     (["stack", "down", "--volumes"], ("down", True)),
     (["stack", "status"], ("status", None)),
     (["stack", "logs", "--service", "grafana", "--tail", "5", "--follow"], ("logs", "grafana", "5", True)),
@@ -556,7 +574,7 @@ def test_the_command_and_the_tasks_call_the_same_stack_functions(argv: list[str]
     flags = {a.lstrip("-").replace("-", "_"): True for a in argv[2:] if a.startswith("--")}
     values = iter(argv[2:])
     for word in values:
-        if word.startswith("--") and word not in ("--volumes", "--follow"):
+        if word.startswith("--") and word not in ("--volumes", "--follow", "--build"):
             flags[word[2:]] = next(values)
     task(MockContext(), **flags)
     assert calls == [expected, expected]
@@ -568,3 +586,48 @@ def test_bad_stack_flags_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().err == "--tail expects a whole number, got 'many'\n"
     assert tasks_api.stack_up(timeout="0") == 2
     assert capsys.readouterr().err == "--timeout must be 1 or more, got 0\n"
+
+
+# --- the optional demo target: built from the checkout -------------------------------------------------------
+
+def test_the_demo_target_is_an_optional_service_built_from_the_checkout() -> None:
+    s = stack.load_stack(COMPOSE, env={})
+    assert [x.name for x in s.active()] == ["influxdb", "grafana"]
+    assert [x.name for x in s.active(["demo"])] == ["influxdb", "grafana", "target"]
+    target = s.services["target"]
+    assert target.build == stack.Build(str(ROOT), "docker/target.Dockerfile")
+    assert target.ports == (stack.Port(8089, 8089, "127.0.0.1"),)
+    # Every COPY of the Dockerfile finds its files in the context the dockerignore file lets through, and
+    # nothing else goes: no results, no .git, no caches, no .env.
+    from docker.utils.build import exclude_paths
+
+    sent = exclude_paths(str(ROOT), target.build.ignore_patterns(), dockerfile=target.build.dockerfile)
+    copies = [w for line in (ROOT / target.build.dockerfile).read_text().splitlines() if line.startswith("COPY ")
+              for w in line.split()[1:-1]]
+    assert copies
+    for source in copies:
+        assert any(f == source.rstrip("/") or f.startswith(source) for f in sent), source
+    assert not [f for f in sent if f.startswith(("results/", ".git/", ".mypy_cache/", "tests/")) or f == ".env"]
+    assert "src/crossload/stack.py" in sent and "docker/target.Dockerfile" in sent
+
+
+def test_up_builds_a_missing_image_that_has_build_and_rebuilds_on_request(dotenv: Path) -> None:
+    s = stack.load_stack(COMPOSE, env={})
+    engine = FakeEngine()
+    out = io.StringIO()
+    assert stack.up(s, engine, out, profiles=["demo"], dotenv=dotenv, sleep=no_sleep) == 0
+    assert ("build", "crossload-demo-target:local", "docker/target.Dockerfile") in engine.calls
+    assert not [c for c in engine.calls if c[0] == "pull"]
+    assert "src/crossload/stack.py" in engine.build_context and ".git" not in engine.build_context
+    assert "demo target: http://127.0.0.1:8089" in out.getvalue()
+    assert engine.by_service("target").kwargs["ports"] == {"8089/tcp": ("127.0.0.1", 8089)}
+    engine.calls.clear()
+    stack.up(s, engine, io.StringIO(), profiles=["demo"], dotenv=dotenv, sleep=no_sleep)
+    assert not [c for c in engine.calls if c[0] in ("build", "create")]
+    stack.up(s, engine, io.StringIO(), profiles=["demo"], dotenv=dotenv, sleep=no_sleep, build=True)
+    assert [c[0] for c in engine.calls if c[0] == "build"] == ["build"]
+    engine = FakeEngine()
+    engine.build_error = True
+    with pytest.raises(stack.StackError, match=r"target: building crossload-demo-target:local failed .*\n"
+                                               r"    Step 9/14 : RUN pip install\n    no network"):
+        stack.up(s, engine, io.StringIO(), profiles=["demo"], dotenv=dotenv, sleep=no_sleep)
