@@ -240,3 +240,33 @@ def test_a_report_of_a_run_reads_only_its_store(tmp_path: Path) -> None:
     assert series.users == [4] * 5 and set(series.percentiles) == {"p50", "p90", "p95", "p99"}
     coarse = data.tools["k6"].series(max_points=2)
     assert coarse.step == 3 and coarse.x == [0, 3] and coarse.rps == [20.0, round(40 / 3, 3)]
+
+
+def test_each_users_first_request_may_carry_a_connect_without_deciding_anything(tmp_path: Path) -> None:
+    """A fast request whose baseline tail is made of a few slow first requests (one per user: Locust times
+    the connection's setup) is no improvement when a run happens to have none of them; without the allowance
+    for those requests this check said "improved" (p = 2e-5)."""
+    write_run(tmp_path, run_id(1), {"locust": [*lognormal(1, 1.0, n=56, sigma=0.2), 16.0, 17.0, 18.0, 19.0]},
+              names=("health",), users=4)
+    write_run(tmp_path, run_id(2), {"locust": lognormal(2, 1.0, n=60, sigma=0.2)}, names=("health",), users=4)
+    report = judge(tmp_path, run_id(2), run_id(1))
+    (c,) = checks(report, "p95_ms", "health")
+    assert c.verdict == regression.PASS and c.delta is not None and c.delta < -5, c
+    # Many more such requests than users are a real change of the tail.
+    write_run(tmp_path, run_id(3), {"locust": lognormal(3, 1.0, n=200, sigma=0.2)}, names=("health",), users=4)
+    write_run(tmp_path, run_id(4), {"locust": [*lognormal(4, 1.0, n=140, sigma=0.2), *[16.0] * 60]},
+              names=("health",), users=4)
+    (c,) = checks(judge(tmp_path, run_id(4), run_id(3)), "p95_ms", "health")
+    assert c.verdict == regression.REGRESSED, c  # (60 of 200: RPS "improves" too, which is beside the point)
+
+
+def test_the_significance_level_is_for_the_whole_report(tmp_path: Path) -> None:
+    """A difference with p = 0.004 would pass a single test at 0.01, but not eight of them (2 scopes x 4
+    checks: each at 0.00125)."""
+    write_run(tmp_path, run_id(1), {"k6": lognormal(1, 20, n=25)}, names=("page",))
+    write_run(tmp_path, run_id(2), {"k6": lognormal(2, 20, n=48)}, names=("page",))
+    report = judge(tmp_path, run_id(2), run_id(1))
+    assert report.alpha_per_check == 0.00125
+    (c,) = checks(report, "rps", "page")
+    assert c.p_value is not None and report.alpha_per_check < c.p_value < 0.01, c
+    assert c.verdict == regression.PASS and c.note == "the difference is not significant"

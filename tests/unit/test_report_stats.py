@@ -122,3 +122,15 @@ def test_quantile_ci_coverage_is_at_least_nominal() -> None:
 def test_stdev() -> None:
     assert stats.stdev([1.0]) == 0.0
     assert stats.stdev([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]) == pytest.approx(2.13809, rel=1e-4)
+
+
+def test_suspect_values_widen_the_interval_downwards_and_weaken_ks() -> None:
+    h = hist([float(i) for i in range(1, 1001)])
+    plain = stats.quantile_ci(h, 50, 2.576)
+    wide = stats.quantile_ci(h, 50, 2.576, suspect=10)
+    assert plain is not None and wide is not None
+    assert wide.high_ms == plain.high_ms and wide.low_ms == pytest.approx(plain.low_ms - 10, abs=0.02)
+    a, b = hist([1.0] * 90 + [50.0] * 10), hist([1.0] * 100)
+    assert stats.ks_one_sided(a, b).d_slower == pytest.approx(0.1)
+    assert stats.ks_one_sided(a, b, suspect_run=10).d_slower == 0.0  # ten suspects explain it all
+    assert stats.ks_one_sided(a, b, suspect_run=4, suspect_base=2).d_slower == pytest.approx(0.04)

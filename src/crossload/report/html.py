@@ -489,13 +489,15 @@ def regression_body(report: RegressionReport, charts: Sequence[Chart]) -> str:
     return (f"<p>{badge(report.verdict, STATUS_KIND.get(report.verdict, 'warn'))} {counts['regressed']} regressed, "
             f"{counts['improved']} improved, {counts['pass']} pass · baseline <b>{e(report.baseline_spec)}</b>: "
             f"{e(', '.join(report.baselines))}</p>"
-            f'<p class="muted">Latency (p95, p99 of successful responses): regressed when a one-sided '
-            f"Kolmogorov–Smirnov test on the histograms gives p &lt; {s.alpha:g}, the percentile's 99 % "
-            f"confidence intervals do not overlap, and the change exceeds the tolerance: the largest of "
-            f"{s.floor_ms:g} ms, {s.tolerance_pct:g} % of the baseline and {s.k_sigma:g} standard deviations "
-            f"across the baseline runs. Error rate: proportion test, p &lt; {s.alpha:g}, change above "
-            f"{s.error_floor_pp:g} percentage point (or the learned spread). RPS: Poisson rate test, p &lt; "
-            f"{s.alpha:g}, change above {s.tolerance_pct:g} % (or the learned spread); lower is worse.</p>"
+            f'<p class="muted">Each test at p &lt; {report.alpha_per_check or s.alpha:g} ({s.alpha:g} for the '
+            "whole report, divided by its number of checks). Latency (p95, p99 of successful responses): "
+            "regressed when a one-sided Kolmogorov–Smirnov test on the histograms is significant, the "
+            "percentile's 99 % confidence intervals do not overlap, and the change exceeds the tolerance: the "
+            f"largest of {s.floor_ms:g} ms, {s.tolerance_pct:g} % of the baseline and {s.k_sigma:g} standard "
+            "deviations across the baseline runs; each user's first request (a connection's setup) may not "
+            f"decide. Error rate: proportion test, change above {s.error_floor_pp:g} percentage point (or the "
+            f"learned spread). RPS: Poisson rate test, change above {s.tolerance_pct:g} % (or the learned "
+            "spread); lower is worse.</p>"
             + "<h2>Checks</h2>" + regression_table(report)
             + "<h2>Charts</h2>" + chart_panels(charts)
             + '<p class="muted">The run\'s own report: <a href="report.html">report.html</a>.</p>')

@@ -54,15 +54,22 @@ def _cdf_steps(a: Histogram, b: Histogram) -> list[tuple[float, float]]:
     return out
 
 
-def ks_one_sided(run: Histogram, base: Histogram) -> KS:
+def ks_one_sided(run: Histogram, base: Histogram, suspect_run: int = 0, suspect_base: int = 0) -> KS:
     """Two-sample KS in both directions; the p-values use the one-sided asymptotic distribution
-    P(D+ >= d) ~ exp(-2 n d^2) with n = n1 n2 / (n1 + n2). Empty input: no evidence (p = 1)."""
+    P(D+ >= d) ~ exp(-2 n d^2) with n = n1 n2 / (n1 + n2). Empty input: no evidence (p = 1).
+
+    ``suspect_run``/``suspect_base``: that many values of each sample may be displaced arbitrarily (a user's
+    first request, which may carry a connection's setup); moving k of n values moves an empirical CDF by at
+    most k/n anywhere, so each D is reduced by k1/n1 + k2/n2 before its p-value: only what the other values
+    show counts as evidence."""
     if run.count <= 0 or base.count <= 0:
         return KS(0.0, 0.0, 1.0, 1.0)
     d_slower = d_faster = 0.0
     for f_run, f_base in _cdf_steps(run, base):
         d_slower = max(d_slower, f_base - f_run)
         d_faster = max(d_faster, f_run - f_base)
+    slack = suspect_run / run.count + suspect_base / base.count
+    d_slower, d_faster = max(0.0, d_slower - slack), max(0.0, d_faster - slack)
     n = run.count * base.count / (run.count + base.count)
     return KS(d_slower, d_faster, min(1.0, math.exp(-2.0 * n * d_slower ** 2)),
               min(1.0, math.exp(-2.0 * n * d_faster ** 2)))
@@ -89,18 +96,20 @@ class QuantileCI:
         return self.low_ms <= other.high_ms and other.low_ms <= self.high_ms
 
 
-def quantile_ci(h: Histogram, q: float, z: float) -> QuantileCI | None:
+def quantile_ci(h: Histogram, q: float, z: float, suspect: int = 0) -> QuantileCI | None:
     """Confidence interval of the ``q``-th percentile (0..100) at ``z`` standard deviations of its rank.
 
     The rank of the sample quantile is Binomial(n, q/100): the interval spans the ranks
     n p +/- z sqrt(n p (1 - p)), widened to whole ranks, each read at the outer bound of its bucket.
+    ``suspect``: that many values may be too high (a connection's setup counted in); the percentile of the
+    other values then lies up to that many ranks lower, so the interval starts that many ranks lower.
     """
     n = h.count
     if n <= 0:
         return None
     p = q / 100.0
     spread = z * math.sqrt(n * p * (1.0 - p))
-    lo_rank = math.floor(n * p - spread)
+    lo_rank = math.floor(n * p - spread) - suspect
     hi_rank = math.ceil(n * p + spread) + 1
     bounded = lo_rank >= 1 and hi_rank <= n
     lo_rank = min(max(1, lo_rank), n)
