@@ -70,7 +70,7 @@ def test_invoke_tasks_call_the_same_functions(monkeypatch: pytest.MonkeyPatch) -
             "floor"} <= params
 
 
-def test_compare_always_runs_both_tools(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compare_always_runs_both_tools(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     seen: list[RunRequest] = []
 
     def fake_execute(request: RunRequest, out: object) -> Any:
@@ -81,6 +81,7 @@ def test_compare_always_runs_both_tools(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(commands, "execute", fake_execute)
     assert tasks_api.compare("stress", users="5", duration="3s") == 2
+    assert capsys.readouterr().err == "bad\n"  # a run that never started says why, in one line
     assert seen[0].tool == "both" and seen[0].profile == "stress" and seen[0].users == 5 and seen[0].duration_s == 3
 
 

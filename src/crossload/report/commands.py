@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -22,6 +23,8 @@ def compare(request: RunRequest, out: TextIO) -> int:
     """
     result = execute(dataclasses.replace(request, tool="both"), out)
     if result.run_id is None or result.path is None or result.summary is None:
+        if result.message:
+            print(result.message, file=sys.stderr)  # as `crossload run` says it: one line, before any load
         return result.exit_code
     if len(result.summary.tools) < 2:
         out.write(f"comparison: not possible, only {', '.join(result.summary.tools) or 'no tool'} ran "
