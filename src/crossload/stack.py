@@ -249,12 +249,17 @@ class Stack:
             for suffix, setting in INFLUX_SETTINGS.items():
                 value = service.labels.get(INFLUX_LABEL + suffix)
                 if value:
-                    out[setting] = value
+                    out[setting] = _local(value) if suffix == "url" else value
         return out
 
     def grafana_url(self) -> str | None:
-        return next((s.labels[GRAFANA_URL_LABEL] for s in self.services.values() if GRAFANA_URL_LABEL in s.labels),
-                    None)
+        return next((_local(s.labels[GRAFANA_URL_LABEL]) for s in self.services.values()
+                     if GRAFANA_URL_LABEL in s.labels), None)
+
+
+def _local(url: str) -> str:
+    """A URL on a wildcard address (ports published on every interface: STACK_BIND=0.0.0.0) reached locally."""
+    return re.sub(r"^(\w+://)(0\.0\.0\.0|\[::\])(?=[:/]|$)", r"\g<1>127.0.0.1", url)
 
 
 def _str_map(node: Any, where: str, env: Mapping[str, str]) -> dict[str, str]:
