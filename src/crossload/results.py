@@ -352,6 +352,15 @@ def git_sha() -> str | None:
     return sha if out.returncode == 0 and sha else None
 
 
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from a file; ``{}`` when the file is missing, damaged or holds something else."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write atomically: a reader never sees half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")

@@ -7,14 +7,20 @@ Only the local store is read (results/<run-id>/), never InfluxDB: a report alway
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crossload.histogram import Histogram
-from crossload.results import IntervalAggregate, RequestStats, ToolStats, UsersSample, read_aggregates
+from crossload.results import (
+    IntervalAggregate,
+    RequestStats,
+    ToolStats,
+    UsersSample,
+    read_aggregates,
+    read_json_object,
+)
 from crossload.summary import RunSummary
 
 # At most this many points per series in a report: a 1 h run is drawn at 3 s steps.
@@ -101,14 +107,6 @@ class RunData:
         return dict(self.manifest.get("profile") or {})
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def read_tool(path: Path, tool: str) -> ToolData:
     stats = ToolStats(tool)
     data = ToolData(tool, stats)
@@ -128,9 +126,9 @@ def load_run(path: Path) -> RunData:
     summarized from its store."""
     from crossload.runs import read_summary
 
-    manifest = _read_json(path / "manifest.json")
+    manifest = read_json_object(path / "manifest.json")
     tools = [str(t) for t in manifest.get("tools") or []]
-    raw = _read_json(path / "summary.json")
+    raw = read_json_object(path / "summary.json")
     summary = read_summary(raw, path.name, manifest) if raw else None
     if summary is not None:
         tools = list(dict.fromkeys([*summary.tools, *tools]))

@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from crossload.errors import CrossloadError
-from crossload.results import IntervalAggregate, UsersSample, item_from_json, write_json
+from crossload.results import IntervalAggregate, UsersSample, item_from_json, read_json_object, write_json
 from crossload.sinks.base import Sink, SinkUnavailable
 from crossload.sinks.lineprotocol import (
     Merged,
@@ -225,14 +225,6 @@ def _parse_iso(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _parse_iso_ms(text: object) -> int | None:
     if not isinstance(text, str) or not text:
         return None
@@ -245,10 +237,10 @@ def _parse_iso_ms(text: object) -> int | None:
 def run_level_points(run_dir: Path, tags: RunTags) -> list[Point]:
     """``crossload_runs``, ``crossload_thresholds`` and ``crossload_summary`` points from manifest.json and
     summary.json (the summary points: each tool's whole-run figures, stamped with the tool's start)."""
-    manifest = _read_json(run_dir / "manifest.json")
+    manifest = read_json_object(run_dir / "manifest.json")
     if not manifest.get("started_at"):
         return []
-    summary = _read_json(run_dir / "summary.json")
+    summary = read_json_object(run_dir / "summary.json")
     started = _parse_iso(str(manifest["started_at"]))
     verdicts = [v for v in summary.get("thresholds", []) if isinstance(v, dict)]
     outcomes = manifest.get("outcomes") or {}
@@ -282,7 +274,7 @@ def run_level_points(run_dir: Path, tags: RunTags) -> list[Point]:
 def _tags_for(run_dir: Path, run_tags: RunTags | None) -> RunTags:
     if run_tags is not None:
         return run_tags
-    manifest = _read_json(run_dir / "manifest.json")
+    manifest = read_json_object(run_dir / "manifest.json")
     if "run_id" not in manifest:
         raise CrossloadError(f"{run_dir} has no manifest.json: pass the run's tags explicitly")
     return RunTags.from_manifest(manifest)
@@ -303,7 +295,7 @@ def push_run(run_dir: Path, sink: Sink, run_tags: RunTags | None = None,
     except CrossloadError as e:
         error = str(e)
     sent_run = False
-    manifest = _read_json(run_dir / "manifest.json")
+    manifest = read_json_object(run_dir / "manifest.json")
     if error is None and manifest.get("status") not in (None, "running"):
         points = run_level_points(run_dir, tags)
         digest = hashlib.sha256(to_lines(points).encode("utf-8")).hexdigest()

@@ -9,11 +9,15 @@ behind this seam.
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from crossload.collect import StreamParser
+from crossload.errors import ToolError
 from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile
 from crossload.results import ToolStats
@@ -40,6 +44,23 @@ class ToolTotals:
     requests: int
     per_name: dict[str, int] = field(default_factory=dict)
     bytes_received: int | None = None
+
+
+def find_binary(name: str, variable: str, pin: str) -> str:
+    """``$variable``, else the ``name`` of this Python environment, else the one on PATH.
+
+    This environment's own copy comes before PATH, where a version manager's shim costs a process per call.
+    """
+    found = os.environ.get(variable)
+    if found:
+        return found
+    sibling = Path(sys.executable).with_name(name)
+    if sibling.exists():
+        return str(sibling)
+    found = shutil.which(name)
+    if not found:
+        raise ToolError(f"{name} is not installed: run `pip install {name}=={pin}` (or set {variable})")
+    return found
 
 
 def drain_s(scenario: Scenario | None) -> int:

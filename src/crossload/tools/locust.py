@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +15,7 @@ from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile, render_locust
 from crossload.results import ToolStats
 from crossload.scenario import Scenario
-from crossload.tools.base import LaunchSpec, ToolTotals, drain_s
+from crossload.tools.base import LaunchSpec, ToolTotals, drain_s, find_binary
 from crossload.versions import LOCUST_IMAGE, LOCUST_VERSION
 
 RECORD = "intervals.jsonl"
@@ -28,18 +26,7 @@ FINAL_STATS = "locust-final"
 
 
 def locust_binary() -> str:
-    """$CROSSLOAD_LOCUST_BIN, else the Locust of this Python environment, else the one on PATH."""
-    found = os.environ.get("CROSSLOAD_LOCUST_BIN")
-    if found:
-        return found
-    sibling = Path(sys.executable).with_name("locust")
-    if sibling.exists():
-        return str(sibling)  # not a version manager's shim on PATH, which costs a process per call
-    found = shutil.which("locust")
-    if not found:
-        raise ToolError(f"locust is not installed: run `pip install locust=={LOCUST_VERSION}` "
-                        "(or set CROSSLOAD_LOCUST_BIN)")
-    return found
+    return find_binary("locust", "CROSSLOAD_LOCUST_BIN", LOCUST_VERSION)
 
 
 class LocustTool:
