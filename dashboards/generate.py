@@ -507,8 +507,22 @@ def render() -> dict[str, str]:
     out: dict[str, str] = {}
     for name, make in DASHBOARDS.items():
         data = json.loads(json.dumps(make().build(), cls=JSONEncoder))
+        _number_panels(data["panels"])
         out[name] = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     return out
+
+
+def _number_panels(panels: list[dict[str, object]], start: int = 1) -> int:
+    """Give every panel (rows and the panels they hold included) a unique id, in reading order: Grafana
+    links, embeds and repeats panels by id, and an imported dashboard keeps them."""
+    next_id = start
+    for panel in panels:
+        panel["id"] = next_id
+        next_id += 1
+        inner = panel.get("panels")
+        if isinstance(inner, list):
+            next_id = _number_panels(inner, next_id)
+    return next_id
 
 
 def main(argv: Sequence[str] | None = None, folder: Path = HERE) -> int:

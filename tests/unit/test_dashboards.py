@@ -98,6 +98,52 @@ def test_the_four_dashboards_exist_with_unique_uids_and_link_to_each_other() -> 
                 assert uid and uid.group(1) in uids, link
 
 
+GRAFANA_SCHEMA_VERSION = 41  # the dashboard schema of Grafana 11.6, which grafana-foundation-sdk here models
+ALIAS_PATTERNS = re.compile(r"^(tag_\w+|col|m|measurement)$")
+BUILTIN = {"timeFilter", "__interval", "__interval_ms", "__timeFilter", "__from", "__to", "__url_time_range",
+           "__all_variables", "__field", "__value", "__data", "__series", "__cell", "__name"}
+
+
+def all_panels(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every panel, rows and the panels a collapsed row holds included."""
+    out: list[dict[str, Any]] = []
+    for item in items:
+        out.append(item)
+        out.extend(all_panels(item.get("panels", [])))
+    return out
+
+
+def test_panel_ids_are_unique_grid_cells_do_not_overlap_and_the_schema_is_current() -> None:
+    for name, dash in committed().items():
+        assert dash["schemaVersion"] == GRAFANA_SCHEMA_VERSION, name
+        ids = [p.get("id") for p in all_panels(dash["panels"])]
+        assert all(isinstance(i, int) and i > 0 for i in ids) and len(set(ids)) == len(ids), (name, ids)
+        taken: dict[tuple[int, int], str] = {}
+        for panel in dash["panels"]:
+            g = panel["gridPos"]
+            assert g["x"] >= 0 and g["x"] + g["w"] <= 24 and g["w"] > 0 and g["h"] > 0, (name, panel.get("title"))
+            for x in range(g["x"], g["x"] + g["w"]):
+                for y in range(g["y"], g["y"] + g["h"]):
+                    assert (x, y) not in taken, (name, panel.get("title"), taken[(x, y)])
+                    taken[(x, y)] = str(panel.get("title"))
+
+
+def test_every_template_variable_is_defined_and_used() -> None:
+    for name, dash in committed().items():
+        defined = set(variables(dash))
+        text = json.dumps(dash)
+        referenced = {m for m in re.findall(r"\$\{?(\w+)", text)
+                      if m not in BUILTIN and not ALIAS_PATTERNS.match(m)}
+        assert referenced <= defined, (name, referenced - defined)
+        outside = json.dumps({k: v for k, v in dash.items() if k != "templating"})
+        for var in defined:
+            used = f"${var}" in outside or f"${{{var}" in outside
+            # A variable may also serve only other variables' queries (e.g. scenario narrows run_id).
+            used = used or any(f"${var}" in json.dumps(v) or f"${{{var}" in json.dumps(v)
+                               for other, v in variables(dash).items() if other != var)
+            assert used, (name, var)
+
+
 def test_the_data_source_is_a_variable_and_every_panel_and_query_uses_it() -> None:
     for name, dash in committed().items():
         ds = variables(dash)["datasource"]
