@@ -141,7 +141,6 @@ class K6JsonParser:
         self.clock = clock
         self.open: dict[tuple[int, str, str], IntervalAggregate] = {}
         self.users: list[UsersSample] = []
-        self.latest = 0
 
     def _agg(self, t: int, name: str, method: str) -> IntervalAggregate:
         key = (t, name, method)
@@ -164,8 +163,6 @@ class K6JsonParser:
                 cause = http_status(int(status)) if has_status else k6_error_code(tags.get("error_code", ""))
             self._agg(t, tags.get("name", ""), tags.get("method", "")).add(float(d["value"]), failed, cls,
                                                                             cause=cause)
-            if t > self.latest:
-                self.latest = t
         elif line.startswith(_VUS):
             d = orjson.loads(line)["data"]
             self.users.append(UsersSample("k6", _epoch_second(d["time"]), int(d["value"])))

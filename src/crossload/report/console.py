@@ -105,8 +105,6 @@ class TargetWatch:
         self.say = say
         self.started = started
         self.state = self.OK
-        self.since: int | None = None
-        self.events: list[tuple[int, str]] = []
 
     def observe(self, second: IntervalAggregate) -> None:
         """``second``: every request name of one completed second, merged."""
@@ -128,6 +126,5 @@ class TargetWatch:
         else:
             text = f"{offset} target answers again ({second.count - second.failures} of {second.count} requests ok)"
         self.state = state
-        self.events.append((second.t, state))
         self.say(text)
 
