@@ -298,7 +298,7 @@ def _run_tool(tool: LoadTool, runner: Runner, script: Path, out_dir: Path, prep:
     if not request.quiet:
         out.write(f"[{tool.name:>6}] starting {' '.join(spec.argv[:2])} …\n")
     try:
-        outcome = runner.run(spec, prep.env, tick)
+        outcome = runner.run([spec], prep.env, tick, failed=tool.failed)
     finally:
         collector.close()
     stats = collector.stats

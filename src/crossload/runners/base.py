@@ -1,9 +1,15 @@
 """The Runner seam: start a tool's ``LaunchSpec`` somewhere, collect while it runs, stop it cleanly.
 
-A runner turns a ``LaunchSpec`` (argv, environment, working directory, log) into a finished ``RunOutcome``.
-It calls ``on_tick`` about every ``tick_s`` seconds while the tool runs (the caller reads the tool's output
-there), and on Ctrl-C or SIGTERM it stops the tool the way the tool expects, reaps everything it started and
-returns with ``interrupted`` set: it never leaves a process or container behind.
+A runner turns the ``LaunchSpec`` group of one tool (one process, or a master and workers, or k6 segments:
+argv, environment, working directory, log each) into a finished ``RunOutcome``. It starts every spec in
+order, calls ``on_tick`` about every ``tick_s`` seconds while any runs (the caller reads the tools' output
+there), and the run is over when all have exited. When one exits with a code ``failed`` calls a failure
+while others still run, the others are stopped (a master must not wait forever for a crashed worker). On
+Ctrl-C or SIGTERM it stops them the way the tool expects, reaps everything it started and returns with
+``interrupted`` set: it never leaves a process or container behind.
+
+``RunOutcome.exit_code`` is the first failing code in spec order, else the first spec's code (k6's
+"thresholds breached" is not a failure: the caller's ``failed`` decides).
 
 Runners: ``local`` (a process group on this machine). ``FakeRunner`` replays a prepared outcome for tests.
 """
@@ -11,8 +17,8 @@ Runners: ``local`` (a process group on this machine). ``FakeRunner`` replays a p
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from crossload.tools.base import LaunchSpec
@@ -24,17 +30,32 @@ class RunOutcome:
     started_at: float
     ended_at: float
     interrupted: bool
+    # Every spec's own exit code, by ``LaunchSpec.label`` (one entry for a single process).
+    exit_codes: dict[str, int] = field(default_factory=dict)
+
+
+def nonzero(code: int) -> bool:
+    return code != 0
+
+
+def combined_exit(codes: Sequence[int], failed: Callable[[int], bool]) -> int:
+    """The first failing code in spec order, else the first code (0 when there is none)."""
+    for code in codes:
+        if failed(code):
+            return code
+    return codes[0] if codes else 0
 
 
 class Runner(Protocol):
     name: str
 
-    def run(self, spec: LaunchSpec, env: dict[str, str], on_tick: Callable[[], None],
-            tick_s: float = 0.25) -> RunOutcome: ...
+    def run(self, specs: Sequence[LaunchSpec], env: dict[str, str], on_tick: Callable[[], None],
+            tick_s: float = 0.25, failed: Callable[[int], bool] = nonzero) -> RunOutcome: ...
 
 
 class FakeRunner:
-    """Runs nothing: calls ``produce(spec)`` (which may write the tool's raw output), ticks, returns."""
+    """Runs nothing: calls ``produce(spec)`` for each spec (which may write the tool's raw output), ticks,
+    returns."""
 
     name = "fake"
 
@@ -43,11 +64,12 @@ class FakeRunner:
         self.ticks = ticks
         self.specs: list[LaunchSpec] = []
 
-    def run(self, spec: LaunchSpec, env: dict[str, str], on_tick: Callable[[], None],
-            tick_s: float = 0.25) -> RunOutcome:
-        self.specs.append(spec)
+    def run(self, specs: Sequence[LaunchSpec], env: dict[str, str], on_tick: Callable[[], None],
+            tick_s: float = 0.25, failed: Callable[[int], bool] = nonzero) -> RunOutcome:
+        self.specs.extend(specs)
         started = time.time()
-        code = self.produce(spec)
+        codes = {spec.label: self.produce(spec) for spec in specs}
         for _ in range(self.ticks):
             on_tick()
-        return RunOutcome(exit_code=code, started_at=started, ended_at=time.time(), interrupted=False)
+        return RunOutcome(exit_code=combined_exit(list(codes.values()), failed), started_at=started,
+                          ended_at=time.time(), interrupted=False, exit_codes=codes)

@@ -13,10 +13,10 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from crossload.errors import ToolError
-from crossload.runners.base import RunOutcome
+from crossload.runners.base import RunOutcome, combined_exit, nonzero
 from crossload.tools.base import LaunchSpec
 
 
@@ -46,12 +46,15 @@ class LocalProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)
 
-    def stop(self, grace_s: float = 10.0) -> int:
-        """Ask the tool to finish (SIGINT), then insist (SIGTERM, SIGKILL)."""
+    def stop(self, grace_s: float = 10.0, asked: bool = False) -> int:
+        """Ask the tool to finish (SIGINT, unless ``asked`` already), then insist (SIGTERM, SIGKILL).
+
+        SIGINT is sent once only: a second one makes Locust and k6 skip their final report."""
         for sig, wait in ((signal.SIGINT, grace_s), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
             if self.proc.poll() is not None:
                 break
-            self._signal_group(sig)
+            if not (asked and sig == signal.SIGINT):
+                self._signal_group(sig)
             try:
                 self.proc.wait(timeout=wait)
             except subprocess.TimeoutExpired:
@@ -67,28 +70,44 @@ class LocalProcess:
 
 
 class LocalRunner:
-    """Each tool as a local process (group) of this machine."""
+    """Each tool as local process groups of this machine (one per spec)."""
 
     name = "local"
 
-    def run(self, spec: LaunchSpec, env: dict[str, str], on_tick: Callable[[], None],
-            tick_s: float = 0.25) -> RunOutcome:
-        """Start ``spec``, call ``on_tick`` every ``tick_s`` until the process exits; Ctrl-C stops it cleanly."""
-        process = LocalProcess(spec, env)
+    def run(self, specs: Sequence[LaunchSpec], env: dict[str, str], on_tick: Callable[[], None],
+            tick_s: float = 0.25, failed: Callable[[int], bool] = nonzero) -> RunOutcome:
+        """Start every spec, call ``on_tick`` every ``tick_s`` until all have exited; a failing one stops the
+        rest; Ctrl-C stops them all cleanly."""
+        processes: list[LocalProcess] = []
         interrupted = False
+        started = time.time()
         try:
-            while process.poll() is None:
+            for spec in specs:
+                processes.append(LocalProcess(spec, env))
+            while any(p.poll() is None for p in processes):
                 time.sleep(tick_s)
                 on_tick()
-            code = process.proc.returncode
+                if any(p.poll() is not None and failed(p.proc.returncode) for p in processes):
+                    _stop_all(processes)
         except KeyboardInterrupt:
             interrupted = True
             try:
-                code = process.stop()
+                _stop_all(processes)
             except KeyboardInterrupt:
-                process.close()
-                code = process.proc.wait()
+                for p in processes:
+                    p.close()
         finally:
-            process.close()
-        return RunOutcome(exit_code=code, started_at=process.started_at, ended_at=time.time(),
-                          interrupted=interrupted)
+            for p in processes:
+                p.close()
+        codes = {p.spec.label: p.proc.wait() for p in processes}
+        return RunOutcome(exit_code=combined_exit(list(codes.values()), failed), started_at=started,
+                          ended_at=time.time(), interrupted=interrupted, exit_codes=codes)
+
+
+def _stop_all(processes: list[LocalProcess]) -> None:
+    """SIGINT to every one still running at once, then wait for each (escalating per process)."""
+    for p in processes:
+        if p.poll() is None:
+            p._signal_group(signal.SIGINT)
+    for p in processes:
+        p.stop(asked=True)

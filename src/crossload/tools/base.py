@@ -26,7 +26,13 @@ from crossload.scenario import Scenario
 
 @dataclass(frozen=True)
 class LaunchSpec:
-    """A tool process to start: argv, extra environment, working directory and the files it writes."""
+    """A tool process to start: argv, extra environment, working directory and the files it writes.
+
+    One run of a tool is a group of these (``LoadTool.launch``): a single process, or a Locust master and its
+    workers, or k6 instances each running one execution segment. ``role`` says which ("main", "master",
+    "worker"), ``name`` is a human name unique within the run (a process title, a container name's tail).
+    A runner that starts the tool elsewhere (a container) runs ``argv[1:]`` with the tool's own ``argv[0]``.
+    """
 
     tool: str
     argv: tuple[str, ...]
@@ -34,6 +40,12 @@ class LaunchSpec:
     cwd: Path
     log: Path
     raw_output: Path
+    role: str = "main"
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.tool
 
 
 @dataclass(frozen=True)
