@@ -34,9 +34,14 @@ HERE = Path(__file__).resolve().parent
 TAG = "crossload"
 DS_VAR = "datasource"
 DS = model.DataSourceRef(type_val="influxdb", uid="${" + DS_VAR + "}")
-# The data source the compose stack provisions (docker/grafana/provisioning/datasources/crossload.yaml).
-PROVISIONED_DS_UID = "crossload-influxdb"
-PROVISIONED_DS_NAME = "crossload InfluxDB"
+# Grafana's import dialog (Dashboards > New > Import) asks for every entry of ``__inputs`` and replaces each
+# ``${DS_INFLUXDB}`` of the file by the uid of the data source picked there: it becomes the datasource
+# variable's initial value. Provisioned, nothing replaces it and the variable starts on the first InfluxDB
+# data source (the stack provisions one,
+# docker/grafana/provisioning/datasources/crossload.yaml, its default).
+DS_INPUT = "DS_INFLUXDB"
+# The Grafana the stack runs (docker/compose.yml's default image), named in ``__requires``.
+GRAFANA_VERSION = "11.6.0"
 ALL = "(all)"
 
 UIDS = {
@@ -119,7 +124,7 @@ LIVE = '"crossload_requests"'
 def datasource_variable() -> db.DatasourceVariable:
     return (db.DatasourceVariable(DS_VAR).label("InfluxDB").type("influxdb")
             .description("The InfluxDB (1.x, 2.x with a DBRP mapping, or 3.x) holding crossload's measurements")
-            .current(model.VariableOption(selected=True, text=PROVISIONED_DS_NAME, value=PROVISIONED_DS_UID)))
+            .current(model.VariableOption(selected=True, text="${" + DS_INPUT + "}", value="${" + DS_INPUT + "}")))
 
 
 def tag_variable(name: str, label: str, query: str, *, multi: bool = False, include_all: bool = False,
@@ -508,8 +513,32 @@ def render() -> dict[str, str]:
     for name, make in DASHBOARDS.items():
         data = json.loads(json.dumps(make().build(), cls=JSONEncoder))
         _number_panels(data["panels"])
+        _importable(data)
         out[name] = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     return out
+
+
+def _importable(data: dict[str, object]) -> None:
+    """What Grafana's import dialog reads: the data source input and the plugins the dashboard needs."""
+    data["__inputs"] = [{
+        "name": DS_INPUT, "label": "InfluxDB", "type": "datasource", "pluginId": "influxdb",
+        "pluginName": "InfluxDB",
+        "description": "InfluxDB holding crossload's measurements (1.x, 2.x with a DBRP mapping, or 3.x; InfluxQL)",
+    }]
+    kinds: set[str] = set()
+
+    def collect(panels: object) -> None:
+        for panel in panels if isinstance(panels, list) else []:
+            if isinstance(panel, dict):
+                if panel.get("type") != "row":
+                    kinds.add(str(panel.get("type")))
+                collect(panel.get("panels"))
+
+    collect(data.get("panels"))
+    requires = [{"type": "grafana", "id": "grafana", "name": "Grafana", "version": GRAFANA_VERSION},
+                {"type": "datasource", "id": "influxdb", "name": "InfluxDB", "version": "1.0.0"}]
+    requires += [{"type": "panel", "id": kind, "name": kind, "version": ""} for kind in sorted(kinds)]
+    data["__requires"] = requires
 
 
 def _number_panels(panels: list[dict[str, object]], start: int = 1) -> int:

@@ -69,14 +69,17 @@ def test_committed_json_is_what_the_generator_produces(tmp_path: Path) -> None:
 def test_the_json_is_what_grafanas_dashboard_schema_models_read() -> None:
     """Read back through grafana-foundation-sdk's models (generated from Grafana's dashboard schema, panel
     plugins included), every dashboard comes out unchanged: no field that Grafana's schema does not know, none
-    of the wrong type. Only the annotations' InfluxQL targets are beyond the schema's generic annotation target."""
+    of the wrong type. Only the annotations' InfluxQL targets are beyond the schema's generic annotation target,
+    and the import dialog's ``__inputs``/``__requires`` are outside the dashboard model (Grafana's export adds
+    them the same way)."""
     from grafana_foundation_sdk.cog.encoder import JSONEncoder
     from grafana_foundation_sdk.models import dashboard as model
 
     for name, data in committed().items():
         back = json.loads(json.dumps(model.Dashboard.from_json(data), cls=JSONEncoder))
-        assert {k: v for k, v in back.items() if k != "annotations"} == \
-            {k: v for k, v in data.items() if k != "annotations"}, name
+        outside = {"annotations", "__inputs", "__requires"}
+        assert {k: v for k, v in back.items() if k not in outside} == \
+            {k: v for k, v in data.items() if k not in outside}, name
         for ours, read in zip(data["annotations"]["list"], back["annotations"]["list"], strict=True):
             assert {k: v for k, v in read.items() if k != "target"} == {k: v for k, v in ours.items() if k != "target"}
 
@@ -130,7 +133,7 @@ def test_panel_ids_are_unique_grid_cells_do_not_overlap_and_the_schema_is_curren
 
 def test_every_template_variable_is_defined_and_used() -> None:
     for name, dash in committed().items():
-        defined = set(variables(dash))
+        defined = set(variables(dash)) | {i["name"] for i in dash["__inputs"]}
         text = json.dumps(dash)
         referenced = {m for m in re.findall(r"\$\{?(\w+)", text)
                       if m not in BUILTIN and not ALIAS_PATTERNS.match(m)}
@@ -160,6 +163,27 @@ def test_the_data_source_is_a_variable_and_every_panel_and_query_uses_it() -> No
                 assert var["query"].startswith('SHOW TAG VALUES FROM "crossload_requests"'), (name, var["name"])
         for ann in dash["annotations"]["list"]:
             assert ann["datasource"] == DS, (name, ann["name"])
+
+
+def test_each_dashboard_imports_by_hand_with_a_data_source_input() -> None:
+    """Grafana's import dialog asks for each ``__inputs`` entry and replaces its ``${NAME}`` everywhere in the
+    file (only the names it declares): done here as Grafana does, the datasource variable starts on the data
+    source picked, and nothing else changes."""
+    compose = (ROOT / "docker" / "compose.yml").read_text(encoding="utf-8")
+    for name, dash in committed().items():
+        inputs = dash["__inputs"]
+        assert [(i["name"], i["type"], i["pluginId"]) for i in inputs] == [("DS_INFLUXDB", "datasource", "influxdb")]
+        text = json.dumps(dash)
+        declared = {"${" + i["name"] + "}" for i in inputs}
+        assert set(re.findall(r"\$\{DS_[A-Z_]+\}", text)) == declared, name
+        imported = json.loads(re.sub(r"\$\{DS_INFLUXDB\}", "picked-uid", text))
+        assert variables(imported)["datasource"]["current"]["value"] == "picked-uid", name
+        assert imported["panels"] == dash["panels"], name  # panels read the variable, not the input
+        requires = {(r["type"], r["id"]): r for r in dash["__requires"]}
+        assert ("datasource", "influxdb") in requires, name
+        assert f"grafana/grafana:{requires[('grafana', 'grafana')]['version']}" in compose, name
+        used = {p["type"] for p in panels(dash)}
+        assert {kind for (t, kind) in requires if t == "panel"} == used, name
 
 
 def test_every_panel_says_what_it_computes_with_raw_influxql() -> None:
