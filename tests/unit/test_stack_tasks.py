@@ -107,6 +107,35 @@ def test_the_settings_crossload_writes_with_are_those_influxdb_is_set_up_with() 
     assert grafana.environment["STACK_INFLUXDB_DATABASE"] == env["STACK_DBRP_DATABASE"] == "b"
 
 
+def test_the_dbrp_init_script_maps_the_database_grafana_reads_to_the_bucket(tmp_path: Path) -> None:
+    """The influxdb image runs docker/influxdb/initdb.d/*.sh once, after its setup, with the service's
+    environment plus the ids setup created (DOCKER_INFLUXDB_INIT_BUCKET_ID among them, per the image's
+    documentation). Run here with sh and an ``influx`` that records its arguments: the mapping it asks for
+    is the database Grafana's data source names, on the stack's bucket, as the default retention policy."""
+    import subprocess
+
+    s = stack.load_stack(COMPOSE, env={"STACK_INFLUXDB_ORG": "o", "STACK_INFLUXDB_BUCKET": "b"})
+    influx, grafana = s.services["influxdb"], s.services["grafana"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    recorded = tmp_path / "argv"
+    fake = bin_dir / "influx"
+    fake.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done > {recorded}\n')
+    fake.chmod(0o755)
+    scripts = sorted((ROOT / "docker/influxdb/initdb.d").glob("*.sh"))
+    assert scripts
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", **influx.environment, "DOCKER_INFLUXDB_INIT_BUCKET_ID": "0123abcd"}
+    for script in scripts:
+        proc = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=30, check=False)
+        assert proc.returncode == 0, proc.stderr
+    argv = recorded.read_text().splitlines()
+    assert argv[:3] == ["v1", "dbrp", "create"]
+    options = dict(zip(argv[3::2], argv[4::2], strict=False))
+    assert options["--org"] == "o" and options["--bucket-id"] == "0123abcd" and options["--rp"] == "autogen"
+    assert options["--db"] == grafana.environment["STACK_INFLUXDB_DATABASE"] == "b"
+    assert argv[-1] == "--default"
+
+
 def _mount(service: stack.Service, target: str) -> stack.Mount:
     return next(m for m in service.mounts if m.target == target)
 
