@@ -23,6 +23,11 @@ RUN_HELP = {
     "duration": "total duration, e.g. 45s, 5m, 1h (stages scale proportionally)",
     "spawn_rate": "users started (or stopped) per second on ramps; flat stages absorb the difference",
 }
+PROFILE_HELP = {
+    **RUN_HELP,
+    "target_pid": "a local target process to monitor (CPU, memory, threads, connections); the demo target always is",
+    "target_container": "or a target container on this machine's Docker engine, by name or id",
+}
 RUN_REF_HELP = "run id, a unique prefix of it, or 'latest' (the default); may be given without --run"
 
 
@@ -32,39 +37,46 @@ def _exit(code: int) -> None:
 
 
 def _run(profile: str, tool: str | None, target: str | None, scenario: str | None, users: str | None,
-         duration: str | None, spawn_rate: str | None) -> None:
+         duration: str | None, spawn_rate: str | None, target_pid: str | None = None,
+         target_container: str | None = None) -> None:
     _exit(tasks_api.run_profile(profile, tool=tool, target=target, scenario=scenario, users=users,
-                                duration=duration, spawn_rate=spawn_rate))
+                                duration=duration, spawn_rate=spawn_rate, target_pid=target_pid,
+                                target_container=target_container))
 
 
-@task(help=RUN_HELP)
-def smoke(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None):
+@task(help=PROFILE_HELP)
+def smoke(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
+          target_container=None):
     """Smoke test: a few users for a few seconds (default 2 users, 15 s) to prove script and target work."""
-    _run("smoke", tool, target, scenario, users, duration, spawn_rate)
+    _run("smoke", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container)
 
 
-@task(help=RUN_HELP)
-def load(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None):
+@task(help=PROFILE_HELP)
+def load(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
+         target_container=None):
     """Load test: ramp to nominal users, hold, ramp down (default 20 users, 5 min)."""
-    _run("load", tool, target, scenario, users, duration, spawn_rate)
+    _run("load", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container)
 
 
-@task(help=RUN_HELP)
-def stress(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None):
+@task(help=PROFILE_HELP)
+def stress(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
+           target_container=None):
     """Stress test: steps beyond nominal up to the peak (default 40 users, 10 min)."""
-    _run("stress", tool, target, scenario, users, duration, spawn_rate)
+    _run("stress", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container)
 
 
-@task(help=RUN_HELP)
-def spike(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None):
+@task(help=PROFILE_HELP)
+def spike(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
+          target_container=None):
     """Spike test: a sudden jump from a low baseline to the peak and back (default 100 users, 2 min)."""
-    _run("spike", tool, target, scenario, users, duration, spawn_rate)
+    _run("spike", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container)
 
 
-@task(help=RUN_HELP)
-def endurance(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None):
+@task(help=PROFILE_HELP)
+def endurance(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
+              target_container=None):
     """Endurance (soak) test: nominal users for a long time (default 20 users, 1 h)."""
-    _run("endurance", tool, target, scenario, users, duration, spawn_rate)
+    _run("endurance", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container)
 
 
 @task(klass=tasks_api.OptionalPositionalTask, positional=["profile"], help={

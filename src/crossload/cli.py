@@ -48,6 +48,10 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tool", default="both", help="locust, k6 or both (default: both, one after the other)")
     p.add_argument("--target", default=None, help="base URL of the system under test (default: demo target)")
     p.add_argument("--scenario", default=None, help="scenario file (default: scenarios/demo.yaml)")
+    p.add_argument("--target-pid", default=None,
+                   help="a local target process to monitor (CPU, memory, threads, connections)")
+    p.add_argument("--target-container", default=None,
+                   help="or a target container on this machine's Docker engine, by name or id")
     add_shape_flags(p)
 
 
@@ -135,7 +139,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return tasks_api.validate([*args.files, *args.more_files])
     if args.command == "run":
         return tasks_api.run_profile(args.profile, tool=args.tool, target=args.target, scenario=args.scenario,
-                                     users=args.users, duration=args.duration, spawn_rate=args.spawn_rate)
+                                     users=args.users, duration=args.duration, spawn_rate=args.spawn_rate,
+                                     target_pid=args.target_pid, target_container=args.target_container)
     if args.command == "render":
         return tasks_api.render(args.profile, args.scenario, args.target, args.out, users=args.users,
                                 duration=args.duration, spawn_rate=args.spawn_rate, tool=args.tool)

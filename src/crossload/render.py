@@ -30,7 +30,7 @@ import jinja2
 from crossload import __version__
 from crossload.paths import resource_dir
 from crossload.profiles import StageSchedule
-from crossload.scenario import Checks, JsonCheck, Request, Scenario, Threshold
+from crossload.scenario import TARGET_METRICS, Checks, JsonCheck, Request, Scenario, Threshold
 from crossload.wire import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE
 
 LOCUST_TEMPLATE = "locustfile.py.jinja"
@@ -419,8 +419,11 @@ def k6_thresholds(thresholds: Iterable[Threshold]) -> K6Thresholds:
     entries: dict[str, list[str]] = {}
     left_out: list[str] = []
     for t in thresholds:
+        if t.metric in TARGET_METRICS:
+            left_out.append(f"'{t.text}': the target's resources, measured by crossload")
+            continue
         if t.request is not None and not k6_tag_value_ok(t.request):
-            left_out.append(f"'{t.text}' on request {t.request!r}")
+            left_out.append(f"'{t.text}' on request {t.request!r}: k6 cannot select a name with , : {{ }} or quotes")
             continue
         tags = [f"name:{t.request}"] if t.request is not None else []
         if t.metric in _K6_LATENCY:

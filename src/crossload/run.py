@@ -20,7 +20,7 @@ import contextlib
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,8 @@ from crossload import __version__, envref
 from crossload.collect import ToolCollector
 from crossload.errors import EXIT_PASS, EXIT_RUN_FAILED, EXIT_THRESHOLDS, CrossloadError, InputError
 from crossload.manifest import Manifest, ToolOutcome, iso
+from crossload.monitor import MONITOR_FILE, ResourceMonitor, check_pid, container_pid
+from crossload.monitor import summarize as summarize_resources
 from crossload.paths import resource_dir, results_root
 from crossload.profiles import StageSchedule, build_schedule
 from crossload.reach import check_reachable
@@ -62,6 +64,8 @@ class RunRequest:
     quiet: bool = False
     runner: str = "local"
     width: int | None = None  # terminal columns for the table (None: ask the terminal)
+    target_pid: int | None = None  # a local target process to monitor (the demo target is monitored anyway)
+    target_container: str | None = None  # or a container on this machine's Docker engine
 
 
 @dataclass
@@ -107,12 +111,19 @@ def prepare(request: RunRequest, need_env: bool = True) -> Prepared:
                          f"(set it, or write ${{{name}:-default}})")
     if request.target:
         check_target_url(request.target, lambda msg: InputError(f"--target: {msg}"))
+    if request.target_pid is not None and request.target_container:
+        raise InputError("--target-pid and --target-container name the same thing: give one")
+    if request.target_pid is not None:
+        check_pid(request.target_pid)
     return Prepared(scenario, schedule, tools, env, guards(scenario.all_thresholds, env))
 
 
 @contextlib.contextmanager
-def _target(request: RunRequest, scenario: Scenario, env: dict[str, str], out: TextIO) -> Iterator[tuple[str, str]]:
-    """Yield (url, kind): the --target, the scenario's target, or a demo target started for the run.
+def _target(request: RunRequest, scenario: Scenario, env: dict[str, str],
+            out: TextIO) -> Iterator[tuple[str, str, Callable[[], int | None]]]:
+    """Yield (url, kind, pid): the --target, the scenario's target, or a demo target started for the run;
+    ``pid()`` is the target's process to monitor (the demo target's, --target-pid's, --target-container's
+    main process), or None.
 
     A given target must accept a TCP connection now: a stopped service or a wrong port is an input error
     (exit 2) before any load, never a run of failed requests.
@@ -120,14 +131,20 @@ def _target(request: RunRequest, scenario: Scenario, env: dict[str, str], out: T
     given = request.target.rstrip("/") if request.target else scenario.target
     if given:
         check_reachable(envref.resolve(given, env), timeout_s=min(5.0, scenario.defaults.timeout_s))
-        yield given, "flag" if request.target else "scenario"
+        pid = request.target_pid
+        if request.target_container:
+            pid = container_pid(request.target_container)
+        yield given, "flag" if request.target else "scenario", lambda: pid
         return
+    if request.target_pid is not None or request.target_container:
+        raise InputError("--target-pid/--target-container: the demo target is monitored already; "
+                         "give them with --target")
     from crossload.target import DemoTarget
 
     with DemoTarget(host="127.0.0.1", port=0) as demo:
         if not request.quiet:
             out.write(f"demo target started at {demo.url}\n")
-        yield demo.url, "demo"
+        yield demo.url, "demo", lambda: demo.pid
 
 
 def execute(request: RunRequest, out: TextIO = sys.stdout) -> RunResult:
@@ -169,9 +186,11 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
     failure: str | None = None
     interrupted = False
     pusher: LivePusher | None = None
+    monitor: ResourceMonitor | None = None
     try:
-        with _target(request, scenario, env, out) as (target, target_kind):
+        with _target(request, scenario, env, out) as (target, target_kind, target_pid):
             path.mkdir(parents=True, exist_ok=False)
+            monitor = ResourceMonitor(path / MONITOR_FILE, target_pid).start()
             (path / "scenario.yaml").write_bytes(Path(scenario.path).read_bytes())
             # Credentials in a URL (user:password@host) never reach the manifest.
             manifest.target = {"url": redact_url(target), "kind": target_kind}
@@ -186,7 +205,11 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
             manifest.tool_versions.update(_preflight(tools, scripts, env))
             manifest.save(path)
             for name, tool in tools.items():
-                ts, outcome = _run_tool(tool, runner, scripts[name], path / name, prep, request, out)
+                monitor.tool = name
+                try:
+                    ts, outcome = _run_tool(tool, runner, scripts[name], path / name, prep, request, out)
+                finally:
+                    monitor.tool = None
                 stats[name] = ts
                 manifest.outcomes[name] = outcome
                 if outcome.interrupted:
@@ -198,6 +221,8 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
     except KeyboardInterrupt:
         interrupted = True
     except InputError:
+        if monitor:
+            monitor.close()
         # Found by pre-flight or the reachability check, before any load: leave no half-written run behind.
         if pusher:
             pusher.close(timeout_s=1.0)
@@ -205,6 +230,9 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
         raise
     except CrossloadError as e:
         failure = str(e)
+    finally:
+        if monitor:
+            monitor.close()
     if not path.exists():
         # The demo target or the runner failed before the run folder existed: nothing to keep.
         raise CrossloadError(failure or "the run did not start")
@@ -229,6 +257,8 @@ def _finish(request: RunRequest, out: TextIO, prep: Prepared, manifest: Manifest
             sink: Sink | None) -> RunResult:
     summary = RunSummary(run_id=manifest.run_id, scenario=prep.scenario.name, profile=prep.schedule.profile,
                          tools={name: s.summary() for name, s in stats.items()})
+    for name, tool_summary in summary.tools.items():
+        tool_summary.target, tool_summary.generator = summarize_resources(name, path)
     verdicts = evaluate(prep.scenario.all_thresholds, summary.tools, prep.guards)
     summary.thresholds = [v.to_model() for v in verdicts]
     passed = all(v.passed for v in verdicts)
@@ -250,6 +280,12 @@ def _finish(request: RunRequest, out: TextIO, prep: Prepared, manifest: Manifest
         out.write("\n" + side_by_side_table(summary.tools, width=width) + "\n\n")
     failed = [v for v in verdicts if not v.passed]
     if not request.quiet:
+        for name, tool_summary in summary.tools.items():
+            gen = tool_summary.generator
+            if gen is not None and gen.saturated:
+                out.write(f"warning: {name} was saturated: CPU above {gen.saturation_limit_pct:g}% of one core for "
+                          f"{gen.saturated_s} s (max {gen.cpu_max_pct:g}%); its latencies include its own "
+                          "queueing: use fewer users per process, or --workers\n")
         for v in failed:
             out.write(f"threshold failed: {v.describe()} [{v.threshold.location}]\n")
     own = [v for v in verdicts if not v.guard]

@@ -23,12 +23,14 @@ import yaml
 
 from crossload import envref
 from crossload.errors import Location, ScenarioError
-from crossload.units import parse_duration_ms, parse_percent
+from crossload.units import parse_bytes, parse_duration_ms, parse_percent
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 PROFILE_NAMES = ("smoke", "load", "stress", "spike", "endurance")
 LATENCY_METRICS = ("avg", "p50", "p90", "p95", "p99", "max")
-THRESHOLD_METRICS = (*LATENCY_METRICS, "error_rate", "rps")
+# The target's resources while a tool's load ran (crossload.monitor): judged for the whole run, not per request.
+TARGET_METRICS = ("target_rss_growth", "target_rss_max", "target_cpu_mean")
+THRESHOLD_METRICS = (*LATENCY_METRICS, "error_rate", "rps", *TARGET_METRICS)
 
 JsonValue = Any  # what YAML can express as JSON: dict, list, str, int, float, bool, None
 
@@ -671,6 +673,9 @@ class _ScenarioReader:
             metric, op, value = parse_threshold(text)
         except ValueError as e:
             raise self.error(node, where, str(e)) from None
+        if request is not None and metric in TARGET_METRICS:
+            raise self.error(node, where, f"{metric} is measured on the target as a whole: put it in the "
+                                          "top-level thresholds, without a request")
         return Threshold(metric=metric, op=op, value=value, text=text.strip(), request=request, location=loc)
 
     def profiles(self, node: yaml.Node, where: str) -> dict[str, ProfileOverride]:
@@ -730,7 +735,8 @@ def check_target_url(url: str, fail: Callable[[str], Exception]) -> None:
 
 
 def parse_threshold(text: str) -> tuple[str, str, float]:
-    """``"p95 < 500ms"`` -> ("p95", "<", 500.0). Units: ms/s for latency, % for error_rate, /s for rps."""
+    """``"p95 < 500ms"`` -> ("p95", "<", 500.0). Units: ms/s for latency, % for error_rate and target_cpu_mean,
+    /s for rps, bytes (100MB, 64MiB) for target_rss_growth and target_rss_max."""
     m = _THRESHOLD.match(text)
     if not m:
         raise ValueError(f'{text!r} is not a threshold; expected "metric < value" such as "p95 < 500ms"')
@@ -751,12 +757,26 @@ def parse_threshold(text: str) -> tuple[str, str, float]:
             raise ValueError(str(e)) from None
         if not math.isfinite(value):
             raise ValueError(f"{raw!r} is not a duration; expected e.g. 500ms, 30s, 5m, 1h or 1m30s")
-    elif metric == "error_rate":
+    elif metric in ("target_rss_growth", "target_rss_max"):
+        try:
+            value = parse_bytes(raw)
+        except ValueError as e:
+            raise ValueError(str(e)) from None
+    elif metric in ("error_rate", "target_cpu_mean"):
+        what = "the error rate" if metric == "error_rate" else "CPU (100% = one core busy)"
         if _is_number(raw):
-            raise ValueError(f"{raw!r} needs a unit: write the error rate in percent, e.g. {raw}%")
+            raise ValueError(f"{raw!r} needs a unit: write {what} in percent, e.g. {raw}%")
         if not raw.endswith("%"):
-            raise ValueError(f"{raw!r} is not a percentage; write the error rate in percent, e.g. 1%")
-        value = parse_percent(raw)
+            raise ValueError(f"{raw!r} is not a percentage; write {what} in percent, e.g. 1%")
+        if metric == "error_rate":
+            value = parse_percent(raw)
+        else:
+            try:
+                value = float(raw[:-1].strip())
+            except ValueError:
+                raise ValueError(f"{raw!r} is not a percentage; e.g. 150%") from None
+            if value < 0:
+                raise ValueError(f"{raw!r} is below 0%")
     else:
         s = raw[:-2].strip() if raw.endswith("/s") else raw
         if not _BARE_NUMBER.match(s):

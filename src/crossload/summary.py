@@ -55,11 +55,46 @@ class RequestSummary(LatencySummary, _Counts):
         return None if value is None else float(value)
 
 
+class TargetSummary(_Model):
+    """The target's process tree while one tool's load ran (crossload.monitor; cpu in percent of one core)."""
+
+    samples: int = Field(0, description="one per second")
+    cpu_mean_pct: float = 0.0
+    cpu_max_pct: float = 0.0
+    rss_start_bytes: int = 0
+    rss_end_bytes: int = 0
+    rss_max_bytes: int = 0
+    rss_growth_bytes: int = Field(0, description="rss_end_bytes - rss_start_bytes (negative: it shrank)")
+    threads_max: int = 0
+    connections_max: int = 0
+
+    def metric(self, key: str) -> float | None:
+        return float(getattr(self, key))
+
+
+class GeneratorSummary(_Model):
+    """The load generator's own processes while it ran (cpu in percent of one core)."""
+
+    samples: int = 0
+    cores: int = Field(1, description="cores of the machine")
+    processes_max: int = 0
+    cpu_mean_pct: float = 0.0
+    cpu_max_pct: float = 0.0
+    rss_max_bytes: int = 0
+    saturation_limit_pct: float = Field(0.0, description="k6: 80 % of the cores; Locust: 90 % of one core per process")
+    saturated_s: int = Field(0, description="seconds above the limit")
+    saturated: bool = Field(False, description="above the limit for 3 s or more: latencies include the generator's "
+                                               "own queueing")
+
+
 class ToolSummary(_Model):
     duration_s: float = 0.0
     peak_users: int = 0
     overall: RequestSummary = Field(default_factory=RequestSummary)
     requests: dict[str, RequestSummary] = Field(default_factory=dict)
+    target: TargetSummary | None = Field(None, description="the target's resources while this tool ran "
+                                                           "(None: not a local process)")
+    generator: GeneratorSummary | None = Field(None, description="this tool's own processes (None: not measured)")
 
 
 class VerdictSummary(_Model):
@@ -93,5 +128,5 @@ class RunSummary(_Model):
         return self.model_dump(mode="json", by_alias=True)
 
 
-__all__ = ["PERCENTILES", "SCHEMA_VERSION", "LatencySummary", "RequestSummary", "RunSummary", "ToolSummary",
-           "VerdictSummary"]
+__all__ = ["PERCENTILES", "SCHEMA_VERSION", "GeneratorSummary", "LatencySummary", "RequestSummary", "RunSummary",
+           "TargetSummary", "ToolSummary", "VerdictSummary"]

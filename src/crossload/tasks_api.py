@@ -100,13 +100,16 @@ def _tool(value: str | None) -> str:
 
 def run_profile(profile: str, *, tool: str | None = "both", target: str | None = None, scenario: str | None = None,
                 users: str | int | None = None, duration: str | None = None,
-                spawn_rate: str | float | None = None) -> int:
+                spawn_rate: str | float | None = None, target_pid: str | int | None = None,
+                target_container: str | None = None) -> int:
     from crossload.run import RunRequest, execute
 
     try:
         request = RunRequest(profile=profile, tool=_tool(tool), target=target or None, scenario=scenario or None,
                              users=_int("users", users), duration_s=_duration(duration),
-                             spawn_rate=_float("spawn-rate", spawn_rate))
+                             spawn_rate=_float("spawn-rate", spawn_rate),
+                             target_pid=_int("target-pid", target_pid, minimum=1),
+                             target_container=target_container or None)
     except CrossloadError as e:
         return _fail(e)
     result = execute(request)

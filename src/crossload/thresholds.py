@@ -16,13 +16,17 @@ from dataclasses import dataclass
 from crossload.errors import InputError, Location
 from crossload.scenario import Threshold
 from crossload.summary import ToolSummary, VerdictSummary
-from crossload.units import parse_percent
+from crossload.units import format_bytes, parse_percent
 
 _FIELD = {
     "avg": "mean_ms", "p50": "p50_ms", "p90": "p90_ms", "p95": "p95_ms", "p99": "p99_ms", "max": "max_ms",
     "error_rate": "error_rate", "rps": "rps", "count": "count",
 }
-_UNIT = {"error_rate": "%", "rps": "req/s", "count": "requests"}
+# Judged on the target's resources while each tool's load ran (ToolSummary.target, crossload.monitor).
+_TARGET_FIELD = {"target_rss_growth": "rss_growth_bytes", "target_rss_max": "rss_max_bytes",
+                 "target_cpu_mean": "cpu_mean_pct"}
+_UNIT = {"error_rate": "%", "rps": "req/s", "count": "requests", "target_rss_growth": "bytes",
+         "target_rss_max": "bytes", "target_cpu_mean": "% of one core"}
 DEFAULT_ERROR_GUARD = "10%"
 GUARD_VARIABLE = "CROSSLOAD_ERROR_GUARD"
 GUARD_LOCATION = Location(f"default guard ({GUARD_VARIABLE})")
@@ -42,9 +46,20 @@ class Verdict:
 
     def describe(self) -> str:
         scope = f"request {self.threshold.request!r}" if self.threshold.request else "all requests"
-        got = "no requests measured" if self.measured is None else f"measured {self.measured:g} {self.unit}"
+        if self.threshold.metric in _TARGET_FIELD:
+            scope = "the target"
+            nothing = "the target's resources were not measured (not a local process)"
+        else:
+            nothing = "no requests measured"
+        got = nothing if self.measured is None else f"measured {self._shown()}"
         kind = " (guard)" if self.guard else ""
         return f"{self.tool}: {self.threshold.text}{kind} ({scope}): {got}"
+
+    def _shown(self) -> str:
+        assert self.measured is not None
+        if self.unit == "bytes":
+            return format_bytes(self.measured)
+        return f"{self.measured:g} {self.unit}"
 
     def to_model(self) -> VerdictSummary:
         return VerdictSummary(
@@ -81,8 +96,14 @@ def evaluate(thresholds: tuple[Threshold, ...], tools: Mapping[str, ToolSummary]
     out: list[Verdict] = []
     for tool, summary in tools.items():
         for th, is_guard in [*((t, False) for t in thresholds), *((g, True) for g in guard)]:
-            stats = summary.overall if th.request is None else summary.requests.get(th.request)
             measured = None
+            if th.metric in _TARGET_FIELD:
+                if summary.target is not None and summary.target.samples:
+                    measured = summary.target.metric(_TARGET_FIELD[th.metric])
+                out.append(Verdict(threshold=th, tool=tool, measured=measured,
+                                   passed=measured is not None and th.holds(measured), guard=is_guard))
+                continue
+            stats = summary.overall if th.request is None else summary.requests.get(th.request)
             if stats is not None and (stats.count or th.metric == "count"):
                 measured = stats.metric(_FIELD[th.metric])
             passed = measured is not None and th.holds(measured)

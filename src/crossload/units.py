@@ -77,3 +77,26 @@ def parse_percent(text: str | int | float) -> float:
     if not 0.0 <= value <= 100.0:
         raise ValueError(f"{text!r} is outside 0% .. 100%")
     return value
+
+
+_SIZE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)\s*$")
+_SIZE_UNIT = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+
+
+def parse_bytes(text: str) -> float:
+    """``100MB`` -> 100_000_000.0; ``64MiB`` -> 67_108_864.0 (B, KB/MB/GB: powers of 1000, KiB/MiB/GiB: of 1024)."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a size; expected e.g. 100MB, 512KiB or 1GB")
+    return float(m.group(1)) * _SIZE_UNIT[m.group(2)]
+
+
+def format_bytes(n: float) -> str:
+    """``52428800`` -> ``52.4 MB`` (powers of 1000, sign kept)."""
+    sign = "-" if n < 0 else ""
+    v = abs(float(n))
+    for unit in ("B", "KB", "MB", "GB"):
+        if v < 1000 or unit == "GB":
+            return f"{sign}{v:.0f} {unit}" if unit == "B" else f"{sign}{v:.1f} {unit}"
+        v /= 1000
+    return f"{sign}{v:.1f} GB"  # pragma: no cover

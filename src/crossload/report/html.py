@@ -161,6 +161,39 @@ def distribution_chart(hists: Mapping[str, Histogram], chart_id: str, title: str
     return c
 
 
+def resource_charts(data: RunData, prefix: str = "run") -> list[Chart]:
+    """The target's memory and CPU and the generators' CPU per second (monitor.jsonl), each tool from its start."""
+    from crossload.monitor import read_samples
+
+    by_tool: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for sample in read_samples(data.path):
+        kinds = by_tool.setdefault(str(sample.get("tool")), {})
+        kinds.setdefault(str(sample.get("kind")), []).append(sample)
+    if not by_tool:
+        return []
+    starts = {tool: min(float(s["t"]) for rows in kinds.values() for s in rows) for tool, kinds in by_tool.items()}
+
+    def chart(chart_id: str, title: str, ylabel: str, kind: str, field: str, scale: float = 1.0) -> Chart | None:
+        points = {tool: {round(float(s["t"]) - starts[tool]): float(s[field]) / scale for s in kinds.get(kind, [])}
+                  for tool, kinds in by_tool.items()}
+        points = {tool: p for tool, p in points.items() if p}
+        if not points:
+            return None
+        xs = sorted({x for p in points.values() for x in p})
+        c = Chart(chart_id, title, "seconds since the tool started", ylabel, [float(x) for x in xs])
+        for i, (tool, p) in enumerate(points.items()):
+            c.add(tool, [p.get(x) for x in xs], tool_color(tool, i))
+        return c
+
+    made = [
+        chart(f"{prefix}-target-rss", "Target memory (RSS) while each tool ran", "MB", "target", "rss_bytes", 1e6),
+        chart(f"{prefix}-target-cpu", "Target CPU while each tool ran", "% of one core", "target", "cpu_pct"),
+        chart(f"{prefix}-generator-cpu", "Load generator CPU (the tool's own processes)", "% of one core",
+              "generator", "cpu_pct"),
+    ]
+    return [c for c in made if c is not None]
+
+
 def run_charts(data: RunData, prefix: str = "run") -> list[Chart]:
     series = {tool: t.series() for tool, t in data.tools.items()}
     series = {tool: s for tool, s in series.items() if s.x}
@@ -173,7 +206,7 @@ def run_charts(data: RunData, prefix: str = "run") -> list[Chart]:
     if hists:
         charts.append(distribution_chart(hists, f"{prefix}-distribution", "Latency distribution (all request "
                                          "names, successful responses)"))
-    return charts
+    return charts + resource_charts(data, prefix)
 
 
 # --- tables -----------------------------------------------------------------------------------------------
@@ -403,7 +436,35 @@ def run_body(data: RunData, charts: Sequence[Chart]) -> str:
             + "<h2>Requests</h2>" + requests_table(data)
             + '<p class="muted">Latency columns: successful responses only (summary.json\'s all_requests covers '
               "every request); errors %: failed / all requests.</p>"
-            + "<h2>Failed requests by cause</h2>" + errors_table(data))
+            + "<h2>Failed requests by cause</h2>" + errors_table(data)
+            + resources_table(data))
+
+
+def resources_table(data: RunData) -> str:
+    """The target's and the generators' resources per tool (summary.json), or nothing when not measured."""
+    from crossload.units import format_bytes
+
+    rows = []
+    for tool, t in data.summary.tools.items():
+        if t.target is not None:
+            g = t.target
+            rows.append([e(tool), "target", f"{g.cpu_mean_pct:.1f} / {g.cpu_max_pct:.1f}",
+                         f"{e(format_bytes(g.rss_start_bytes))} → {e(format_bytes(g.rss_end_bytes))} "
+                         f"(growth {e(format_bytes(g.rss_growth_bytes))})",
+                         f"{g.threads_max} threads, {g.connections_max} connections", ""])
+        if t.generator is not None:
+            q = t.generator
+            verdict = (badge(f"saturated {q.saturated_s} s", "bad") if q.saturated else badge("not saturated", "ok"))
+            rows.append([e(tool), f"generator ({q.processes_max} process{'es' if q.processes_max != 1 else ''})",
+                         f"{q.cpu_mean_pct:.1f} / {q.cpu_max_pct:.1f}", e(f"max {format_bytes(q.rss_max_bytes)}"),
+                         e(f"limit {q.saturation_limit_pct:g} % ({q.cores} cores)"), verdict])
+    if not rows:
+        return ""
+    return ("<h2>Resources</h2>"
+            + _table(["tool", "process", "CPU mean / max (% of one core)", "memory (RSS)", "", "generator"], rows)
+            + '<p class="muted">Sampled every second while each tool ran. A saturated generator (k6 above 80 % '
+              "of the cores, a Locust process above 90 % of its core, for 3 s or more) measures its own queueing "
+              "as well as the target's latency.</p>")
 
 
 def render_run(data: RunData) -> str:

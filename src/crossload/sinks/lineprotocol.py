@@ -110,6 +110,7 @@ USERS = "crossload_users"
 RUNS = "crossload_runs"
 THRESHOLDS = "crossload_thresholds"
 SUMMARY = "crossload_summary"
+RESOURCES = "crossload_resources"
 
 ALL_REQUESTS = "(all)"
 EMPTY_TAG = "-"
@@ -409,6 +410,27 @@ def summary_points(tool: str, tool_summary: Mapping[str, Any], run_tags: RunTags
             if isinstance(figures, Mapping):
                 fields = {**_summary_fields(figures), **common}
                 points.append(Point.make(SUMMARY, {**base, "name": str(name)}, fields, started_ts_s))
+    return points
+
+
+RESOURCE_FIELDS = ("cpu_pct", "rss_bytes", "threads", "connections", "processes")
+
+
+def resource_points(samples: Iterable[Mapping[str, Any]], run_tags: RunTags) -> list[Point]:
+    """``crossload_resources`` points: one per second, tool and kind (target, generator) of monitor.jsonl."""
+    points: list[Point] = []
+    for s in samples:
+        tool, kind, t = s.get("tool"), s.get("kind"), s.get("t")
+        if not isinstance(tool, str) or kind not in ("target", "generator") or not isinstance(t, int | float):
+            continue
+        fields: dict[str, FieldValue] = {}
+        for key in RESOURCE_FIELDS:
+            value = s.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            fields[key] = float(value) if key == "cpu_pct" else int(value)
+        if fields:
+            points.append(Point.make(RESOURCES, {**run_tags.base(tool), "kind": str(kind)}, fields, int(t)))
     return points
 
 

@@ -38,6 +38,7 @@ from crossload.sinks.lineprotocol import (
     Point,
     RunTags,
     interval_points,
+    resource_points,
     run_point,
     summary_points,
     threshold_points,
@@ -235,8 +236,9 @@ def _parse_iso_ms(text: object) -> int | None:
 
 
 def run_level_points(run_dir: Path, tags: RunTags) -> list[Point]:
-    """``crossload_runs``, ``crossload_thresholds`` and ``crossload_summary`` points from manifest.json and
-    summary.json (the summary points: each tool's whole-run figures, stamped with the tool's start)."""
+    """``crossload_runs``, ``crossload_thresholds``, ``crossload_summary`` and ``crossload_resources`` points from
+    manifest.json, summary.json (the summary points: each tool's whole-run figures, stamped with the tool's
+    start) and monitor.jsonl (the resources: one point per second, tool and kind)."""
     manifest = read_json_object(run_dir / "manifest.json")
     if not manifest.get("started_at"):
         return []
@@ -268,6 +270,9 @@ def run_level_points(run_dir: Path, tags: RunTags) -> list[Point]:
             str(tool), tool_summary, tags,
             started_ts_s=started if tool_start_ms is None else tool_start_ms // 1000,
             ended_ms=_parse_iso_ms(outcome.get("ended_at") or manifest.get("ended_at"))))
+    from crossload.monitor import read_samples
+
+    points.extend(resource_points(read_samples(run_dir), tags))
     return points
 
 

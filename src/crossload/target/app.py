@@ -2,7 +2,10 @@
 
 It exists so a run always has something predictable to measure: fixed
 catalogue data, an echo endpoint to verify what a load generator really
-sends, and knobs for latency (`/delay/{ms}`) and failures (`/error`).
+sends, and knobs for latency (`/delay/{ms}`), failures (`/error`) and a memory
+leak (`/leak/{kb}`: every request keeps that many KiB, up to LEAK_CAP_BYTES in
+all; DELETE /_crossload/leak frees them), so the resource monitor has
+something to catch.
 
 The server must never be the bottleneck of the measurement, so the hot
 handlers return pre-serialized bytes, there is no middleware and no
@@ -158,6 +161,9 @@ class TargetState:
     # Requests received per route (its pattern, e.g. "/delay/{ms}"), so a test can compare what the tools
     # report with what reached the server. Bounded: one key per route.
     received: dict[str, int] = field(default_factory=dict)
+    # What /leak/{kb} keeps (bounded by LEAK_CAP_BYTES).
+    leaked: list[bytes] = field(default_factory=list)
+    leaked_bytes: int = 0
     next_id: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -371,6 +377,30 @@ async def delay(request: web.Request) -> web.Response:
     return _json({"delayed_ms": ms})
 
 
+MAX_LEAK_KB = 4096
+LEAK_CAP_BYTES = 512 * 1024 * 1024
+
+
+async def leak(request: web.Request) -> web.Response:
+    """Keep ``kb`` KiB for good (a leak on purpose; written, so the pages count in RSS)."""
+    kb = _parse_int(request.match_info["kb"], 0)
+    if kb is None or kb > MAX_LEAK_KB:
+        return _error(f"kb must be an integer in 0..{MAX_LEAK_KB}", 400)
+    state = _state(request)
+    size = min(kb * 1024, LEAK_CAP_BYTES - state.leaked_bytes)
+    if size > 0:
+        state.leaked.append(b"L" * size)
+        state.leaked_bytes += size
+    return _json({"leaked_bytes": state.leaked_bytes})
+
+
+async def clear_leak(request: web.Request) -> web.Response:
+    state = _state(request)
+    state.leaked.clear()
+    state.leaked_bytes = 0
+    return web.Response(status=204)
+
+
 def _maybe_fail(state: TargetState, probability: float) -> web.Response:
     if probability > 0 and state.rng.random() < probability:
         return _raw(_INJECTED_BODY, 500)
@@ -456,6 +486,8 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/_crossload/received", get_received, allow_head=False)
     router.add_delete("/_crossload/received", clear_received)
     router.add_get("/delay/{ms}", delay)
+    router.add_get("/leak/{kb}", leak)
+    router.add_delete("/_crossload/leak", clear_leak)
     router.add_get("/error", error_default)
     router.add_get("/error/{percent}", error_percent)
     router.add_route("*", "/{tail:[\\s\\S]*}", fallback)
