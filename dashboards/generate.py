@@ -348,6 +348,21 @@ def run_overview() -> db.Dashboard:
             "timeout, check failed: <label>, ...), per tool.",
             [Q("A", interval_query('sum("count")', where, ["tool", "cause"], measurement="crossload_errors"),
                alias="$tag_tool: $tag_cause")], "short", span=24, bars=True))
+        .with_row(db.Row("Resources (crossload_resources, sampled every second)"))
+        .with_panel(graph(
+            "Target memory (RSS)",
+            "Resident memory of the target's process tree while each tool's load ran (the demo target, or one "
+            "named with --target-pid / --target-container): the highest sample in each graph point. A curve "
+            "that keeps climbing is a leak; target_rss_growth thresholds judge its growth.",
+            [Q("A", interval_query('max("rss_bytes")', [RUN, TOOL, "\"kind\" = 'target'"], ["tool"],
+                                   measurement="crossload_resources"), alias="$tag_tool")], "bytes"))
+        .with_panel(graph(
+            "CPU: target and load generators (% of one core)",
+            "CPU of the target's process tree and of each tool's own processes, in percent of one core "
+            "(200 = two cores busy): the highest sample in each graph point. A generator near its limit (k6: 80 % "
+            "of the cores, a Locust process: 90 % of one) measures its own queueing.",
+            [Q("A", interval_query('max("cpu_pct")', [RUN, TOOL], ["tool", "kind"],
+                                   measurement="crossload_resources"), alias="$tag_tool $tag_kind")], "percent"))
     )
 
 

@@ -111,8 +111,9 @@ def panel_targets(dash: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], d
 
 
 @pytest.fixture(scope="module")
-def pushed(influxdb_v1: Any, demo_target: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One real run of both tools (3 s each) pushed live to InfluxDB 1.6.7 over the v1 API."""
+def pushed(influxdb_v1: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One real run of both tools (3 s each) pushed live to InfluxDB 1.6.7 over the v1 API, against a demo
+    target of its own (so the target's resources are sampled too)."""
     tmp = tmp_path_factory.mktemp("dash")
     scenario = tmp / "s.yaml"
     scenario.write_text(SCENARIO, encoding="utf-8")
@@ -122,7 +123,7 @@ def pushed(influxdb_v1: Any, demo_target: str, tmp_path_factory: pytest.TempPath
         mp.setenv("CROSSLOAD_INFLUX_API", "v1")
         mp.setenv("CROSSLOAD_INFLUX_DB", DB)
         mp.setenv("CROSSLOAD_DOTENV", str(tmp / "no.env"))
-        result = execute(RunRequest(profile="smoke", target=demo_target, scenario=str(scenario), users=2,
+        result = execute(RunRequest(profile="smoke", scenario=str(scenario), users=2,
                                     duration_s=3, results_dir=tmp / "results"), out=out)
     assert result.exit_code == EXIT_PASS, out.getvalue()
     assert "nothing pending" in out.getvalue(), out.getvalue()
