@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crossload.units import format_bytes
+
 SCHEMA_VERSION = 2
 PERCENTILES = (50, 90, 95, 99)
 
@@ -109,6 +111,20 @@ class VerdictSummary(_Model):
     passed: bool
     location: str
     guard: bool = Field(False, description="crossload's default error-rate guard, not a scenario threshold")
+
+    @property
+    def scope(self) -> str:
+        if self.metric.startswith("target_"):
+            return "the target"
+        return self.request or "all requests"
+
+    def shown(self) -> str:
+        """The measured value with its unit, for people."""
+        if self.measured is None:
+            return "nothing measured"
+        if self.unit == "bytes":
+            return format_bytes(self.measured)
+        return f"{self.measured:g} {self.unit}".strip()
 
 
 class RunSummary(_Model):

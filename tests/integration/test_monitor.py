@@ -83,6 +83,9 @@ def test_a_leaking_target_trips_the_memory_growth_threshold_in_both_tools(
         values = [v for v in series["values"] if v is not None]
         assert values[-1] - values[0] > 5, series
     assert "run-generator-cpu" in {c["id"] for c in charts} and "<h2>Resources</h2>" in html
+    markdown = (result.path / "report.md").read_text(encoding="utf-8")
+    assert "### Resources" in markdown, markdown
+    assert "| ❌ | k6 | target_rss_growth &lt; 8MB | the target | " in markdown, markdown
     load = open_in_chromium(page)
     assert load.problems == []
     assert load.ready == str(len(charts)) and all(n >= 1 for n in load.canvases_per_chart)

@@ -87,7 +87,7 @@ def test_the_monitor_writes_a_target_and_a_generator_line_per_second_while_a_too
     assert rows and {r["tool"] for r in rows} == {"k6"}
     target = [r for r in rows if r["kind"] == "target"]
     gen = [r for r in rows if r["kind"] == "generator"]
-    assert 3 <= len(target) <= 6 and len(gen) == len(target)
+    assert 2 <= len(target) <= 8 and len(gen) == len(target)  # one per 0.2 s of the 1 s, give or take
     assert all(r["processes"] == 1 and r["rss_bytes"] > 1_000_000 for r in target)
     assert all(r["processes"] == 1 for r in gen)  # the other child; the target's tree is not counted twice
 

@@ -241,10 +241,9 @@ def thresholds_table(verdicts: Sequence[VerdictSummary]) -> str:
         return "<p>No thresholds were judged.</p>"
     rows = []
     for v in verdicts:
-        measured = "nothing measured" if v.measured is None else f"{v.measured:g} {v.unit}".strip()
         rows.append([badge("pass" if v.passed else "FAIL", "ok" if v.passed else "bad"), e(v.tool),
                      e(v.threshold) + (' <span class="muted">(guard)</span>' if v.guard else ""),
-                     e(v.request or "all requests"), e(measured), f'<span class="muted">{e(v.location)}</span>'])
+                     e(v.scope), e(v.shown()), f'<span class="muted">{e(v.location)}</span>'])
     return _table(["verdict", "tool", "threshold", "scope", "measured", "defined at"], rows, "thresholds")
 
 

@@ -20,10 +20,10 @@ from crossload.summary import RunSummary, VerdictSummary
 
 
 def _threshold_case(v: VerdictSummary) -> TestCase:
-    scope = v.request or "all requests"
+    scope = v.scope
     name = f"{v.threshold}{' (guard)' if v.guard else ''} [{scope}]"
     case = TestCase(name, classname=f"crossload.thresholds.{v.tool}", time=0.0)
-    measured = "nothing measured" if v.measured is None else f"{v.measured:g} {v.unit}".strip()
+    measured = v.shown()
     if not v.passed:
         case.result = [Failure(f"{v.tool}: {v.threshold} ({scope}): measured {measured}", "threshold")]
     case.system_out = f"measured {measured}; limit {v.op} {v.limit:g} {v.unit}; defined at {v.location}".strip()

@@ -11,6 +11,7 @@ from crossload.report.baseline import PASS, RegressionReport
 from crossload.report.compare import LABELS, Comparison, format_diff
 from crossload.report.rundata import ALL, RunData
 from crossload.summary import RequestSummary
+from crossload.units import format_bytes
 
 STATUS_ICON = {"passed": "✅", "thresholds_failed": "❌", "failed": "❌", "interrupted": "⚠️", "running": "⏳",
                "pass": "✅", "regressed": "❌", "improved": "🟦"}
@@ -64,9 +65,8 @@ def run_markdown(data: RunData, html_name: str = "report.html") -> str:
         lines += ["", "### Thresholds", ""]
         trows = []
         for v in s.thresholds:
-            measured = "nothing measured" if v.measured is None else f"{v.measured:g} {v.unit}".strip()
             trows.append(["✅" if v.passed else "❌", cell(v.tool), cell(v.threshold) + (" (guard)" if v.guard else ""),
-                          cell(v.request or "all requests"), cell(measured)])
+                          cell(v.scope), cell(v.shown())])
         lines += table(["", "tool", "threshold", "scope", "measured"], trows)
     errors = [(tool, name, cause, n) for tool, ts in s.tools.items() for name, r in ts.requests.items()
               for cause, n in r.errors.items() if r.failures]
@@ -74,6 +74,22 @@ def run_markdown(data: RunData, html_name: str = "report.html") -> str:
         lines += ["", "### Failed requests by cause", ""]
         lines += table(["tool", "request", "cause", "count"],
                        [[cell(t), cell(nm), cell(c), str(n)] for t, nm, c, n in errors], right=[3])
+    resources = []
+    for tool, ts in s.tools.items():
+        if ts.target is not None:
+            g = ts.target
+            resources.append([cell(tool), "target", f"{g.cpu_mean_pct:.1f} / {g.cpu_max_pct:.1f}",
+                              cell(f"{format_bytes(g.rss_start_bytes)} → {format_bytes(g.rss_end_bytes)} "
+                                   f"(growth {format_bytes(g.rss_growth_bytes)})"), ""])
+        if ts.generator is not None:
+            q = ts.generator
+            resources.append([cell(tool), "generator", f"{q.cpu_mean_pct:.1f} / {q.cpu_max_pct:.1f}",
+                              cell(f"max {format_bytes(q.rss_max_bytes)}"),
+                              f"⚠️ saturated {q.saturated_s} s" if q.saturated else "ok"])
+    if resources:
+        lines += ["", "### Resources", ""]
+        lines += table(["tool", "process", "CPU mean / max (% of one core)", "memory (RSS)", "generator"],
+                       resources)
     lines += ["", f"Charts: `{cell(html_name)}` in the run's folder (`results/{data.run_id}/`).", ""]
     return "\n".join(lines)
 
