@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from crossload.errors import InputError
-from crossload.runners.base import FakeRunner, Runner, RunOutcome
+from crossload.runners.base import FakeRunner, Runner, RunOutcome, StopRun
 from crossload.runners.local import LocalRunner
 
 RUNNER_NAMES = ("local",)
 
-__all__ = ["RUNNER_NAMES", "FakeRunner", "LocalRunner", "RunOutcome", "Runner", "get_runner"]
+__all__ = ["RUNNER_NAMES", "FakeRunner", "LocalRunner", "RunOutcome", "Runner", "StopRun", "get_runner"]
 
 
 def get_runner(name: str) -> Runner:

@@ -8,6 +8,9 @@ while others still run, the others are stopped (a master must not wait forever f
 Ctrl-C or SIGTERM it stops them the way the tool expects, reaps everything it started and returns with
 ``interrupted`` set: it never leaves a process or container behind.
 
+``on_tick`` may raise ``StopRun`` to have the runner stop every spec the way Ctrl-C does (an early stop:
+crossload.abort); the outcome then has ``stopped`` set, not ``interrupted``.
+
 ``RunOutcome.exit_code`` is the first failing code in spec order, else the first spec's code (k6's
 "thresholds breached" is not a failure: the caller's ``failed`` decides).
 
@@ -30,8 +33,13 @@ class RunOutcome:
     started_at: float
     ended_at: float
     interrupted: bool
+    stopped: bool = False  # on_tick asked for it (StopRun)
     # Every spec's own exit code, by ``LaunchSpec.label`` (one entry for a single process).
     exit_codes: dict[str, int] = field(default_factory=dict)
+
+
+class StopRun(Exception):
+    """Raised by ``on_tick`` to ask the runner to stop the tool now, the way Ctrl-C does."""
 
 
 def nonzero(code: int) -> bool:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from crossload.errors import ToolError
-from crossload.runners.base import RunOutcome, combined_exit, nonzero
+from crossload.runners.base import RunOutcome, StopRun, combined_exit, nonzero
 from crossload.tools.base import LaunchSpec
 
 
@@ -79,14 +79,18 @@ class LocalRunner:
         """Start every spec, call ``on_tick`` every ``tick_s`` until all have exited; a failing one stops the
         rest; Ctrl-C stops them all cleanly."""
         processes: list[LocalProcess] = []
-        interrupted = False
+        interrupted = stopped = False
         started = time.time()
         try:
             for spec in specs:
                 processes.append(LocalProcess(spec, env))
             while any(p.poll() is None for p in processes):
                 time.sleep(tick_s)
-                on_tick()
+                try:
+                    on_tick()
+                except StopRun:
+                    stopped = True
+                    _stop_all(processes)
                 if any(p.poll() is not None and failed(p.proc.returncode) for p in processes):
                     _stop_all(processes)
         except KeyboardInterrupt:
@@ -101,7 +105,8 @@ class LocalRunner:
                 p.close()
         codes = {p.spec.label: p.proc.wait() for p in processes}
         return RunOutcome(exit_code=combined_exit(list(codes.values()), failed), started_at=started,
-                          ended_at=time.time(), interrupted=interrupted, exit_codes=codes)
+                          ended_at=time.time(), interrupted=interrupted, stopped=stopped,
+                          exit_codes=codes)
 
 
 def _stop_all(processes: list[LocalProcess]) -> None:
