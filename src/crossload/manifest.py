@@ -28,6 +28,8 @@ class ToolOutcome:
     ended_at: str
     tool_reported_requests: int | None
     collected_requests: int
+    # The abort criterion that stopped this tool early (crossload.abort.Abort.to_json), if one did.
+    stopped_early: dict[str, Any] | None = None
 
 
 @dataclass

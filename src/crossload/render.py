@@ -31,6 +31,7 @@ from crossload import __version__
 from crossload.paths import resource_dir
 from crossload.profiles import StageSchedule
 from crossload.scenario import TARGET_METRICS, Checks, JsonCheck, Request, Scenario, Threshold
+from crossload.units import format_duration_ms
 from crossload.wire import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE
 
 LOCUST_TEMPLATE = "locustfile.py.jinja"
@@ -410,20 +411,23 @@ def k6_tag_value_ok(value: str) -> bool:
 
 @dataclass(frozen=True)
 class K6Thresholds:
-    entries: tuple[tuple[str, tuple[str, ...]], ...]
+    # metric (with tag filter) -> expressions: a text, or {threshold, abortOnFail, delayAbortEval} for an
+    # early-stop criterion
+    entries: tuple[tuple[str, tuple[str | dict[str, object], ...]], ...]
     left_out: tuple[str, ...]
 
 
 def k6_thresholds(thresholds: Iterable[Threshold]) -> K6Thresholds:
     """The scenario's thresholds as k6 ``options.thresholds``: metric (with tag filter) -> expressions."""
-    entries: dict[str, list[str]] = {}
+    entries: dict[str, list[str | dict[str, object]]] = {}
     left_out: list[str] = []
     for t in thresholds:
         if t.metric in TARGET_METRICS:
-            left_out.append(f"'{t.text}': the target's resources, measured by crossload")
+            left_out.append(f"'{t.text}': the target's resources, judged by crossload only")
             continue
         if t.request is not None and not k6_tag_value_ok(t.request):
-            left_out.append(f"'{t.text}' on request {t.request!r}: k6 cannot select a name with , : {{ }} or quotes")
+            left_out.append(f"'{t.text}' on request {t.request!r}: judged by crossload only (k6 cannot select a "
+                            "name with , : { } or quotes)")
             continue
         tags = [f"name:{t.request}"] if t.request is not None else []
         if t.metric in _K6_LATENCY:
@@ -438,8 +442,18 @@ def k6_thresholds(thresholds: Iterable[Threshold]) -> K6Thresholds:
             expression = f"rate{t.op}{number_text(t.value)}"
         key = metric + ("{" + ",".join(tags) + "}" if tags else "")
         exprs = entries.setdefault(key, [])
-        if expression not in exprs:
-            exprs.append(expression)
+        entry: str | dict[str, object] = expression
+        if t.abort and t.window_s is None:
+            # k6 judges it on everything since the start, every few seconds, after the grace period.
+            entry = {"threshold": expression, "abortOnFail": True}
+            if t.grace_s:
+                entry["delayAbortEval"] = format_duration_ms(t.grace_s * 1000)
+        elif t.abort and t.window_s is not None:
+            left_out.append(f"'{t.text}' stops the run early when it fails over the last "
+                            f"{format_duration_ms(t.window_s * 1000)}: crossload judges that while the run goes on "
+                            "(k6 has no windows)")
+        if entry not in exprs:
+            exprs.append(entry)
     return K6Thresholds(tuple((k, tuple(v)) for k, v in entries.items()), tuple(left_out))
 
 

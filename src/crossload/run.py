@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 from crossload import __version__, envref
+from crossload.abort import Abort, AbortWatch, aborted_text
 from crossload.collect import ToolCollector
 from crossload.errors import EXIT_PASS, EXIT_RUN_FAILED, EXIT_THRESHOLDS, CrossloadError, InputError
 from crossload.manifest import Manifest, ToolOutcome, iso
@@ -38,7 +39,7 @@ from crossload.reach import check_reachable
 from crossload.report.console import Progress, TargetWatch
 from crossload.report.table import side_by_side_table
 from crossload.results import ToolStats, git_sha, new_run_id, run_dir, write_json
-from crossload.runners import Runner, get_runner
+from crossload.runners import Runner, StopRun, get_runner
 from crossload.scenario import Scenario, Threshold, check_target_url, load_scenario
 from crossload.settings import load_environment
 from crossload.sinks import LivePusher, RunTags, Sink, push_run, sink_from_env
@@ -215,6 +216,8 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
                 if outcome.interrupted:
                     interrupted = True
                     break
+                if outcome.stopped_early:
+                    break  # an abort criterion stops the whole run: the next tools do not start
                 if tool.failed(outcome.exit_code):
                     failure = f"{name} exited with code {outcome.exit_code}; see {path / name / (name + '.log')}"
                     break
@@ -262,8 +265,12 @@ def _finish(request: RunRequest, out: TextIO, prep: Prepared, manifest: Manifest
     verdicts = evaluate(prep.scenario.all_thresholds, summary.tools, prep.guards)
     summary.thresholds = [v.to_model() for v in verdicts]
     passed = all(v.passed for v in verdicts)
+    aborted = next((o.stopped_early for o in manifest.outcomes.values() if o.stopped_early), None)
+    summary.aborted = aborted
     if interrupted:
         status, code = "interrupted", EXIT_RUN_FAILED
+    elif aborted and not failure:
+        status, code = "aborted", EXIT_THRESHOLDS
     elif failure:
         status, code = "failed", EXIT_RUN_FAILED
     else:
@@ -294,6 +301,7 @@ def _finish(request: RunRequest, out: TextIO, prep: Prepared, manifest: Manifest
         "failed": f"run failed: {failure}",
         "passed": "all thresholds passed" if own else "run complete (no thresholds defined; guards passed)",
         "thresholds_failed": f"{len(failed)} threshold check(s) failed",
+        "aborted": f"aborted: {aborted_text(aborted)}" if aborted else "",
     }[status]
     from crossload.report.outputs import report_run
 
@@ -326,10 +334,18 @@ def _run_tool(tool: LoadTool, runner: Runner, script: Path, out_dir: Path, prep:
     watch = TargetWatch(progress.say, started=time.time())
     collector = ToolCollector(tool.name, tool.parser(), spec.raw_output, out_dir / "aggregates.jsonl",
                               on_second=watch.observe)
+    abort_watch = AbortWatch(tool.name, prep.scenario.all_thresholds, out_dir / "aggregates.jsonl",
+                             started=time.time())
+    stopped_by: list[Abort] = []
 
     def tick() -> None:
         collector.pump()
         progress.update(collector.users, collector.last, collector.stats)
+        hit = abort_watch.check(time.time())
+        if hit is not None and not stopped_by:
+            stopped_by.append(hit)
+            progress.say(f"{hit.describe()}: stopping {tool.name}")
+            raise StopRun
 
     if not request.quiet:
         out.write(f"[{tool.name:>6}] starting {' '.join(spec.argv[:2])} …\n")
@@ -338,7 +354,14 @@ def _run_tool(tool: LoadTool, runner: Runner, script: Path, out_dir: Path, prep:
     finally:
         collector.close()
     stats = collector.stats
-    if not outcome.interrupted and not tool.failed(outcome.exit_code):
+    if not stopped_by and outcome.exit_code != 0 and not tool.failed(outcome.exit_code):
+        # The tool stopped on its own thresholds (k6's abortOnFail, rendered from the same criteria): which
+        # one, judged on everything collected.
+        hit = abort_watch.check(time.time())
+        if hit is not None:
+            stopped_by.append(hit)
+            progress.say(f"{hit.describe()} ({tool.name} stopped itself)")
+    if not outcome.interrupted and not tool.failed(outcome.exit_code) and not stopped_by:
         stats.load_duration_s = prep.schedule.total_s
     totals = tool.own_totals(out_dir)
     tool.finish(out_dir, stats, totals)
@@ -349,7 +372,7 @@ def _run_tool(tool: LoadTool, runner: Runner, script: Path, out_dir: Path, prep:
     return stats, ToolOutcome(
         exit_code=outcome.exit_code, interrupted=outcome.interrupted, started_at=iso(outcome.started_at),
         ended_at=iso(outcome.ended_at), tool_reported_requests=totals.requests if totals else None,
-        collected_requests=stats.overall.count,
+        collected_requests=stats.overall.count, stopped_early=stopped_by[0].to_json() if stopped_by else None,
     )
 
 

@@ -14,7 +14,7 @@ import difflib
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -86,6 +86,11 @@ class Threshold:
     text: str
     request: str | None
     location: Location
+    # Early stop: when breached during the run (judged on the last ``window_s`` seconds, or on everything
+    # since the tool started when None; never in its first ``grace_s`` seconds), the run stops (abort.py).
+    abort: bool = False
+    grace_s: float = 0.0
+    window_s: float | None = None
 
     def holds(self, measured: float) -> bool:
         if self.op == "<":
@@ -652,20 +657,46 @@ class _ScenarioReader:
         for j, item in enumerate(self.sequence(node, where, 'thresholds such as "p95 < 500ms"')):
             here = f"{where}[{j}]"
             req = request
+            abort: tuple[bool, float, float | None] = (False, 0.0, None)
             if isinstance(item, yaml.MappingNode):
-                # Global form for one request: {request: name, check: "p95 < 300ms"}
-                m = self.mapping(item, here, ("request", "check"))
-                if request is not None or "request" not in m or "check" not in m:
-                    raise self.error(item, here,
-                                     'expected "metric < value", or {request: NAME, check: "..."}')
-                req = self.string(m["request"], _join(here, "request"))
-                if request_names is not None and req not in request_names:
-                    raise self.error(m["request"], _join(here, "request"), f"no request is named {req!r}")
+                # {check: "p95 < 300ms"} with a request (top level only) and/or an early stop:
+                # {request: NAME, check: "...", abort: true, grace: 10s, window: 30s}
+                m = self.mapping(item, here, ("request", "check", "abort", "grace", "window"))
+                if request is not None and "request" in m:
+                    raise self.error(item, here, 'the {request: NAME, check: "..."} form is only valid in the '
+                                                 'top-level thresholds; here, write "metric < value"')
+                if "check" not in m:
+                    raise self.error(item, here, 'expected "metric < value", {request: NAME, check: "..."}, or '
+                                                 '{check: "...", abort: true, grace: 10s, window: 30s}')
+                if "request" in m:
+                    req = self.string(m["request"], _join(here, "request"))
+                    if request_names is not None and req not in request_names:
+                        raise self.error(m["request"], _join(here, "request"), f"no request is named {req!r}")
+                abort = self.abort(m, here)
                 item = m["check"]
                 here = _join(here, "check")
             text = self.string(item, here)
-            out.append(self.threshold(item, here, text, req))
+            th = self.threshold(item, here, text, req)
+            if abort[0] and th.metric in TARGET_METRICS:
+                raise self.error(item, here, f"{th.metric} cannot stop a run early (it is judged when a tool's "
+                                             "load ends)")
+            out.append(replace(th, abort=abort[0], grace_s=abort[1], window_s=abort[2]))
         return tuple(out)
+
+    def abort(self, m: dict[str, yaml.Node], where: str) -> tuple[bool, float, float | None]:
+        """``abort`` (a boolean), ``grace`` and ``window`` (durations; only with ``abort: true``)."""
+        on = False
+        if "abort" in m and not _is_null(m["abort"]):
+            v = self.value(m["abort"], _join(where, "abort"))
+            if not isinstance(v, bool):
+                raise self.error(m["abort"], _join(where, "abort"), f"expected true or false, got {_kind(v)}")
+            on = v
+        grace = self.optional(m, "grace", where, lambda n, w: self.duration_ms(n, w), 0.0) / 1000.0
+        window_ms = self.optional(m, "window", where, lambda n, w: self.duration_ms(n, w, positive=True), None)
+        for key in ("grace", "window"):
+            if key in m and not _is_null(m[key]) and not on:
+                raise self.error(m[key], _join(where, key), f"{key} only applies with abort: true")
+        return on, grace, None if window_ms is None else window_ms / 1000.0
 
     def threshold(self, node: yaml.Node, where: str, text: str, request: str | None) -> Threshold:
         loc = Location(self.file, node.start_mark.line + 1)

@@ -9,6 +9,8 @@ requests by cause (see ``crossload.causes``), largest first. docs/schema.md docu
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from crossload.units import format_bytes
@@ -138,6 +140,8 @@ class RunSummary(_Model):
     latency_of: str = "successful responses (all_requests: every request)"
     tools: dict[str, ToolSummary] = Field(default_factory=dict)
     thresholds: list[VerdictSummary] = Field(default_factory=list)
+    aborted: dict[str, Any] | None = Field(None, description="the abort criterion that stopped the run early: "
+                                                             "threshold, request, tool, at_s, measured, window_s")
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     def to_json(self) -> dict[str, object]:

@@ -42,7 +42,7 @@ class Verdict:
 
     @property
     def unit(self) -> str:
-        return _UNIT.get(self.threshold.metric, "ms")
+        return unit_of(self.threshold.metric)
 
     def describe(self) -> str:
         scope = f"request {self.threshold.request!r}" if self.threshold.request else "all requests"
@@ -90,6 +90,18 @@ def guards(thresholds: tuple[Threshold, ...], env: Mapping[str, str]) -> tuple[T
     return tuple(out)
 
 
+def unit_of(metric: str) -> str:
+    return _UNIT.get(metric, "ms")
+
+
+def metric_value(th: Threshold, summary: ToolSummary) -> float | None:
+    """What a (request or overall) threshold judges in one tool's summary; None when its scope saw nothing."""
+    stats = summary.overall if th.request is None else summary.requests.get(th.request)
+    if stats is not None and (stats.count or th.metric == "count"):
+        return stats.metric(_FIELD[th.metric])
+    return None
+
+
 def evaluate(thresholds: tuple[Threshold, ...], tools: Mapping[str, ToolSummary],
              guard: tuple[Threshold, ...] = ()) -> list[Verdict]:
     """A threshold with nothing measured fails; guards are judged the same way."""
@@ -103,9 +115,7 @@ def evaluate(thresholds: tuple[Threshold, ...], tools: Mapping[str, ToolSummary]
                 out.append(Verdict(threshold=th, tool=tool, measured=measured,
                                    passed=measured is not None and th.holds(measured), guard=is_guard))
                 continue
-            stats = summary.overall if th.request is None else summary.requests.get(th.request)
-            if stats is not None and (stats.count or th.metric == "count"):
-                measured = stats.metric(_FIELD[th.metric])
+            measured = metric_value(th, summary)
             passed = measured is not None and th.holds(measured)
             out.append(Verdict(threshold=th, tool=tool, measured=measured, passed=passed, guard=is_guard))
     return out

@@ -233,6 +233,7 @@ def badge(text: str, kind: str) -> str:
 
 
 STATUS_KIND = {"passed": "ok", "thresholds_failed": "bad", "failed": "bad", "interrupted": "warn", "running": "warn",
+               "aborted": "bad",
                "pass": "ok", "regressed": "bad", "improved": "good"}
 
 

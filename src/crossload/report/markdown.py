@@ -14,7 +14,7 @@ from crossload.summary import RequestSummary
 from crossload.units import format_bytes
 
 STATUS_ICON = {"passed": "✅", "thresholds_failed": "❌", "failed": "❌", "interrupted": "⚠️", "running": "⏳",
-               "pass": "✅", "regressed": "❌", "improved": "🟦"}
+               "aborted": "🛑", "pass": "✅", "regressed": "❌", "improved": "🟦"}
 
 
 def cell(value: object) -> str:
