@@ -70,13 +70,14 @@ def _k6_own_total(run: Path) -> int:
 
 
 def _unsent_store_lines(run: Path) -> int:
-    """Complete store lines past the offsets InfluxDB acknowledged (influx.json), counted from the files."""
+    """Complete store and resource-sample lines past the offsets InfluxDB acknowledged (influx.json), counted
+    from the files."""
     state = json.loads((run / "influx.json").read_text()) if (run / "influx.json").exists() else {}
     total = 0
-    for tool in ("locust", "k6"):
-        offset = int(state.get("files", {}).get(tool, {}).get("offset", 0))
-        data = (run / tool / "aggregates.jsonl").read_bytes()[offset:]
-        total += data.count(b"\n")
+    for key, path in (("locust", run / "locust" / "aggregates.jsonl"), ("k6", run / "k6" / "aggregates.jsonl"),
+                      ("(monitor)", run / "monitor.jsonl")):
+        offset = int(state.get("files", {}).get(key, {}).get("offset", 0))
+        total += path.read_bytes()[offset:].count(b"\n")
     return total
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from crossload.errors import CrossloadError
+from crossload.monitor import MONITOR_FILE
 from crossload.results import IntervalAggregate, UsersSample, item_from_json, read_json_object, write_json
 from crossload.sinks.base import Sink, SinkUnavailable
 from crossload.sinks.lineprotocol import (
@@ -46,6 +47,8 @@ from crossload.sinks.lineprotocol import (
 )
 
 STATE_FILE = "influx.json"
+# The resource samples' entry in influx.json's files (not a tool name).
+MONITOR_MARK = "(monitor)"
 AGGREGATES = "aggregates.jsonl"
 BATCH_RECORDS = 2000  # store lines per write: about 3 points each (requests, status classes, users)
 
@@ -115,8 +118,10 @@ class Spool:
         return self.run_dir / tool / AGGREGATES
 
     def mark(self, tool: str) -> FileMark:
-        mark = self.marks.get(tool, FileMark())
-        path = self.store(tool)
+        return self.mark_of(tool, self.store(tool))
+
+    def mark_of(self, key: str, path: Path) -> FileMark:
+        mark = self.marks.get(key, FileMark())
         size = path.stat().st_size if path.exists() else 0
         if mark.offset > size:
             return FileMark()  # the file was replaced: start over (identity makes it harmless)
@@ -135,6 +140,8 @@ class Spool:
         for tool in self.tools():
             mark = self.mark(tool)
             total += sum(1 for _ in _complete_lines(self.store(tool), mark.offset))
+        monitor = self.run_dir / MONITOR_FILE
+        total += sum(1 for _ in _complete_lines(monitor, self.mark_of(MONITOR_MARK, monitor).offset))
         return total
 
 
@@ -220,6 +227,36 @@ def _push_store(spool: Spool, sink: Sink, tags: RunTags, progress: _Progress, ba
             spool.save()
             progress.written += n
             progress.points += len(points)
+    _push_monitor(spool, sink, tags, progress, batch, go_on)
+
+
+def _push_monitor(spool: Spool, sink: Sink, tags: RunTags, progress: _Progress, batch: int,
+                  go_on: Callable[[], bool]) -> None:
+    """The resource samples (monitor.jsonl) as ``crossload_resources`` points, live like the store."""
+    path = spool.run_dir / MONITOR_FILE
+    while go_on():
+        mark = spool.mark_of(MONITOR_MARK, path)
+        samples: list[dict[str, Any]] = []
+        end, n = mark.offset, 0
+        for pos, line in _complete_lines(path, mark.offset):
+            end, n = pos, n + 1
+            try:
+                sample = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                sample = None
+            if isinstance(sample, dict):
+                samples.append(sample)
+            if n >= batch:
+                break
+        if n == 0:
+            break
+        points = resource_points(samples, tags)
+        if points:
+            sink.write(points)
+        spool.marks[MONITOR_MARK] = FileMark(end, mark.lines + n)
+        spool.save()
+        progress.written += n
+        progress.points += len(points)
 
 
 def _parse_iso(text: str) -> int:
@@ -236,9 +273,8 @@ def _parse_iso_ms(text: object) -> int | None:
 
 
 def run_level_points(run_dir: Path, tags: RunTags) -> list[Point]:
-    """``crossload_runs``, ``crossload_thresholds``, ``crossload_summary`` and ``crossload_resources`` points from
-    manifest.json, summary.json (the summary points: each tool's whole-run figures, stamped with the tool's
-    start) and monitor.jsonl (the resources: one point per second, tool and kind)."""
+    """``crossload_runs``, ``crossload_thresholds`` and ``crossload_summary`` points from manifest.json and
+    summary.json (the summary points: each tool's whole-run figures, stamped with the tool's start)."""
     manifest = read_json_object(run_dir / "manifest.json")
     if not manifest.get("started_at"):
         return []
@@ -270,9 +306,6 @@ def run_level_points(run_dir: Path, tags: RunTags) -> list[Point]:
             str(tool), tool_summary, tags,
             started_ts_s=started if tool_start_ms is None else tool_start_ms // 1000,
             ended_ms=_parse_iso_ms(outcome.get("ended_at") or manifest.get("ended_at"))))
-    from crossload.monitor import read_samples
-
-    points.extend(resource_points(read_samples(run_dir), tags))
     return points
 
 
