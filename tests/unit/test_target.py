@@ -8,6 +8,7 @@ way the toolkit starts it: ``DemoTarget`` in a separate process.
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import re
@@ -527,3 +528,48 @@ def test_module_entry_point_announces_and_stops_on_sigint() -> None:
             if proc.poll() is None:
                 proc.kill()
     assert proc.returncode == 0, err.decode()
+
+
+def _ws_session(url: str, script: Any) -> Any:
+    import asyncio
+
+    import aiohttp
+
+    async def go() -> Any:
+        async with aiohttp.ClientSession() as session:
+            return await script(session, url.replace("http://", "ws://", 1))
+
+    return asyncio.run(go())
+
+
+def test_websocket_echo_returns_every_message_and_closes_on_request(url: str) -> None:
+    async def script(session: Any, ws_url: str) -> Any:
+        async with session.ws_connect(f"{ws_url}/ws/echo", protocols=("echo",)) as ws:
+            await ws.send_str('{"hello": "wörld"}')
+            text = await ws.receive_str(timeout=SLACK_S)
+            await ws.send_bytes(b"\x00\xff")
+            data = await ws.receive_bytes(timeout=SLACK_S)
+            await ws.send_str("close")
+            closing = await ws.receive(timeout=SLACK_S)
+            return ws.protocol, text, data, closing.type
+
+    import aiohttp
+
+    protocol, text, data, closing = _ws_session(url, script)
+    assert (protocol, text, data) == ("echo", '{"hello": "wörld"}', b"\x00\xff")
+    assert closing in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+
+
+def test_websocket_notifications_arrive_in_order_at_the_interval_and_messages_are_acknowledged(url: str) -> None:
+    async def script(session: Any, ws_url: str) -> Any:
+        async with session.ws_connect(f"{ws_url}/ws/notifications?interval_ms=50&count=4") as ws:
+            got = [json.loads(await ws.receive_str(timeout=SLACK_S)) for _ in range(4)]
+            await ws.send_str("ping")
+            ack = json.loads(await ws.receive_str(timeout=SLACK_S))
+            return got, ack
+
+    got, ack = _ws_session(url, script)
+    assert [m["seq"] for m in got] == [1, 2, 3, 4] and ack == {"ack": "ping"}
+    gaps = [b["sent_ms"] - a["sent_ms"] for a, b in itertools.pairwise(got)]
+    assert all(40 <= g <= 50 + SLACK_S * 1000 for g in gaps), gaps
+    assert call(url, "GET", "/ws/notifications?interval_ms=0").status == 400

@@ -5,7 +5,8 @@ catalogue data, an echo endpoint to verify what a load generator really
 sends, and knobs for latency (`/delay/{ms}`), failures (`/error`) and a memory
 leak (`/leak/{kb}`: every request keeps that many KiB, up to LEAK_CAP_BYTES in
 all; DELETE /_crossload/leak frees them), so the resource monitor has
-something to catch.
+something to catch; and WebSocket endpoints: `/ws/echo` (every message
+back) and `/ws/notifications` (a periodic stream).
 
 The server must never be the bottleneck of the measurement, so the hot
 handlers return pre-serialized bytes, there is no middleware and no
@@ -377,6 +378,60 @@ async def delay(request: web.Request) -> web.Response:
     return _json({"delayed_ms": ms})
 
 
+MAX_WS_INTERVAL_MS = 60_000
+MAX_WS_MESSAGES = 100_000
+
+
+async def ws_echo(request: web.Request) -> web.StreamResponse:
+    """WebSocket echo: every text or binary message comes back as it was sent; a text message ``close``
+    closes the connection from the server's side. Subprotocols offered are accepted when one is ``echo``."""
+    ws = web.WebSocketResponse(protocols=("echo",), heartbeat=None)
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type == web.WSMsgType.TEXT:
+            if msg.data == "close":
+                await ws.close()
+                break
+            await ws.send_str(msg.data)
+        elif msg.type == web.WSMsgType.BINARY:
+            await ws.send_bytes(msg.data)
+        elif msg.type == web.WSMsgType.ERROR:
+            break
+    return ws
+
+
+async def ws_notifications(request: web.Request) -> web.StreamResponse:
+    """A notification stream: ``{"seq": n, "sent_ms": <epoch ms>}`` every ``interval_ms`` (default 100), up
+    to ``count`` messages (default: until the client closes); text messages from the client are answered
+    with ``{"ack": <the message>}``."""
+    interval = _parse_int(request.query.get("interval_ms"), 100)
+    count = _parse_int(request.query.get("count"), MAX_WS_MESSAGES)
+    if interval is None or not 1 <= interval <= MAX_WS_INTERVAL_MS:
+        return _error(f"interval_ms must be an integer in 1..{MAX_WS_INTERVAL_MS}", 400)
+    if count is None or count > MAX_WS_MESSAGES:
+        return _error(f"count must be an integer in 0..{MAX_WS_MESSAGES}", 400)
+    ws = web.WebSocketResponse(heartbeat=None)
+    await ws.prepare(request)
+
+    async def push() -> None:
+        for seq in range(1, count + 1):
+            await asyncio.sleep(interval / 1000)
+            if ws.closed:
+                return
+            await ws.send_str(json.dumps({"seq": seq, "sent_ms": int(time.time() * 1000)}))
+
+    pusher = asyncio.ensure_future(push())
+    try:
+        async for msg in ws:
+            if msg.type == web.WSMsgType.TEXT:
+                await ws.send_str(json.dumps({"ack": msg.data}))
+            elif msg.type == web.WSMsgType.ERROR:
+                break
+    finally:
+        pusher.cancel()
+    return ws
+
+
 MAX_LEAK_KB = 4096
 LEAK_CAP_BYTES = 512 * 1024 * 1024
 
@@ -487,6 +542,8 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_delete("/_crossload/received", clear_received)
     router.add_get("/delay/{ms}", delay)
     router.add_get("/leak/{kb}", leak)
+    router.add_get("/ws/echo", ws_echo)
+    router.add_get("/ws/notifications", ws_notifications)
     router.add_delete("/_crossload/leak", clear_leak)
     router.add_get("/error", error_default)
     router.add_get("/error/{percent}", error_percent)
