@@ -7,9 +7,9 @@ bottleneck: a saturated generator measures its own queueing, not the target's la
 - The **target** is a process tree on this machine: the demo target (automatically), ``--target-pid PID`` or
   ``--target-container NAME`` (the container's main process, found through the Docker engine; the engine
   must run on this machine's kernel).
-- The **generators** are the processes crossload started for the tool that is running (children of this
-  process, the target's tree excepted). Tools running in containers are not children: then nothing is
-  recorded for them.
+- The **generators** are the processes of the tool that is running among this process's descendants (a
+  ``k6`` or ``locust`` command line, with their children; the target's tree excepted). Tools running in
+  containers are not descendants: then nothing is recorded for them.
 
 Samples go to ``monitor.jsonl`` in the run's folder, one line per second and kind, tagged with the tool
 whose load was running then (the tools run one after the other):
@@ -173,6 +173,25 @@ class ResourceMonitor:
             self._procs[proc.pid] = known = proc
         return known
 
+    def _generators(self, exclude: set[int]) -> list[psutil.Process]:
+        """The running tool's processes among this process's descendants (a ``k6`` or ``locust`` command line:
+        the tool, or each Locust master and worker), and their children."""
+        tool = self.tool
+        if tool is None:
+            return []
+        out: dict[int, psutil.Process] = {}
+        for p in self._tree(self._me)[1:]:
+            if p.pid in exclude or p.pid in out:
+                continue
+            try:
+                argv = p.cmdline()[:2]
+            except psutil.Error:
+                continue
+            if any(Path(arg).name == tool for arg in argv):
+                for q in self._tree(p):
+                    out.setdefault(q.pid, q)
+        return list(out.values())
+
     def sample(self) -> dict[str, _Totals]:
         """CPU since the previous sample, RSS, threads and connections of the target and the generators."""
         target = _Totals()
@@ -183,7 +202,7 @@ class ResourceMonitor:
             with contextlib.suppress(psutil.Error):
                 target_procs = self._tree(psutil.Process(pid))
         target_pids = {p.pid for p in target_procs}
-        own = [p for p in self._tree(self._me)[1:] if p.pid not in target_pids]
+        own = self._generators(target_pids)
         seen: set[int] = set()
         for procs, totals in ((target_procs, target), (own, generator)):
             for p in procs:

@@ -65,11 +65,16 @@ def test_summarize_reads_one_tools_lines_of_the_file(tmp_path: Path) -> None:
 
 
 def test_the_monitor_writes_a_target_and_a_generator_line_per_second_while_a_tool_runs(tmp_path: Path) -> None:
+    import shutil
     import subprocess
     import sys
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    generator = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # A process whose command is named like the tool (as `k6 run ...` is); an unrelated child is not counted.
+    k6 = tmp_path / "k6"
+    k6.symlink_to(shutil.which("sleep") or "/bin/sleep")
+    generator = subprocess.Popen([str(k6), "30"])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         monitor = ResourceMonitor(tmp_path / MONITOR_FILE, lambda: child.pid, interval_s=0.2).start()
         time.sleep(0.5)  # no tool running: nothing written
@@ -78,7 +83,7 @@ def test_the_monitor_writes_a_target_and_a_generator_line_per_second_while_a_too
         monitor.tool = None
         monitor.close()
     finally:
-        for p in (child, generator):
+        for p in (child, generator, other):
             p.kill()
             p.wait()
     from crossload.monitor import read_samples
@@ -89,7 +94,7 @@ def test_the_monitor_writes_a_target_and_a_generator_line_per_second_while_a_too
     gen = [r for r in rows if r["kind"] == "generator"]
     assert 2 <= len(target) <= 8 and len(gen) == len(target)  # one per 0.2 s of the 1 s, give or take
     assert all(r["processes"] == 1 and r["rss_bytes"] > 1_000_000 for r in target)
-    assert all(r["processes"] == 1 for r in gen)  # the other child; the target's tree is not counted twice
+    assert all(r["processes"] == 1 for r in gen)  # the k6 one: neither the target nor the unrelated child
 
 
 def test_sizes_and_target_thresholds() -> None:
