@@ -442,3 +442,40 @@ def test_up_builds_a_missing_image_from_its_context_without_what_its_dockerignor
         assert client.images.get("cltestbuild/app:local").id != first
     finally:
         stack.down(s, client, io.StringIO(), volumes=True, dotenv=tmp_path / ".env")
+
+
+# --- a target running in a container: its resources are monitored through the engine ---------------------------
+
+def test_a_target_container_is_monitored_by_its_host_process(client: Any, standin: str, run_crossload,  # type: ignore[no-untyped-def]
+                                                            tmp_path: Path) -> None:
+    """busybox httpd in a container (host network) is the target; --target-container finds its process
+    through the engine and the run reports its CPU and memory."""
+    port = free_port()
+    container = client.containers.run(
+        standin, name="cltest-target", entrypoint=["/bin/busybox", "httpd", "-f", "-p", f"127.0.0.1:{port}",
+                                                   "-h", "/tmp"], network_mode="host", detach=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if http("GET", f"http://127.0.0.1:{port}/.keep")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        scenario = tmp_path / "s.yaml"
+        scenario.write_text("version: 1\nname: busybox\ndefaults:\n  think_time: 50ms\nrequests:\n"
+                            "  - name: file\n    path: /.keep\nthresholds:\n  - target_rss_growth < 50MB\n")
+        result, out = run_crossload(target=f"http://127.0.0.1:{port}", target_container="cltest-target",
+                                    scenario=str(scenario), tool="locust", users=2, duration_s=3)
+        assert result.exit_code == EXIT_PASS, out
+        target = result.summary.tools["locust"].target
+        assert target is not None and target.samples >= 2 and target.rss_max_bytes > 100_000, target
+        assert target.connections_max >= 1, target  # Locust's keep-alive connections to httpd
+
+        result, out = run_crossload(target=f"http://127.0.0.1:{port}", target_container="no-such-container",
+                                    scenario=str(scenario), tool="locust", users=1, duration_s=1)
+        assert result.exit_code == 2 and result.run_id is None
+        assert "--target-container no-such-container: no such container" in result.message
+    finally:
+        container.remove(force=True)
