@@ -22,6 +22,10 @@ RUN_HELP = {
     "users": "peak users / VUs (scales the profile's user curve)",
     "duration": "total duration, e.g. 45s, 5m, 1h (stages scale proportionally)",
     "spawn_rate": "users started (or stopped) per second on ramps; flat stages absorb the difference",
+    "runner": "where the tools run: local (processes here) or docker (in their images); default: CROSSLOAD_RUNNER, "
+              "else local",
+    "docker_network": "docker runner: a Docker network the tool containers join (e.g. a compose project's, to reach "
+                      "a target by service name); default: the host's network",
 }
 PROFILE_HELP = {
     **RUN_HELP,
@@ -38,57 +42,63 @@ def _exit(code: int) -> None:
 
 def _run(profile: str, tool: str | None, target: str | None, scenario: str | None, users: str | None,
          duration: str | None, spawn_rate: str | None, target_pid: str | None = None,
-         target_container: str | None = None) -> None:
+         target_container: str | None = None, runner: str | None = None, docker_network: str | None = None) -> None:
     _exit(tasks_api.run_profile(profile, tool=tool, target=target, scenario=scenario, users=users,
                                 duration=duration, spawn_rate=spawn_rate, target_pid=target_pid,
-                                target_container=target_container))
+                                target_container=target_container, runner=runner, docker_network=docker_network))
 
 
 @task(help=PROFILE_HELP)
 def smoke(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
-          target_container=None):
+          target_container=None, runner=None, docker_network=None):
     """Smoke test: a few users for a few seconds (default 2 users, 15 s) to prove script and target work."""
-    _run("smoke", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container)
+    _run("smoke", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container, runner,
+         docker_network)
 
 
 @task(help=PROFILE_HELP)
 def load(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
-         target_container=None):
+         target_container=None, runner=None, docker_network=None):
     """Load test: ramp to nominal users, hold, ramp down (default 20 users, 5 min)."""
-    _run("load", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container)
+    _run("load", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container, runner,
+         docker_network)
 
 
 @task(help=PROFILE_HELP)
 def stress(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
-           target_container=None):
+           target_container=None, runner=None, docker_network=None):
     """Stress test: steps beyond nominal up to the peak (default 40 users, 10 min)."""
-    _run("stress", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container)
+    _run("stress", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container, runner,
+         docker_network)
 
 
 @task(help=PROFILE_HELP)
 def spike(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
-          target_container=None):
+          target_container=None, runner=None, docker_network=None):
     """Spike test: a sudden jump from a low baseline to the peak and back (default 100 users, 2 min)."""
-    _run("spike", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container)
+    _run("spike", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container, runner,
+         docker_network)
 
 
 @task(help=PROFILE_HELP)
 def endurance(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
-              target_container=None):
+              target_container=None, runner=None, docker_network=None):
     """Endurance (soak) test: nominal users for a long time (default 20 users, 1 h)."""
-    _run("endurance", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container)
+    _run("endurance", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container, runner,
+         docker_network)
 
 
 @task(klass=tasks_api.OptionalPositionalTask, positional=["profile"], help={
     "profile": "profile to run (default smoke); may be given without --profile",
     **{k: v for k, v in RUN_HELP.items() if k != "tool"},
 })
-def compare(c, profile="smoke", target=None, scenario=None, users=None, duration=None, spawn_rate=None):
+def compare(c, profile="smoke", target=None, scenario=None, users=None, duration=None, spawn_rate=None, runner=None,
+            docker_network=None):
     """Run Locust, then k6, on one profile and compare them side by side (`invoke compare [PROFILE]`).
 
     Every number per request and overall, with differences beyond the tools' definitions flagged."""
     _exit(tasks_api.compare(profile, target=target, scenario=scenario, users=users, duration=duration,
-                            spawn_rate=spawn_rate))
+                            spawn_rate=spawn_rate, runner=runner, docker_network=docker_network))
 
 
 @task(klass=tasks_api.OptionalPositionalTask, positional=["run"], help={
@@ -221,6 +231,23 @@ def stack_logs(c, service=None, tail=None, follow=False):
     _exit(tasks_api.stack_logs(service, tail, follow))
 
 
+@task(name="images", help={"offline": "build local stand-ins tagged like the official images (no registry needed)"})
+def docker_images(c, offline=False):
+    """Pull the pinned k6 and Locust images for --runner docker (or build them here with --offline)."""
+    _exit(tasks_api.docker_images(offline))
+
+
+@task(name="clean", help={"run": "only the containers of this run id (default: every crossload container)"})
+def docker_clean(c, run=None):
+    """Remove containers left by crashed docker-runner runs (label crossload.run_id)."""
+    _exit(tasks_api.docker_clean(run))
+
+
+# Not named `docker`: a module-level name must never shadow the docker SDK.
+docker_tasks = Collection("docker")
+docker_tasks.add_task(docker_images)
+docker_tasks.add_task(docker_clean)
+
 stack = Collection("stack")
 stack.add_task(stack_up)
 stack.add_task(stack_down)
@@ -228,6 +255,6 @@ stack.add_task(stack_status)
 stack.add_task(stack_logs)
 
 ns = Collection(smoke, load, stress, spike, endurance, validate, render, target, golden, dashboards, test, results,
-                stack)
+                stack, docker_tasks)
 ns.add_task(compare)
 ns.add_task(report)

@@ -53,6 +53,12 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-container", default=None,
                    help="or a target container on this machine's Docker engine, by name or id")
     add_shape_flags(p)
+    add_runner_flags(p)
+
+
+def add_runner_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runner", default=None, help="local or docker (default: CROSSLOAD_RUNNER, else local)")
+    p.add_argument("--docker-network", default=None, help="docker runner: a Docker network the tool containers join")
 
 
 def add_shape_flags(p: argparse.ArgumentParser) -> None:
@@ -95,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--target", default=None, help="base URL of the system under test (default: demo target)")
     cmp.add_argument("--scenario", default=None, help="scenario file (default: scenarios/demo.yaml)")
     add_shape_flags(cmp)
+    add_runner_flags(cmp)
 
     rep = sub.add_parser("report", help="a stored run against a baseline: regressed, improved or pass (exit 1 on "
                                         "a regression)")
@@ -131,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     slogs.add_argument("--service", default=None, help="one service (default: all)")
     slogs.add_argument("--tail", default=None, help="lines per service (default 100)")
     slogs.add_argument("--follow", action="store_true", help="keep streaming until Ctrl-C")
+
+    dkr = sub.add_parser("docker", help="the docker runner's images and leftovers: images, clean")
+    dsub = dkr.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    dimg = dsub.add_parser("images", help="pull the pinned k6 and Locust images (or build them here: --offline)")
+    dimg.add_argument("--offline", action="store_true", help="build stand-ins tagged like the official images")
+    dcln = dsub.add_parser("clean", help="remove containers left by crashed runs (label crossload.run_id)")
+    dcln.add_argument("--run", default=None, help="only this run id's containers")
     return parser
 
 
@@ -140,7 +154,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return tasks_api.run_profile(args.profile, tool=args.tool, target=args.target, scenario=args.scenario,
                                      users=args.users, duration=args.duration, spawn_rate=args.spawn_rate,
-                                     target_pid=args.target_pid, target_container=args.target_container)
+                                     target_pid=args.target_pid, target_container=args.target_container,
+                                     runner=args.runner, docker_network=args.docker_network)
     if args.command == "render":
         return tasks_api.render(args.profile, args.scenario, args.target, args.out, users=args.users,
                                 duration=args.duration, spawn_rate=args.spawn_rate, tool=args.tool)
@@ -148,7 +163,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return tasks_api.serve_target(args.host, args.port, args.error_rate, args.workers)
     if args.command == "compare":
         return tasks_api.compare(args.profile, target=args.target, scenario=args.scenario, users=args.users,
-                                 duration=args.duration, spawn_rate=args.spawn_rate)
+                                 duration=args.duration, spawn_rate=args.spawn_rate, runner=args.runner,
+                                 docker_network=args.docker_network)
     if args.command == "report":
         return tasks_api.report(args.run, args.baseline, args.tolerance, args.floor)
     if args.command == "results":
@@ -167,6 +183,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.action == "status":
             return tasks_api.stack_status(args.profile)
         return tasks_api.stack_logs(args.service, args.tail, args.follow)
+    if args.command == "docker":
+        return tasks_api.docker_images(args.offline) if args.action == "images" else tasks_api.docker_clean(args.run)
     return EXIT_INPUT
 
 
@@ -182,4 +200,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["add_run_flags", "build_parser", "main", "validate"]
+__all__ = ["add_run_flags", "add_runner_flags", "build_parser", "main", "validate"]

@@ -39,7 +39,7 @@ from crossload.reach import check_reachable
 from crossload.report.console import Progress, TargetWatch
 from crossload.report.table import side_by_side_table
 from crossload.results import ToolStats, git_sha, new_run_id, run_dir, write_json
-from crossload.runners import Runner, StopRun, get_runner
+from crossload.runners import Runner, RunnerContext, StopRun, get_runner, placement
 from crossload.scenario import Scenario, Threshold, check_target_url, load_scenario
 from crossload.settings import load_environment
 from crossload.sinks import LivePusher, RunTags, Sink, push_run, sink_from_env
@@ -67,6 +67,7 @@ class RunRequest:
     width: int | None = None  # terminal columns for the table (None: ask the terminal)
     target_pid: int | None = None  # a local target process to monitor (the demo target is monitored anyway)
     target_container: str | None = None  # or a container on this machine's Docker engine
+    docker_network: str | None = None  # the docker runner: a user network the tool containers join
 
 
 @dataclass
@@ -171,16 +172,20 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
     prep = prepare(request)
     scenario, schedule, env = prep.scenario, prep.schedule, prep.env
     sink = connect_sink(env, out, request.quiet)
-    runner = get_runner(request.runner)
     tools = {name: get_tool(name) for name in prep.tools}
     run_id = new_run_id(schedule.profile)
     path = run_dir(run_id, request.results_dir or results_root())
+    runner = get_runner(request.runner, RunnerContext(
+        run_id=run_id, run_dir=path, docker_network=request.docker_network,
+        env_names=frozenset(name for name, _default, _where, _line in scenario.env_references())))
+    where = placement(runner)
+    where.check(prep.tools, env)  # e.g. the Docker engine and the tools' images, before anything is written
     started = time.time()
     manifest = Manifest(
         run_id=run_id, crossload_version=__version__,
         scenario={"name": scenario.name, "file": scenario.path}, profile=schedule.as_dict(), tools=prep.tools,
         tool_versions={name: tool.pinned_version for name, tool in tools.items()},
-        images={name: tool.image for name, tool in tools.items()}, runner=runner.name,
+        images={name: where.image(name, env) for name in tools}, runner=runner.name,
         started_at=iso(started), git_sha=git_sha(),
     )
     stats: dict[str, ToolStats] = {}
@@ -201,9 +206,9 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
                 out.write(f"run {run_id}: scenario {scenario.name!r}, profile {schedule.profile} "
                           f"({format_duration_ms(schedule.total_s * 1000)}, peak {schedule.peak_users} users), "
                           f"tools: {', '.join(prep.tools)}\n")
-            scripts = {name: tool.render(scenario, schedule, target).write(path / name)
+            scripts = {name: tool.render(scenario, schedule, where.target_url(target)).write(path / name)
                        for name, tool in tools.items()}
-            manifest.tool_versions.update(_preflight(tools, scripts, env))
+            manifest.tool_versions.update(_preflight(tools, scripts, env, where.preflight))
             manifest.save(path)
             for name, tool in tools.items():
                 monitor.tool = name
@@ -242,13 +247,13 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
     return _finish(request, out, prep, manifest, path, stats, failure, interrupted, pusher, sink)
 
 
-def _preflight(tools: dict[str, LoadTool], scripts: dict[str, Path], env: dict[str, str]) -> dict[str, str]:
-    """Every tool's pre-flight and version, side by side (each is a child process of its own); the first
-    failure, in tool order, is raised."""
+def _preflight(tools: dict[str, LoadTool], scripts: dict[str, Path], env: dict[str, str],
+               preflight: Callable[[LoadTool, Path, dict[str, str]], str]) -> dict[str, str]:
+    """Every tool's pre-flight and version where the runner runs it (``Placement.preflight``), side by side
+    (each is a child process or a container of its own); the first failure, in tool order, is raised."""
 
     def check(name: str) -> str:
-        tools[name].preflight(scripts[name], env)
-        return tools[name].version()
+        return preflight(tools[name], scripts[name], env)
 
     with ThreadPoolExecutor(max_workers=len(tools), thread_name_prefix="crossload-preflight") as pool:
         futures = {name: pool.submit(check, name) for name in tools}

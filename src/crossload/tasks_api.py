@@ -88,6 +88,18 @@ def _duration(value: str | None) -> float | None:
         raise InputError(f"--duration: {e}") from None
 
 
+def _runner(runner: str | None, docker_network: str | None) -> dict[str, Any]:
+    """``--runner`` (else CROSSLOAD_RUNNER, else local) and ``--docker-network``, checked."""
+    from crossload.runners import runner_name
+    from crossload.settings import load_environment
+
+    name = runner_name(runner, load_environment())
+    network = (docker_network or "").strip() or None
+    if network and name != "docker":
+        raise InputError("--docker-network applies to the docker runner only: add --runner docker")
+    return {"runner": name, "docker_network": network}
+
+
 def _tool(value: str | None) -> str:
     from crossload.tools import select_tools
 
@@ -101,7 +113,8 @@ def _tool(value: str | None) -> str:
 def run_profile(profile: str, *, tool: str | None = "both", target: str | None = None, scenario: str | None = None,
                 users: str | int | None = None, duration: str | None = None,
                 spawn_rate: str | float | None = None, target_pid: str | int | None = None,
-                target_container: str | None = None) -> int:
+                target_container: str | None = None, runner: str | None = None,
+                docker_network: str | None = None) -> int:
     from crossload.run import RunRequest, execute
 
     try:
@@ -109,7 +122,7 @@ def run_profile(profile: str, *, tool: str | None = "both", target: str | None =
                              users=_int("users", users), duration_s=_duration(duration),
                              spawn_rate=_float("spawn-rate", spawn_rate),
                              target_pid=_int("target-pid", target_pid, minimum=1),
-                             target_container=target_container or None)
+                             target_container=target_container or None, **_runner(runner, docker_network))
     except CrossloadError as e:
         return _fail(e)
     result = execute(request)
@@ -262,6 +275,32 @@ def stack_logs(service: str | None = None, tail: str | int | None = None, follow
     return _guard(go)
 
 
+def docker_images(offline: bool = False) -> int:
+    """Pull the tools' images (or build stand-ins tagged like them, ``offline``) for the docker runner."""
+    from crossload import images
+    from crossload.settings import load_environment
+
+    return _guard(lambda: images.images(offline, load_environment(), sys.stdout))
+
+
+def docker_clean(run: str | None = None) -> int:
+    """Remove the containers crossload left behind (label crossload.run_id; of one run id, or all)."""
+    from crossload.runners.docker import clean, engine_client
+
+    def go() -> int:
+        client = engine_client()
+        try:
+            removed = list(clean(client, (run or "").strip() or None))
+        finally:
+            client.close()
+        for name in removed:
+            print(f"removed {name}")
+        print(f"{len(removed)} container(s) removed" if removed else "nothing to remove")
+        return 0
+
+    return _guard(go)
+
+
 def dashboards(check: bool = False) -> int:
     """Regenerate dashboards/*.json with dashboards/generate.py (``check``: compare only, exit 1 on a difference)."""
     import importlib.util
@@ -286,7 +325,8 @@ def dashboards(check: bool = False) -> int:
 
 def compare(profile: str | None = "smoke", *, target: str | None = None, scenario: str | None = None,
             users: str | int | None = None, duration: str | None = None,
-            spawn_rate: str | float | None = None) -> int:
+            spawn_rate: str | float | None = None, runner: str | None = None,
+            docker_network: str | None = None) -> int:
     """Run both tools on one profile and scenario against one target, then compare them side by side."""
     from crossload.report.commands import compare as run_compare
     from crossload.run import RunRequest
@@ -298,7 +338,7 @@ def compare(profile: str | None = "smoke", *, target: str | None = None, scenari
             raise InputError(f"profile must be one of {', '.join(PROFILE_NAMES)}, got {profile!r}")
         request = RunRequest(profile=chosen, tool="both", target=target or None, scenario=scenario or None,
                              users=_int("users", users), duration_s=_duration(duration),
-                             spawn_rate=_float("spawn-rate", spawn_rate))
+                             spawn_rate=_float("spawn-rate", spawn_rate), **_runner(runner, docker_network))
         return run_compare(request, sys.stdout)
 
     return _guard(go)
@@ -404,6 +444,7 @@ class OptionalPositionalTask(Task):  # type: ignore[type-arg]
         return out
 
 
-__all__ = ["OptionalPositional", "OptionalPositionalTask", "compare", "dashboards", "golden", "render", "report",
+__all__ = ["OptionalPositional", "OptionalPositionalTask", "compare", "dashboards", "docker_clean", "docker_images",
+           "golden", "render", "report",
            "results_list", "results_prune", "results_push", "results_show", "run_profile", "serve_target", "stack_down",
            "stack_logs", "stack_status", "stack_up", "target_options", "validate", "version_text"]

@@ -101,9 +101,11 @@ def test_run_passes_flags_as_typed(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr(tasks_api, "run_profile", lambda p, **kw: calls.append((p, kw)) or 3)
     assert cli.main(["run", "spike", "--tool", "k6", "--users", "7", "--duration", "30s", "--spawn-rate", "2",
-                     "--scenario", "s.yaml", "--target", "http://127.0.0.1:1", "--target-pid", "42"]) == 3
+                     "--scenario", "s.yaml", "--target", "http://127.0.0.1:1", "--target-pid", "42",
+                     "--runner", "docker", "--docker-network", "shop_default"]) == 3
     assert calls == [("spike", {"tool": "k6", "target": "http://127.0.0.1:1", "scenario": "s.yaml", "users": "7",
-                                "duration": "30s", "spawn_rate": "2", "target_pid": "42", "target_container": None})]
+                                "duration": "30s", "spawn_rate": "2", "target_pid": "42", "target_container": None,
+                                "runner": "docker", "docker_network": "shop_default"})]
 
 
 def test_render_takes_the_shape_of_a_run_and_one_tool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -258,7 +260,29 @@ UNSET: dict[str, Callable[[], str]] = {
     "CROSSLOAD_INFLUX_PASSWORD": _v1_auth,
     "CROSSLOAD_INFLUX_TIMEOUT": lambda: _sink_attr({"CROSSLOAD_INFLUX_API": "v1"}, "timeout_s"),
     "CROSSLOAD_SKIP_SERVICES": _skip_services,
+    "CROSSLOAD_RUNNER": lambda: _runner_name(),
+    "CROSSLOAD_K6_IMAGE": lambda: _image("k6"),
+    "CROSSLOAD_LOCUST_IMAGE": lambda: _image("locust"),
+    "CROSSLOAD_IMAGE_CACHE": lambda: _image_cache(),
 }
+
+
+def _runner_name() -> str:
+    from crossload.runners import runner_name
+
+    return runner_name(None, {})
+
+
+def _image(tool: str) -> str:
+    from crossload.versions import tool_image
+
+    return tool_image(tool, {})
+
+
+def _image_cache() -> str:
+    from crossload.images import cache_dir
+
+    return str(cache_dir({})).replace(str(Path.home()), "~", 1)
 
 
 def _binary(tool: str) -> str:

@@ -28,11 +28,11 @@ def _tasks() -> ModuleType:
 
 @pytest.mark.parametrize(("argv", "expected"), [
     (["compare"], ("smoke", {"target": None, "scenario": None, "users": None, "duration": None,
-                             "spawn_rate": None})),
+                             "spawn_rate": None, "runner": None, "docker_network": None})),
     (["compare", "load", "--target", "http://127.0.0.1:1", "--users", "3", "--duration", "4s", "--spawn-rate", "2",
-      "--scenario", "s.yaml"],
+      "--scenario", "s.yaml", "--runner", "docker"],
      ("load", {"target": "http://127.0.0.1:1", "scenario": "s.yaml", "users": "3", "duration": "4s",
-               "spawn_rate": "2"})),
+               "spawn_rate": "2", "runner": "docker", "docker_network": None})),
 ])
 def test_crossload_compare_passes_its_flags(argv: list[str], expected: tuple[str, dict[str, Any]],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,7 +63,8 @@ def test_invoke_tasks_call_the_same_functions(monkeypatch: pytest.MonkeyPatch) -
     t.compare(MockContext(), "spike", target="http://127.0.0.1:1", users="2")
     t.report(MockContext(), "latest", baseline="last:2", tolerance=None, floor="3ms")
     assert calls == [("compare", "spike", {"target": "http://127.0.0.1:1", "scenario": None, "users": "2",
-                                           "duration": None, "spawn_rate": None}),
+                                           "duration": None, "spawn_rate": None, "runner": None,
+                                           "docker_network": None}),
                      ("report", "latest", "last:2", None, "3ms")]
     params = {p for task in (t.compare, t.report) for p in task.help}
     assert {"profile", "target", "scenario", "users", "duration", "spawn_rate", "run", "baseline", "tolerance",

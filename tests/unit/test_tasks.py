@@ -43,10 +43,11 @@ def test_profile_tasks_pass_every_flag(profile: str, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(tasks_api, "run_profile", lambda p, **kw: calls.append((p, kw)) or 0)
     t = _tasks()
     getattr(t, profile)(MockContext(), tool="k6", target="http://127.0.0.1:1", scenario="s.yaml", users="7",
-                        duration="30s", spawn_rate="2", target_pid="42", target_container="shop")
+                        duration="30s", spawn_rate="2", target_pid="42", target_container="shop", runner="docker",
+                        docker_network="shop_default")
     assert calls == [(profile, {"tool": "k6", "target": "http://127.0.0.1:1", "scenario": "s.yaml", "users": "7",
                                 "duration": "30s", "spawn_rate": "2", "target_pid": "42",
-                                "target_container": "shop"})]
+                                "target_container": "shop", "runner": "docker", "docker_network": "shop_default"})]
 
 
 def test_nonzero_exit_code_becomes_invoke_exit(monkeypatch: pytest.MonkeyPatch) -> None:
