@@ -5,7 +5,7 @@
 #   bash tests/run.sh -k golden  # extra arguments go to pytest
 #
 # Installs: the package with its dev extras (pip), Debian's influxdb, victoria-metrics, docker.io,
-# busybox-static and chromium (apt, as root).
+# busybox-static, debootstrap and chromium (apt, as root).
 # The tests start the servers they need on free loopback ports and stop them; nothing keeps running after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,9 @@ command -v victoria-metrics >/dev/null 2>&1 || need_apt+=(victoria-metrics)
 # the stand-in image they build (no image can be pulled).
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 command -v busybox >/dev/null 2>&1 || need_apt+=(busybox-static)
+# The docker runner's tests build the Locust image offline from a Debian root filesystem (debootstrap, in
+# /usr/sbin), as `invoke docker.images --offline` does.
+command -v debootstrap >/dev/null 2>&1 || [[ -x /usr/sbin/debootstrap ]] || need_apt+=(debootstrap)
 # The HTML reports are opened in a real browser, headless, by tests/integration/test_compare_report.py.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium fonts-dejavu-core)
 if ((${#need_apt[@]})); then

@@ -21,7 +21,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tarfile
 import tempfile
@@ -53,6 +52,7 @@ def _conftest() -> Any:
 
 _helpers = _conftest()
 free_port, http, require_binary = _helpers.free_port, _helpers.http, _helpers.require_binary
+Dockerd = _helpers.Dockerd  # the session's engine: the ``dockerd`` fixture of conftest.py
 
 
 # --- Docker Compose validates the file and reads it as the stack tasks do ------------------------------------
@@ -120,83 +120,6 @@ def test_docker_compose_rejects_what_is_not_compose() -> None:
 
 
 # --- a real Docker engine ------------------------------------------------------------------------------------
-
-def _sbin_env() -> dict[str, str]:
-    """This environment, with the sbin folders on PATH: dockerd and runc live in /usr/sbin on Debian."""
-    path = os.environ.get("PATH", "")
-    extra = [d for d in ("/usr/local/sbin", "/usr/sbin", "/sbin") if d not in path.split(os.pathsep)]
-    return {**os.environ, "PATH": os.pathsep.join([path, *extra]) if path else os.pathsep.join(extra)}
-
-
-class Dockerd:
-    """Debian's dockerd on a private socket and data root; no bridge, no iptables: nothing shared with another
-    engine on this machine, and containers here use the host network only."""
-
-    def __init__(self, binary: str) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="cl-dk-", dir="/tmp"))  # short: unix socket paths are limited
-        self.socket = self.dir / "docker.sock"
-        self.host = f"unix://{self.socket}"
-        self.log = self.dir / "dockerd.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.binary = binary
-
-    def start(self) -> None:
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [self.binary, "--host", self.host, "--data-root", str(self.dir / "data"),
-                 "--exec-root", str(self.dir / "exec"), "--pidfile", str(self.dir / "dockerd.pid"),
-                 "--bridge", "none", "--iptables=false", "--ip-masq=false",
-                 "--containerd-namespace", "crossload-test", "--containerd-plugins-namespace", "crossload-test-p"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=_sbin_env())
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"dockerd exited with {self.proc.returncode}:\n{self.tail()}", pytrace=False)
-            try:
-                stack._check_socket(str(self.socket))
-                client = self.client()
-                client.ping()
-                client.close()
-                return
-            except Exception:
-                time.sleep(0.2)
-        self.stop()
-        pytest.fail(f"dockerd did not answer in 60 s:\n{self.tail()}", pytrace=False)
-
-    def client(self) -> Any:
-        import docker
-
-        return docker.DockerClient(base_url=self.host, version=stack.API_VERSION, timeout=60)
-
-    def tail(self) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:]) if self.log.exists() else ""
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        # What dockerd may leave mounted under its folders (its network namespace file), deepest first.
-        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
-                  if line.split()[1].startswith(str(self.dir) + "/")]
-        for mount in sorted(mounts, key=len, reverse=True):
-            subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def dockerd() -> Iterator[Dockerd]:
-    engine = Dockerd(shutil.which("dockerd", path=_sbin_env()["PATH"]) or require_binary("dockerd", "docker.io"))
-    engine.start()
-    try:
-        yield engine
-    finally:
-        engine.stop()
-
 
 @pytest.fixture()
 def client(dockerd: Dockerd, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:

@@ -376,7 +376,7 @@ class DockerRunner:
                     boxes.append(ToolContainer(client, self.image(spec.tool, env), spec,
                                                container_env(spec.env, env, self.context.env_names), mounts,
                                                self.context, network))
-                while any(b.poll() is None for b in boxes):
+                while [b for b in boxes if b.poll() is None]:  # every container polled, each time
                     time.sleep(tick_s)
                     try:
                         on_tick()
