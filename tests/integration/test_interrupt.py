@@ -1,4 +1,5 @@
-"""Ctrl-C in the middle of a run: the tools stop, the data collected so far is kept, nothing is left behind."""
+"""Ctrl-C (or SIGTERM, as a service manager or CI stops a job) in the middle of a run: the tools stop, the data
+collected so far is kept, nothing is left behind."""
 
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ def _cmdlines(procs: list[psutil.Process]) -> list[object]:
     return out
 
 
-@pytest.mark.parametrize("tool", ["locust", "k6"])
-def test_ctrl_c_keeps_data_and_leaves_no_process(tmp_path: Path, tool: str) -> None:
+@pytest.mark.parametrize(("tool", "how"), [("locust", "ctrl-c"), ("k6", "ctrl-c"), ("locust", "sigterm"),
+                                           ("k6", "sigterm")])
+def test_ctrl_c_keeps_data_and_leaves_no_process(tmp_path: Path, tool: str, how: str) -> None:
     results = tmp_path / "results"
     env = dict(os.environ, CROSSLOAD_RESULTS_DIR=str(results), CROSSLOAD_DOTENV=str(tmp_path / "none"))
     # A terminal's Ctrl-C signals the whole foreground process group: reproduce that with a new group.
@@ -63,7 +65,10 @@ def test_ctrl_c_keeps_data_and_leaves_no_process(tmp_path: Path, tool: str) -> N
         assert store is not None, "no data was collected within 60 s"
         descendants = psutil.Process(proc.pid).children(recursive=True)
         assert descendants, "the tool should be running"
-        os.killpg(proc.pid, signal.SIGINT)
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)  # the terminal signals the whole foreground group
+        else:
+            proc.send_signal(signal.SIGTERM)  # crossload alone
         out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

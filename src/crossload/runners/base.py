@@ -19,10 +19,13 @@ Runners: ``local`` (a process group on this machine). ``FakeRunner`` replays a p
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from types import FrameType
+from typing import Any, Protocol
 
 from crossload.tools.base import LaunchSpec
 
@@ -36,6 +39,24 @@ class RunOutcome:
     stopped: bool = False  # on_tick asked for it (StopRun)
     # Every spec's own exit code, by ``LaunchSpec.label`` (one entry for a single process).
     exit_codes: dict[str, int] = field(default_factory=dict)
+
+
+class SigtermAsInterrupt:
+    """While running in the main thread: SIGTERM raises KeyboardInterrupt, so a service manager's or CI's stop
+    is a Ctrl-C: the tools stopped the way they expect, everything reaped or removed, the data kept."""
+
+    def __enter__(self) -> None:
+        self.previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._raise)
+
+    @staticmethod
+    def _raise(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
 
 
 class StopRun(Exception):

@@ -35,11 +35,10 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import IO, Any
 
 from crossload.errors import CrossloadError, InputError, ToolError
-from crossload.runners.base import RunOutcome, StopRun, combined_exit, nonzero
+from crossload.runners.base import RunOutcome, SigtermAsInterrupt, StopRun, combined_exit, nonzero
 from crossload.tools.base import LaunchSpec, LoadTool
 from crossload.versions import tool_image
 
@@ -128,24 +127,6 @@ def _mounts(specs: Sequence[LaunchSpec], run_dir: Path | None) -> list[dict[str,
                 read_only[str(entry.resolve())] = True
     return [{"target": path, "source": path, "type": "bind", "read_only": ro}
             for path, ro in sorted(read_only.items(), key=lambda item: item[0].count("/"))]
-
-
-class _SigtermAsInterrupt:
-    """While running in the main thread: SIGTERM raises KeyboardInterrupt (a service manager's stop is a
-    Ctrl-C: containers stopped and removed, the data kept)."""
-
-    def __enter__(self) -> None:
-        self.previous: Any = None
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGTERM, self._raise)
-
-    @staticmethod
-    def _raise(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
 
 
 class ToolContainer:
@@ -369,7 +350,7 @@ class DockerRunner:
         interrupted = stopped = False
         started = time.time()
         network = self.network()
-        with _SigtermAsInterrupt(), self.engine() as client:
+        with SigtermAsInterrupt(), self.engine() as client:
             try:
                 mounts = _mounts(specs, self.context.run_dir)
                 for spec in specs:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from crossload.errors import ToolError
-from crossload.runners.base import RunOutcome, StopRun, combined_exit, nonzero
+from crossload.runners.base import RunOutcome, SigtermAsInterrupt, StopRun, combined_exit, nonzero
 from crossload.tools.base import LaunchSpec
 
 
@@ -77,22 +77,23 @@ class LocalRunner:
     def run(self, specs: Sequence[LaunchSpec], env: dict[str, str], on_tick: Callable[[], None],
             tick_s: float = 0.25, failed: Callable[[int], bool] = nonzero) -> RunOutcome:
         """Start every spec, call ``on_tick`` every ``tick_s`` until all have exited; a failing one stops the
-        rest; Ctrl-C stops them all cleanly."""
+        rest; Ctrl-C (or SIGTERM) stops them all cleanly; ``StopRun`` from ``on_tick`` stops them too."""
         processes: list[LocalProcess] = []
         interrupted = stopped = False
         started = time.time()
         try:
-            for spec in specs:
-                processes.append(LocalProcess(spec, env))
-            while any(p.poll() is None for p in processes):
-                time.sleep(tick_s)
-                try:
-                    on_tick()
-                except StopRun:
-                    stopped = True
-                    _stop_all(processes)
-                if any(p.poll() is not None and failed(p.proc.returncode) for p in processes):
-                    _stop_all(processes)
+            with SigtermAsInterrupt():
+                for spec in specs:
+                    processes.append(LocalProcess(spec, env))
+                while any(p.poll() is None for p in processes):
+                    time.sleep(tick_s)
+                    try:
+                        on_tick()
+                    except StopRun:
+                        stopped = True
+                        _stop_all(processes)
+                    if any(p.poll() is not None and failed(p.proc.returncode) for p in processes):
+                        _stop_all(processes)
         except KeyboardInterrupt:
             interrupted = True
             try:
