@@ -267,3 +267,17 @@ def test_the_k6_stand_in_holds_the_pinned_packages_binary(tmp_path: Path) -> Non
         member = tar.getmember("usr/bin/k6")
         assert member.mode == 0o755 and member.size == binary.stat().st_size
         assert tar.getmember("home/k6").uid == images.K6_UID
+
+
+def test_a_launch_spec_needs_no_local_tool(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A machine with Docker only has neither k6 nor locust: the launch specs name the bare commands (the
+    docker runner runs argv[1:] with the image's own tool)."""
+    from crossload.tools import base, get_tool
+
+    def missing(name: str, variable: str, pin: str) -> str:
+        raise base.ToolError(f"{name} is not installed")
+
+    monkeypatch.setattr(base, "find_binary", missing)
+    for name in ("k6", "locust"):
+        spec = get_tool(name).launch(tmp_path / "script", tmp_path)
+        assert spec.argv[0] == name and len(spec.argv) > 2

@@ -75,6 +75,16 @@ def find_binary(name: str, variable: str, pin: str) -> str:
     return found
 
 
+def command(name: str, variable: str, pin: str) -> str:
+    """The tool's command for a launch spec: ``find_binary``'s answer, or the bare ``name`` when this machine
+    has no copy (a runner that starts the tool in its image runs ``argv[1:]`` with the image's own; the local
+    runner's pre-flight has already said how to install it)."""
+    try:
+        return find_binary(name, variable, pin)
+    except ToolError:
+        return name
+
+
 def drain_s(scenario: Scenario | None) -> int:
     """How long a tool waits for requests in flight when the load stops (``Scenario.drain_s``)."""
     return scenario.drain_s if scenario is not None else Scenario.default_drain_s()

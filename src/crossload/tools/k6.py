@@ -14,7 +14,7 @@ from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile, render_k6
 from crossload.results import ToolStats
 from crossload.scenario import Scenario
-from crossload.tools.base import LaunchSpec, ToolTotals, find_binary
+from crossload.tools.base import LaunchSpec, ToolTotals, command, find_binary
 from crossload.versions import K6_IMAGE, K6_VERSION
 
 # k6 writes its JSON output uncompressed so that it can be read live (its gzip writer holds data back for
@@ -52,7 +52,7 @@ class K6Tool:
         raw = out_dir / RAW_OUTPUT
         summary = out_dir / SUMMARY_EXPORT
         argv = (
-            k6_binary(), "run", "--quiet", "--no-usage-report", "--no-color",
+            command("k6", "CROSSLOAD_K6_BIN", K6_VERSION), "run", "--quiet", "--no-usage-report", "--no-color",
             "--out", f"json={raw.name}", "--summary-export", summary.name, script.name,
         )
         return LaunchSpec(tool=self.name, argv=argv, env={}, cwd=out_dir, log=out_dir / "k6.log", raw_output=raw)

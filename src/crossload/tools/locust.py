@@ -15,7 +15,7 @@ from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile, render_locust
 from crossload.results import ToolStats
 from crossload.scenario import Scenario
-from crossload.tools.base import LaunchSpec, ToolTotals, drain_s, find_binary
+from crossload.tools.base import LaunchSpec, ToolTotals, command, drain_s, find_binary
 from crossload.versions import LOCUST_IMAGE, LOCUST_VERSION
 
 RECORD = "intervals.jsonl"
@@ -56,7 +56,8 @@ class LocustTool:
         # --stop-timeout: users finish the request they are making when the load stops (ramp-down or end),
         # so every request that reached the server is counted (the k6 script's gracefulStop matches it).
         argv = (
-            locust_binary(), "-f", script.name, "--headless", "--only-summary", "--loglevel", "WARNING",
+            command("locust", "CROSSLOAD_LOCUST_BIN", LOCUST_VERSION), "-f", script.name, "--headless",
+            "--only-summary", "--loglevel", "WARNING",
             "--exit-code-on-error", "0", "--stop-timeout", str(drain_s(scenario)), "--csv", CSV_PREFIX,
             "--json-file", FINAL_STATS,
         )
