@@ -248,6 +248,28 @@ docker_tasks = Collection("docker")
 docker_tasks.add_task(docker_images)
 docker_tasks.add_task(docker_clean)
 
+@task(name="render", help={
+    "profile": "profile whose stages are rendered (default smoke)",
+    "scenario": "scenario file (default: scenarios/demo.yaml)",
+    "target": "base URL the pods send load to (default: the scenario's target or http://127.0.0.1:8089)",
+    "out": "output folder (default: rendered/k8s/)",
+    "tool": "locust, k6 or both (default both)",
+    "users": RUN_HELP["users"],
+    "duration": RUN_HELP["duration"],
+    "spawn_rate": RUN_HELP["spawn_rate"],
+    "workers": "load-generating pods per tool: k6 runners (TestRun parallelism), Locust workers (default 1)",
+    "parallelism": "the same as --workers",
+})
+def k8s_render(c, profile="smoke", scenario=None, target=None, out="rendered/k8s", tool="both", users=None,
+               duration=None, spawn_rate=None, workers=None, parallelism=None):
+    """Write Kubernetes manifests: a k6-operator TestRun and a Locust master/workers, from one scenario."""
+    _exit(tasks_api.k8s_render(profile, scenario, target, out, users=users, duration=duration,
+                               spawn_rate=spawn_rate, tool=tool, workers=workers, parallelism=parallelism))
+
+
+k8s = Collection("k8s")
+k8s.add_task(k8s_render)
+
 stack = Collection("stack")
 stack.add_task(stack_up)
 stack.add_task(stack_down)
@@ -255,6 +277,6 @@ stack.add_task(stack_status)
 stack.add_task(stack_logs)
 
 ns = Collection(smoke, load, stress, spike, endurance, validate, render, target, golden, dashboards, test, results,
-                stack, docker_tasks)
+                stack, docker_tasks, k8s)
 ns.add_task(compare)
 ns.add_task(report)

@@ -10,16 +10,24 @@ appends each finished second to a JSON-lines file from a background greenlet, so
 waits on I/O. A second is written as soon as the clock has left it; a request that completes later but
 belongs to an already written second is written as an extra line for the same second (readers add lines of
 one identity up), so nothing is lost at the end of the run.
+
+Where no crossload collects the file (a Locust worker in a Kubernetes cluster, ``invoke k8s.render``),
+``$CROSSLOAD_RECORDER_PUSH=1`` makes the recorder write each finished second to InfluxDB itself, as
+``crossload_requests`` and ``crossload_users`` points of crossload's schema (``InfluxPush``).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
+import re
 import socket
 import ssl
 import time
+import urllib.parse
+import urllib.request
 from typing import Any
 
 import gevent
@@ -91,6 +99,7 @@ class IntervalRecorder:
         self.users: dict[int, int] = {}
         self.greenlet: Any = None
         self.file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in stop()
+        self.push = InfluxPush.from_env(os.environ)
         environment.events.request.add_listener(self.on_request)
         environment.events.test_start.add_listener(self.on_start)
         environment.events.quitting.add_listener(self.on_quit)
@@ -163,6 +172,8 @@ class IntervalRecorder:
         if lines:
             self.file.write("\n".join(lines) + "\n")
             self.file.flush()
+            if self.push is not None:
+                self.push.send(lines, final)
 
     def on_quit(self, **_kw: Any) -> None:
         self.stop()
@@ -174,6 +185,110 @@ class IntervalRecorder:
         if not self.file.closed:
             self.flush(final=True)
             self.file.close()
+
+
+_TAG_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _tag(value: str) -> str:
+    """A tag value as crossload.sinks.lineprotocol writes it (sanitized, escaped)."""
+    text = _TAG_CONTROL.sub(" ", value).replace("\\", "/") or "-"
+    for ch in ",= ":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def _field(value: Any) -> str:
+    return f"{value}i" if isinstance(value, int) else repr(float(value))
+
+
+def percentile_ms(hist: dict[str, int], count: int, q: float) -> float:
+    """crossload.histogram.Histogram.percentile_ms over a recorded ``hist``: the bucket midpoint."""
+    rank = max(1, math.ceil(q / 100.0 * count))
+    seen = 0
+    keys = sorted(int(k) for k in hist)
+    for key in keys:
+        seen += hist[str(key)]
+        if seen >= rank:
+            return (key + 10 ** (len(str(key)) - 3) / 2.0) / 1000.0 if key >= 1000 else key / 1000.0
+    return keys[-1] / 1000.0
+
+
+def line_protocol(record: dict[str, Any], tags: dict[str, str]) -> str:
+    """One recorded line as line protocol, the way crossload.sinks.lineprotocol writes it (a unit test holds
+    the two equal): ``crossload_requests`` for a request line, ``crossload_users`` for a users line."""
+    t = record["t"]
+    if record["kind"] == "users":
+        head = ",".join(f"{k}={_tag(v)}" for k, v in sorted(tags.items()))
+        return f"crossload_users,{head} users={record['users']}i {t}"
+    all_tags = {**tags, "name": record["name"], "method": record["method"]}
+    head = ",".join(f"{k}={_tag(v)}" for k, v in sorted(all_tags.items()))
+    count, failures = record["count"], record["failures"]
+    fields: list[tuple[str, Any]] = [
+        ("count", count), ("failures", failures), ("bytes", record["bytes"]),
+        ("error_rate", round(100.0 * failures / count, 4) if count else 0.0), ("sum_ms", round(record["sum_ms"], 3)),
+    ]
+    if count:
+        fields += [("mean_ms", round(record["sum_ms"] / count, 3)), ("min_ms", round(record["min_ms"], 3)),
+                   ("max_ms", round(record["max_ms"], 3))]
+        hist = record["hist"]
+        n = sum(hist.values())
+        if n:
+            fields += [(f"p{q}_ms", round(percentile_ms(hist, n, q), 3)) for q in (50, 90, 95, 99)]
+    body = ",".join(f"{k}={_field(v)}" for k, v in fields)
+    return f"crossload_requests,{head} {body} {t}"
+
+
+class InfluxPush:
+    """Writes recorded seconds to InfluxDB (v2 write API, or v1 with ``CROSSLOAD_INFLUX_API=v1``).
+
+    Configured like crossload (``CROSSLOAD_INFLUX_URL``, ``_API``, ``_ORG``, ``_BUCKET``, ``_TOKEN``, ``_DB``,
+    ``_USERNAME``, ``_PASSWORD``); the points carry ``CROSSLOAD_RUN_ID``, ``CROSSLOAD_SCENARIO``,
+    ``CROSSLOAD_PROFILE`` and ``CROSSLOAD_WORKER`` as tags. Lines InfluxDB did not take are kept (up to
+    ``limit``) and sent with the next second; a point's identity makes sending twice harmless.
+    """
+
+    def __init__(self, url: str, params: dict[str, str], headers: dict[str, str], tags: dict[str, str],
+                 limit: int = 100_000) -> None:
+        self.url = url.rstrip("/")
+        self.params = params
+        self.headers = headers
+        self.tags = tags
+        self.limit = limit
+        self.pending: list[str] = []
+
+    @classmethod
+    def from_env(cls, env: Any) -> InfluxPush | None:
+        if env.get("CROSSLOAD_RECORDER_PUSH") != "1" or not env.get("CROSSLOAD_INFLUX_URL"):
+            return None
+        tags = {"tool": "locust", "run_id": env.get("CROSSLOAD_RUN_ID", ""),
+                "scenario": env.get("CROSSLOAD_SCENARIO", ""), "profile": env.get("CROSSLOAD_PROFILE", ""),
+                "worker": env.get("CROSSLOAD_WORKER") or socket.gethostname()}
+        url = env["CROSSLOAD_INFLUX_URL"]
+        if (env.get("CROSSLOAD_INFLUX_API") or "v2").lower() == "v1":
+            headers = {}
+            if env.get("CROSSLOAD_INFLUX_USERNAME"):
+                user = f"{env['CROSSLOAD_INFLUX_USERNAME']}:{env.get('CROSSLOAD_INFLUX_PASSWORD', '')}"
+                headers["Authorization"] = "Basic " + base64.b64encode(user.encode()).decode()
+            return cls(url + "/write", {"db": env.get("CROSSLOAD_INFLUX_DB") or "crossload", "precision": "s"},
+                       headers, tags)
+        params = {"org": env.get("CROSSLOAD_INFLUX_ORG", ""),
+                  "bucket": env.get("CROSSLOAD_INFLUX_BUCKET") or "crossload", "precision": "s"}
+        token = env.get("CROSSLOAD_INFLUX_TOKEN", "")
+        return cls(url + "/api/v2/write", params, {"Authorization": f"Token {token}"}, tags)
+
+    def send(self, records: list[str], final: bool) -> None:
+        self.pending.extend(line_protocol(json.loads(r), self.tags) for r in records)
+        del self.pending[:-self.limit]
+        body = ("\n".join(self.pending) + "\n").encode()
+        request = urllib.request.Request(f"{self.url}?{urllib.parse.urlencode(self.params)}", data=body,
+                                         method="POST", headers={**self.headers, "Content-Type": "text/plain"})
+        try:
+            with urllib.request.urlopen(request, timeout=5.0 if final else 2.0) as response:
+                response.read()
+        except (OSError, ValueError):
+            return  # kept for the next second (and lost only past ``limit`` lines or at the very end)
+        self.pending = []
 
 
 def install_recorder() -> None:

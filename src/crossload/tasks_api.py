@@ -155,6 +155,31 @@ def render(profile: str | None = "smoke", scenario: str | None = None, target: s
     return _guard(go)
 
 
+def k8s_render(profile: str | None = "smoke", scenario: str | None = None, target: str | None = None,
+               out: str | None = "rendered/k8s", *, users: str | int | None = None, duration: str | None = None,
+               spawn_rate: str | float | None = None, tool: str | None = "both", workers: str | int | None = None,
+               parallelism: str | int | None = None) -> int:
+    """Write the Kubernetes manifests (crossload.k8s) under ``out``; print the paths."""
+    from crossload.k8s import MAX_PARALLELISM, render_manifests, write_manifests
+    from crossload.run import RunRequest, prepare
+
+    def go() -> int:
+        count = _int("workers", workers, minimum=1, maximum=MAX_PARALLELISM)
+        alias = _int("parallelism", parallelism, minimum=1, maximum=MAX_PARALLELISM)
+        if count is not None and alias is not None and count != alias:
+            raise InputError(f"--workers {count} and --parallelism {alias} disagree: give one")
+        prep = prepare(RunRequest(profile=profile or "smoke", scenario=scenario or None, target=target or None,
+                                  users=_int("users", users), duration_s=_duration(duration),
+                                  spawn_rate=_float("spawn-rate", spawn_rate), tool=_tool(tool)), need_env=False)
+        url = target or prep.scenario.target or f"http://{DEFAULT_TARGET_HOST}:{DEFAULT_TARGET_PORT}"
+        manifests = render_manifests(prep.scenario, prep.schedule, url, count or alias or 1, prep.env, prep.tools)
+        for path in write_manifests(manifests, Path(out or "rendered/k8s")):
+            print(path)
+        return 0
+
+    return _guard(go)
+
+
 def target_options(host: str | None, port: str | int | None, error_rate: str | float | None,
                    workers: str | int | None) -> tuple[str, int, float, int]:
     """The demo target's flags, checked: (host, port 0-65535, error rate 0-1, workers >= 1)."""

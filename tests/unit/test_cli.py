@@ -324,6 +324,9 @@ def test_every_documented_default_is_what_the_code_does_when_unset(nothing_set: 
 
 def test_every_setting_the_code_reads_is_documented() -> None:
     internal = {"CROSSLOAD_LOCUST_OUT"}  # set by crossload for its own Locust process
+    # Set for the Locust workers by the Kubernetes manifests (crossload.k8s, docs/operations.md#kubernetes).
+    internal |= {"CROSSLOAD_RECORDER_PUSH", "CROSSLOAD_RUN_ID", "CROSSLOAD_SCENARIO", "CROSSLOAD_PROFILE",
+                 "CROSSLOAD_WORKER"}
     read: set[str] = set()
     for folder in ("src/crossload", "locust", "k6", "templates"):
         for path in (ROOT / folder).rglob("*"):
