@@ -26,6 +26,8 @@ RUN_HELP = {
               "else local",
     "docker_network": "docker runner: a Docker network the tool containers join (e.g. a compose project's, to reach "
                       "a target by service name); default: the host's network",
+    "workers": "load generators per tool, 0 to 64: Locust as a master and N workers, k6 as N execution segments; "
+               "results merged exactly (default 0: one process per tool)",
 }
 PROFILE_HELP = {
     **RUN_HELP,
@@ -42,50 +44,52 @@ def _exit(code: int) -> None:
 
 def _run(profile: str, tool: str | None, target: str | None, scenario: str | None, users: str | None,
          duration: str | None, spawn_rate: str | None, target_pid: str | None = None,
-         target_container: str | None = None, runner: str | None = None, docker_network: str | None = None) -> None:
+         target_container: str | None = None, runner: str | None = None, docker_network: str | None = None,
+         workers: str | None = None) -> None:
     _exit(tasks_api.run_profile(profile, tool=tool, target=target, scenario=scenario, users=users,
                                 duration=duration, spawn_rate=spawn_rate, target_pid=target_pid,
-                                target_container=target_container, runner=runner, docker_network=docker_network))
+                                target_container=target_container, runner=runner, docker_network=docker_network,
+                                workers=workers))
 
 
 @task(help=PROFILE_HELP)
 def smoke(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
-          target_container=None, runner=None, docker_network=None):
+          target_container=None, runner=None, docker_network=None, workers=None):
     """Smoke test: a few users for a few seconds (default 2 users, 15 s) to prove script and target work."""
     _run("smoke", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container, runner,
-         docker_network)
+         docker_network, workers)
 
 
 @task(help=PROFILE_HELP)
 def load(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
-         target_container=None, runner=None, docker_network=None):
+         target_container=None, runner=None, docker_network=None, workers=None):
     """Load test: ramp to nominal users, hold, ramp down (default 20 users, 5 min)."""
     _run("load", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container, runner,
-         docker_network)
+         docker_network, workers)
 
 
 @task(help=PROFILE_HELP)
 def stress(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
-           target_container=None, runner=None, docker_network=None):
+           target_container=None, runner=None, docker_network=None, workers=None):
     """Stress test: steps beyond nominal up to the peak (default 40 users, 10 min)."""
     _run("stress", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container, runner,
-         docker_network)
+         docker_network, workers)
 
 
 @task(help=PROFILE_HELP)
 def spike(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
-          target_container=None, runner=None, docker_network=None):
+          target_container=None, runner=None, docker_network=None, workers=None):
     """Spike test: a sudden jump from a low baseline to the peak and back (default 100 users, 2 min)."""
     _run("spike", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container, runner,
-         docker_network)
+         docker_network, workers)
 
 
 @task(help=PROFILE_HELP)
 def endurance(c, tool="both", target=None, scenario=None, users=None, duration=None, spawn_rate=None, target_pid=None,
-              target_container=None, runner=None, docker_network=None):
+              target_container=None, runner=None, docker_network=None, workers=None):
     """Endurance (soak) test: nominal users for a long time (default 20 users, 1 h)."""
     _run("endurance", tool, target, scenario, users, duration, spawn_rate, target_pid, target_container, runner,
-         docker_network)
+         docker_network, workers)
 
 
 @task(klass=tasks_api.OptionalPositionalTask, positional=["profile"], help={
@@ -93,12 +97,12 @@ def endurance(c, tool="both", target=None, scenario=None, users=None, duration=N
     **{k: v for k, v in RUN_HELP.items() if k != "tool"},
 })
 def compare(c, profile="smoke", target=None, scenario=None, users=None, duration=None, spawn_rate=None, runner=None,
-            docker_network=None):
+            docker_network=None, workers=None):
     """Run Locust, then k6, on one profile and compare them side by side (`invoke compare [PROFILE]`).
 
     Every number per request and overall, with differences beyond the tools' definitions flagged."""
     _exit(tasks_api.compare(profile, target=target, scenario=scenario, users=users, duration=duration,
-                            spawn_rate=spawn_rate, runner=runner, docker_network=docker_network))
+                            spawn_rate=spawn_rate, runner=runner, docker_network=docker_network, workers=workers))
 
 
 @task(klass=tasks_api.OptionalPositionalTask, positional=["run"], help={

@@ -59,6 +59,7 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
 def add_runner_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runner", default=None, help="local or docker (default: CROSSLOAD_RUNNER, else local)")
     p.add_argument("--docker-network", default=None, help="docker runner: a Docker network the tool containers join")
+    p.add_argument("--workers", default=None, help="load generators per tool, 0 to 64 (default 0: one process each)")
 
 
 def add_shape_flags(p: argparse.ArgumentParser) -> None:
@@ -155,7 +156,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return tasks_api.run_profile(args.profile, tool=args.tool, target=args.target, scenario=args.scenario,
                                      users=args.users, duration=args.duration, spawn_rate=args.spawn_rate,
                                      target_pid=args.target_pid, target_container=args.target_container,
-                                     runner=args.runner, docker_network=args.docker_network)
+                                     runner=args.runner, docker_network=args.docker_network,
+                                     workers=args.workers)
     if args.command == "render":
         return tasks_api.render(args.profile, args.scenario, args.target, args.out, users=args.users,
                                 duration=args.duration, spawn_rate=args.spawn_rate, tool=args.tool)
@@ -164,7 +166,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "compare":
         return tasks_api.compare(args.profile, target=args.target, scenario=args.scenario, users=args.users,
                                  duration=args.duration, spawn_rate=args.spawn_rate, runner=args.runner,
-                                 docker_network=args.docker_network)
+                                 docker_network=args.docker_network, workers=args.workers)
     if args.command == "report":
         return tasks_api.report(args.run, args.baseline, args.tolerance, args.floor)
     if args.command == "results":

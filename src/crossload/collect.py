@@ -17,7 +17,8 @@ import calendar
 import codecs
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -210,29 +211,53 @@ class LocustRecordParser:
         return out
 
 
-class ToolCollector:
-    """One tool's live collection: its raw output, read as it grows, into the local store and the stats.
+@dataclass(frozen=True)
+class Source:
+    """One raw output of a tool and its reader: a single process's (``worker`` "0"), or one of the load
+    generators of a distributed run (a Locust worker's recorder file, a k6 segment's JSON), "1" … "N"."""
 
-    ``pump()`` reads what the tool appended since the last call, appends the finished intervals to
-    ``<tool>/aggregates.jsonl`` (the store InfluxDB is pushed from) and merges them into ``stats``;
-    ``on_second`` sees each completed second (all request names merged) as soon as it is collected.
+    worker: str
+    parser: StreamParser
+    raw_output: Path
+
+
+class ToolCollector:
+    """One tool's live collection: its raw outputs, read as they grow, into the local store and the stats.
+
+    ``pump()`` reads what each source appended since the last call, tags what it finished with the source's
+    worker, appends it to ``<tool>/aggregates.jsonl`` (the store InfluxDB is pushed from) and merges it into
+    ``stats``: counts add up, histograms merge, users are summed per second over the workers.
+    ``on_second`` sees each completed second (all request names and workers merged) once collected.
     """
 
-    def __init__(self, tool: str, parser: StreamParser, raw_output: Path, store: Path,
+    def __init__(self, tool: str, sources: Sequence[Source], store: Path,
                  on_second: Callable[[IntervalAggregate], None] | None = None) -> None:
         self.tool = tool
-        self.parser = parser
-        self.tail = tail_for(raw_output)
+        self.sources = list(sources)
+        self.tails = [tail_for(source.raw_output) for source in self.sources]
         self.writer = AggregateWriter(store)
         self.stats = ToolStats(tool=tool)
         self.on_second = on_second
         self.last: IntervalAggregate | None = None
         self.users: int | None = None
 
+    def _drain(self, final: bool) -> list[Item]:
+        items: list[Item] = []
+        for source, tail in zip(self.sources, self.tails, strict=True):
+            for line in tail.lines():
+                source.parser.feed(line)
+            drained = source.parser.drain(final)
+            if source.worker != "0":
+                for i, item in enumerate(drained):
+                    if isinstance(item, UsersSample):
+                        drained[i] = replace(item, source=source.worker)
+                    else:
+                        item.worker = source.worker
+            items.extend(drained)
+        return items
+
     def pump(self, final: bool = False) -> int:
-        for line in self.tail.lines():
-            self.parser.feed(line)
-        items = self.parser.drain(final)
+        items = self._drain(final)
         self.writer.write(items)
         seconds: dict[int, IntervalAggregate] = {}
         for item in items:
@@ -257,5 +282,6 @@ class ToolCollector:
         try:
             self.pump(final=True)
         finally:
-            self.tail.close()
+            for tail in self.tails:
+                tail.close()
             self.writer.close()

@@ -48,6 +48,7 @@ class Manifest:
     target: dict[str, str] | None = None
     ended_at: str | None = None
     outcomes: dict[str, ToolOutcome] = field(default_factory=dict)
+    workers: int = 0  # --workers: 0 for one process per tool, else the load generators per tool
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

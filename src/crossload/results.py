@@ -40,6 +40,9 @@ class IntervalAggregate:
 
     A line may be a correction for an interval written earlier (count 0, failures 1: a k6 body check that
     failed after its request's second was closed); readers add lines of one identity up.
+
+    ``worker`` names the load generator that measured it when a tool ran as several (``--workers N``: a
+    Locust worker or a k6 execution segment, ``"1"`` … ``"N"``); ``"0"`` for a single process.
     """
 
     tool: str
@@ -57,6 +60,7 @@ class IntervalAggregate:
     errors: dict[str, int] = field(default_factory=dict)
     fail_sum_ms: float = 0.0
     fail_hist: Histogram = field(default_factory=Histogram)
+    worker: str = "0"
 
     def add(self, ms: float, failed: bool, status_class: str, nbytes: int = 0, cause: str | None = None) -> None:
         self.count += 1
@@ -115,6 +119,8 @@ class IntervalAggregate:
             out["errors"] = dict(sorted(self.errors.items()))
             out["fail_sum_ms"] = round(self.fail_sum_ms, 3)
             out["fail_hist"] = self.fail_hist.to_json()
+        if self.worker != "0":
+            out["worker"] = self.worker
         return out
 
     @classmethod
@@ -139,6 +145,7 @@ class IntervalAggregate:
             errors=errors,
             fail_sum_ms=float(d.get("fail_sum_ms", 0.0)),
             fail_hist=Histogram.from_json(d.get("fail_hist", {})),
+            worker=str(d.get("worker", "0")),
         )
 
 

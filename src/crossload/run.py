@@ -28,7 +28,7 @@ from typing import TextIO
 
 from crossload import __version__, envref
 from crossload.abort import Abort, AbortWatch, aborted_text
-from crossload.collect import ToolCollector
+from crossload.collect import Source, ToolCollector
 from crossload.errors import EXIT_PASS, EXIT_RUN_FAILED, EXIT_THRESHOLDS, CrossloadError, InputError
 from crossload.manifest import Manifest, ToolOutcome, iso
 from crossload.monitor import MONITOR_FILE, ResourceMonitor, check_pid, container_pid
@@ -47,6 +47,7 @@ from crossload.sinks.base import redact_url
 from crossload.summary import RunSummary
 from crossload.thresholds import Verdict, evaluate, guards
 from crossload.tools import LoadTool, get_tool, select_tools
+from crossload.tools.base import worker_sources
 from crossload.units import format_duration_ms
 
 DEFAULT_SCENARIO = "scenarios/demo.yaml"
@@ -68,6 +69,7 @@ class RunRequest:
     target_pid: int | None = None  # a local target process to monitor (the demo target is monitored anyway)
     target_container: str | None = None  # or a container on this machine's Docker engine
     docker_network: str | None = None  # the docker runner: a user network the tool containers join
+    workers: int = 0  # 0: each tool as one process; N: Locust master + N workers, k6 as N execution segments
 
 
 @dataclass
@@ -186,7 +188,7 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
         scenario={"name": scenario.name, "file": scenario.path}, profile=schedule.as_dict(), tools=prep.tools,
         tool_versions={name: tool.pinned_version for name, tool in tools.items()},
         images={name: where.image(name, env) for name in tools}, runner=runner.name,
-        started_at=iso(started), git_sha=git_sha(),
+        started_at=iso(started), git_sha=git_sha(), workers=request.workers,
     )
     stats: dict[str, ToolStats] = {}
     failure: str | None = None
@@ -334,11 +336,11 @@ def _finish_influx(pusher: LivePusher, sink: Sink, path: Path) -> str:
 
 def _run_tool(tool: LoadTool, runner: Runner, script: Path, out_dir: Path, prep: Prepared, request: RunRequest,
               out: TextIO) -> tuple[ToolStats, ToolOutcome]:
-    spec = tool.launch(script, out_dir, prep.scenario)
+    specs = tool.launch_group(script, out_dir, prep.scenario, request.workers)
     progress = Progress(out, request.quiet, tool.name, prep.schedule.total_s)
     watch = TargetWatch(progress.say, started=time.time())
-    collector = ToolCollector(tool.name, tool.parser(), spec.raw_output, out_dir / "aggregates.jsonl",
-                              on_second=watch.observe)
+    sources = [Source(worker, tool.parser(), raw) for worker, raw in worker_sources(specs)]
+    collector = ToolCollector(tool.name, sources, out_dir / "aggregates.jsonl", on_second=watch.observe)
     abort_watch = AbortWatch(tool.name, prep.scenario.all_thresholds, out_dir / "aggregates.jsonl",
                              started=time.time())
     stopped_by: list[Abort] = []
@@ -353,9 +355,10 @@ def _run_tool(tool: LoadTool, runner: Runner, script: Path, out_dir: Path, prep:
             raise StopRun
 
     if not request.quiet:
-        out.write(f"[{tool.name:>6}] starting {' '.join(spec.argv[:2])} …\n")
+        group = f" ({len(specs)} processes: {', '.join(spec.label for spec in specs)})" if len(specs) > 1 else ""
+        out.write(f"[{tool.name:>6}] starting {' '.join(specs[0].argv[:2])} …{group}\n")
     try:
-        outcome = runner.run([spec], prep.env, tick, failed=tool.failed)
+        outcome = runner.run(specs, prep.env, tick, failed=tool.failed)
     finally:
         collector.close()
     stats = collector.stats

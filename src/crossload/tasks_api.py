@@ -100,6 +100,14 @@ def _runner(runner: str | None, docker_network: str | None) -> dict[str, Any]:
     return {"runner": name, "docker_network": network}
 
 
+MAX_WORKERS = 64  # load generators per tool on one machine (or Docker engine); beyond, see k8s.render
+
+
+def _workers(value: str | int | None) -> int:
+    """``--workers``: 0 (one process per tool) to MAX_WORKERS."""
+    return _int("workers", value, minimum=0, maximum=MAX_WORKERS) or 0
+
+
 def _tool(value: str | None) -> str:
     from crossload.tools import select_tools
 
@@ -114,7 +122,7 @@ def run_profile(profile: str, *, tool: str | None = "both", target: str | None =
                 users: str | int | None = None, duration: str | None = None,
                 spawn_rate: str | float | None = None, target_pid: str | int | None = None,
                 target_container: str | None = None, runner: str | None = None,
-                docker_network: str | None = None) -> int:
+                docker_network: str | None = None, workers: str | int | None = None) -> int:
     from crossload.run import RunRequest, execute
 
     try:
@@ -122,7 +130,8 @@ def run_profile(profile: str, *, tool: str | None = "both", target: str | None =
                              users=_int("users", users), duration_s=_duration(duration),
                              spawn_rate=_float("spawn-rate", spawn_rate),
                              target_pid=_int("target-pid", target_pid, minimum=1),
-                             target_container=target_container or None, **_runner(runner, docker_network))
+                             target_container=target_container or None, workers=_workers(workers),
+                             **_runner(runner, docker_network))
     except CrossloadError as e:
         return _fail(e)
     result = execute(request)
@@ -351,7 +360,7 @@ def dashboards(check: bool = False) -> int:
 def compare(profile: str | None = "smoke", *, target: str | None = None, scenario: str | None = None,
             users: str | int | None = None, duration: str | None = None,
             spawn_rate: str | float | None = None, runner: str | None = None,
-            docker_network: str | None = None) -> int:
+            docker_network: str | None = None, workers: str | int | None = None) -> int:
     """Run both tools on one profile and scenario against one target, then compare them side by side."""
     from crossload.report.commands import compare as run_compare
     from crossload.run import RunRequest
@@ -363,7 +372,8 @@ def compare(profile: str | None = "smoke", *, target: str | None = None, scenari
             raise InputError(f"profile must be one of {', '.join(PROFILE_NAMES)}, got {profile!r}")
         request = RunRequest(profile=chosen, tool="both", target=target or None, scenario=scenario or None,
                              users=_int("users", users), duration_s=_duration(duration),
-                             spawn_rate=_float("spawn-rate", spawn_rate), **_runner(runner, docker_network))
+                             spawn_rate=_float("spawn-rate", spawn_rate), workers=_workers(workers),
+                             **_runner(runner, docker_network))
         return run_compare(request, sys.stdout)
 
     return _guard(go)

@@ -102,10 +102,10 @@ def test_run_passes_flags_as_typed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tasks_api, "run_profile", lambda p, **kw: calls.append((p, kw)) or 3)
     assert cli.main(["run", "spike", "--tool", "k6", "--users", "7", "--duration", "30s", "--spawn-rate", "2",
                      "--scenario", "s.yaml", "--target", "http://127.0.0.1:1", "--target-pid", "42",
-                     "--runner", "docker", "--docker-network", "shop_default"]) == 3
+                     "--runner", "docker", "--docker-network", "shop_default", "--workers", "2"]) == 3
     assert calls == [("spike", {"tool": "k6", "target": "http://127.0.0.1:1", "scenario": "s.yaml", "users": "7",
                                 "duration": "30s", "spawn_rate": "2", "target_pid": "42", "target_container": None,
-                                "runner": "docker", "docker_network": "shop_default"})]
+                                "runner": "docker", "docker_network": "shop_default", "workers": "2"})]
 
 
 def test_render_takes_the_shape_of_a_run_and_one_tool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,11 +28,11 @@ def _tasks() -> ModuleType:
 
 @pytest.mark.parametrize(("argv", "expected"), [
     (["compare"], ("smoke", {"target": None, "scenario": None, "users": None, "duration": None,
-                             "spawn_rate": None, "runner": None, "docker_network": None})),
+                             "spawn_rate": None, "runner": None, "docker_network": None, "workers": None})),
     (["compare", "load", "--target", "http://127.0.0.1:1", "--users", "3", "--duration", "4s", "--spawn-rate", "2",
-      "--scenario", "s.yaml", "--runner", "docker"],
+      "--scenario", "s.yaml", "--runner", "docker", "--workers", "2"],
      ("load", {"target": "http://127.0.0.1:1", "scenario": "s.yaml", "users": "3", "duration": "4s",
-               "spawn_rate": "2", "runner": "docker", "docker_network": None})),
+               "spawn_rate": "2", "runner": "docker", "docker_network": None, "workers": "2"})),
 ])
 def test_crossload_compare_passes_its_flags(argv: list[str], expected: tuple[str, dict[str, Any]],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,7 +64,7 @@ def test_invoke_tasks_call_the_same_functions(monkeypatch: pytest.MonkeyPatch) -
     t.report(MockContext(), "latest", baseline="last:2", tolerance=None, floor="3ms")
     assert calls == [("compare", "spike", {"target": "http://127.0.0.1:1", "scenario": None, "users": "2",
                                            "duration": None, "spawn_rate": None, "runner": None,
-                                           "docker_network": None}),
+                                           "docker_network": None, "workers": None}),
                      ("report", "latest", "last:2", None, "3ms")]
     params = {p for task in (t.compare, t.report) for p in task.help}
     assert {"profile", "target", "scenario", "users", "duration", "spawn_rate", "run", "baseline", "tolerance",

@@ -20,7 +20,10 @@ def test_users_of_two_sources_are_summed_per_second() -> None:
     assert stats.peak_users == 11
     points = interval_points([UsersSample("locust", 100, 5, "w1"), UsersSample("locust", 100, 7, "w2")],
                              RunTags(run_id="r", scenario="s", profile="smoke"))
-    assert [dict(p.fields)["users"] for p in points] == [12]
+    # One point per worker, tagged with it: a second's users are their sum.
+    assert [(p.tag("worker"), dict(p.fields)["users"]) for p in points] == [("w1", 5), ("w2", 7)]
+    single = interval_points([UsersSample("locust", 100, 5)], RunTags(run_id="r", scenario="s", profile="smoke"))
+    assert [(p.tag("worker"), dict(p.fields)["users"]) for p in single] == [("0", 5)]
 
 
 def test_success_latency_excludes_failed_requests_and_all_requests_keeps_them() -> None:

@@ -44,10 +44,11 @@ def test_profile_tasks_pass_every_flag(profile: str, monkeypatch: pytest.MonkeyP
     t = _tasks()
     getattr(t, profile)(MockContext(), tool="k6", target="http://127.0.0.1:1", scenario="s.yaml", users="7",
                         duration="30s", spawn_rate="2", target_pid="42", target_container="shop", runner="docker",
-                        docker_network="shop_default")
+                        docker_network="shop_default", workers="3")
     assert calls == [(profile, {"tool": "k6", "target": "http://127.0.0.1:1", "scenario": "s.yaml", "users": "7",
                                 "duration": "30s", "spawn_rate": "2", "target_pid": "42",
-                                "target_container": "shop", "runner": "docker", "docker_network": "shop_default"})]
+                                "target_container": "shop", "runner": "docker", "docker_network": "shop_default",
+                                "workers": "3"})]
 
 
 def test_nonzero_exit_code_becomes_invoke_exit(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,8 @@ by construction: request names come from the scenario, never raw URLs, ids or er
 
 ``crossload_requests``: one point per interval aggregate (one tool, one request name and method, one
 interval starting at the timestamp).
-    tags    tool, run_id, scenario, profile, name, method, worker (``"0"`` unless the run has workers)
+    tags    tool, run_id, scenario, profile, name, method, worker (``"0"`` for a single process; with
+            ``--workers N`` the load generator, ``"1"`` … ``"N"``: a Locust worker, a k6 execution segment)
     fields  count (integer), failures (integer), bytes (integer): what happened during the interval
             error_rate (float, percent: 100 * failures / count)
             sum_ms (float, sum of all latencies, so ``sum(sum_ms) / sum(count)`` is an exact mean)
@@ -42,7 +43,7 @@ interval starting at the timestamp).
 
 ``crossload_users``: concurrent users (Locust) or VUs (k6) sampled during the interval.
     tags    tool, run_id, scenario, profile, worker
-    fields  users (integer; the sum over the sources of the second: a tool process, Locust workers)
+    fields  users (integer; per worker with ``--workers N``: a second's users are the sum over its workers)
     time    interval start
 
 ``crossload_runs``: one point per run and tool, usable as a Grafana annotation.
@@ -236,11 +237,11 @@ class RunTags:
         return {"tool": tool, "run_id": self.run_id, "scenario": self.scenario, "profile": self.profile}
 
 
-AggregateKey = tuple[str, int, str, str]
+AggregateKey = tuple[str, int, str, str, str]
 
 
 def aggregate_key(item: IntervalAggregate) -> AggregateKey:
-    return (item.tool, item.t, item.name, item.method)
+    return (item.tool, item.t, item.name, item.method, item.worker)
 
 
 def copy_aggregate(item: IntervalAggregate) -> IntervalAggregate:
@@ -249,6 +250,7 @@ def copy_aggregate(item: IntervalAggregate) -> IntervalAggregate:
         failures=item.failures, bytes=item.bytes, sum_ms=item.sum_ms, min_ms=item.min_ms,
         max_ms=item.max_ms, status=dict(item.status), hist=Histogram(item.hist.buckets),
         errors=dict(item.errors), fail_sum_ms=item.fail_sum_ms, fail_hist=Histogram(item.fail_hist.buckets),
+        worker=item.worker,
     )
 
 
@@ -281,7 +283,7 @@ def _r3(v: float) -> float:
 
 def _aggregate_points(a: IntervalAggregate, tags: RunTags) -> list[Point]:
     base = tags.base(a.tool)
-    req_tags = {**base, "name": a.name, "method": a.method, "worker": tags.worker}
+    req_tags = {**base, "name": a.name, "method": a.method, "worker": a.worker if a.worker != "0" else tags.worker}
     fields: dict[str, FieldValue] = {
         "count": a.count,
         "failures": a.failures,
@@ -314,8 +316,13 @@ def interval_points(items: Iterable[IntervalAggregate | UsersSample] | Merged,
     for key in sorted(merged.aggregates):
         points.extend(_aggregate_points(merged.aggregates[key], run_tags))
     for (tool, t) in sorted(merged.users):
-        tags = {**run_tags.base(tool), "worker": run_tags.worker}
-        points.append(Point.make(USERS, tags, {"users": sum(merged.users[(tool, t)].values())}, t))
+        sources = merged.users[(tool, t)]
+        workers = {s: n for s, n in sources.items() if s != "0"}
+        if len(workers) < len(sources):  # a single process (or a source without a worker): the whole second
+            tags = {**run_tags.base(tool), "worker": run_tags.worker}
+            points.append(Point.make(USERS, tags, {"users": sum(n for s, n in sources.items() if s == "0")}, t))
+        for worker, n in sorted(workers.items()):  # one point per load generator: its own users
+            points.append(Point.make(USERS, {**run_tags.base(tool), "worker": worker}, {"users": n}, t))
     return points
 
 

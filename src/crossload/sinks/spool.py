@@ -38,6 +38,7 @@ from crossload.sinks.lineprotocol import (
     Merged,
     Point,
     RunTags,
+    aggregate_key,
     interval_points,
     resource_points,
     run_point,
@@ -189,7 +190,7 @@ def _fold_earlier(path: Path, end: int, tool: str, merged: Merged, mark: FileMar
         if isinstance(item, UsersSample):
             if (item.tool, item.t) in user_keys:
                 merged.add(item)
-        elif (item.tool, item.t, item.name, item.method) in agg_keys:
+        elif aggregate_key(item) in agg_keys:
             merged.add(item)
 
 

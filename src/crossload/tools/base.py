@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,22 @@ def command(name: str, variable: str, pin: str) -> str:
         return name
 
 
+def worker_sources(specs: list[LaunchSpec]) -> list[tuple[str, Path]]:
+    """(worker tag, raw output) of the specs that write raw output: ``"0"`` for a single process, ``"1"`` …
+    ``"N"`` for the workers of a distributed run (a master writes none)."""
+    workers = [spec for spec in specs if spec.role == "worker"]
+    if not workers:
+        return [("0", spec.raw_output) for spec in specs if spec.role == "main"]
+    return [(str(i), spec.raw_output) for i, spec in enumerate(workers, start=1)]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now (for a Locust master's workers to connect to)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
 def drain_s(scenario: Scenario | None) -> int:
     """How long a tool waits for requests in flight when the load stops (``Scenario.drain_s``)."""
     return scenario.drain_s if scenario is not None else Scenario.default_drain_s()
@@ -100,7 +117,14 @@ class LoadTool(Protocol):
     def preflight(self, script: Path, env: dict[str, str]) -> None:
         """Prove the rendered file is valid for the tool; raise InputError otherwise (no load is sent)."""
 
-    def launch(self, script: Path, out_dir: Path, scenario: Scenario | None = None) -> LaunchSpec: ...
+    def launch(self, script: Path, out_dir: Path, scenario: Scenario | None = None) -> LaunchSpec:
+        """The single process of a run (``--workers 0``)."""
+
+    def launch_group(self, script: Path, out_dir: Path, scenario: Scenario | None = None,
+                     workers: int = 0) -> list[LaunchSpec]:
+        """Every process of a run: ``[launch(...)]`` for 0 workers, else the tool's distributed mode (Locust: a
+        master, then N workers; k6: N instances, one execution segment each). The specs whose role is not
+        "master" write raw output, the i-th "worker" (from 1) as worker ``"i"`` (``worker_sources``)."""
 
     def parser(self) -> StreamParser:
         """A fresh reader of the raw output ``launch`` names."""

@@ -57,6 +57,29 @@ class K6Tool:
         )
         return LaunchSpec(tool=self.name, argv=argv, env={}, cwd=out_dir, log=out_dir / "k6.log", raw_output=raw)
 
+    def launch_group(self, script: Path, out_dir: Path, scenario: Scenario | None = None,
+                     workers: int = 0) -> list[LaunchSpec]:
+        """``workers`` k6 instances, the i-th running execution segment (i-1)/N:i/N of the sequence 0, 1/N, …,
+        1: k6 splits every executor's VUs by segment, so together they run the profile exactly. Each writes
+        its own JSON output and summary export (``raw-i.json``, ``k6-summary-i.json``)."""
+        single = self.launch(script, out_dir, scenario)
+        if workers <= 0:
+            return [single]
+        sequence = ",".join(f"{j}/{workers}" for j in range(workers + 1))
+        specs = []
+        for i in range(1, workers + 1):
+            raw, summary = out_dir / f"raw-{i}.json", out_dir / f"k6-summary-{i}.json"
+            argv = tuple(raw.name if a == RAW_OUTPUT else summary.name if a == SUMMARY_EXPORT
+                         else f"json={raw.name}" if a == f"json={RAW_OUTPUT}" else a for a in single.argv[:-1])
+            if raw.name not in " ".join(argv) or summary.name not in argv:
+                raise ToolError(f"k6: cannot give instance {i} its own output in {' '.join(single.argv)}")
+            argv += ("--execution-segment", f"{i - 1}/{workers}:{i}/{workers}",
+                     "--execution-segment-sequence", sequence, single.argv[-1])
+            specs.append(LaunchSpec(tool=self.name, argv=argv, env=dict(single.env), cwd=out_dir,
+                                    log=out_dir / f"k6-worker-{i}.log", raw_output=raw, role="worker",
+                                    name=f"k6-worker-{i}"))
+        return specs
+
     def parser(self) -> StreamParser:
         return K6JsonParser()
 
@@ -73,21 +96,28 @@ class K6Tool:
         return parts[1].lstrip("v") if len(parts) > 1 else out.stdout.strip()
 
     def own_totals(self, out_dir: Path) -> ToolTotals | None:
-        path = out_dir / SUMMARY_EXPORT
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        metrics = data.get("metrics", {})
-        received = metrics.get("data_received", {}).get("count")
-        return ToolTotals(requests=int(metrics.get("http_reqs", {}).get("count", 0)),
-                          bytes_received=int(received) if received is not None else None)
+        """k6's summary export; with several instances (``k6-summary-i.json``) their sum."""
+        paths = sorted(out_dir.glob("k6-summary-*.json")) or [out_dir / SUMMARY_EXPORT]
+        requests, received, seen = 0, None, False
+        for path in paths:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            seen = True
+            metrics = data.get("metrics", {})
+            requests += int(metrics.get("http_reqs", {}).get("count", 0))
+            count = metrics.get("data_received", {}).get("count")
+            if count is not None:
+                received = (received or 0) + int(count)
+        return ToolTotals(requests=requests, bytes_received=received) if seen else None
 
     def finish(self, out_dir: Path, stats: ToolStats, totals: ToolTotals | None) -> None:
         # k6 counts bytes per iteration, without the request name: tool level only (docs/schema.md).
         if totals is not None and totals.bytes_received is not None and not stats.overall.bytes:
             stats.overall.bytes = totals.bytes_received
-        compress(out_dir / RAW_OUTPUT, out_dir / RAW_STORED)
+        for raw in [out_dir / RAW_OUTPUT, *sorted(out_dir.glob("raw-*.json"))]:
+            compress(raw, raw.with_name(raw.name + ".gz"))
 
 
 def compress(src: Path, dst: Path) -> None:

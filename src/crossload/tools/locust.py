@@ -15,7 +15,7 @@ from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile, render_locust
 from crossload.results import ToolStats
 from crossload.scenario import Scenario
-from crossload.tools.base import LaunchSpec, ToolTotals, command, drain_s, find_binary
+from crossload.tools.base import LaunchSpec, ToolTotals, command, drain_s, find_binary, free_port
 from crossload.versions import LOCUST_IMAGE, LOCUST_VERSION
 
 RECORD = "intervals.jsonl"
@@ -63,6 +63,34 @@ class LocustTool:
         )
         return LaunchSpec(tool=self.name, argv=argv, env={"CROSSLOAD_LOCUST_OUT": str(record.resolve())},
                           cwd=out_dir, log=out_dir / "locust.log", raw_output=record)
+
+    def launch_group(self, script: Path, out_dir: Path, scenario: Scenario | None = None,
+                     workers: int = 0) -> list[LaunchSpec]:
+        """Locust's distributed mode: a headless master (the load shape runs there and hands users to the
+        workers; its --json-file holds the totals of all), then ``workers`` workers connecting to it on
+        127.0.0.1 (host networking in containers too), each recording its own requests and users."""
+        if workers <= 0:
+            return [self.launch(script, out_dir, scenario)]
+        binary = command("locust", "CROSSLOAD_LOCUST_BIN", LOCUST_VERSION)
+        port = str(free_port())
+        master = (
+            binary, "-f", script.name, "--master", "--headless", "--expect-workers", str(workers),
+            "--expect-workers-max-wait", "60", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+            "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
+            "--stop-timeout", str(drain_s(scenario)), "--csv", CSV_PREFIX, "--json-file", FINAL_STATS,
+        )
+        # The master records nothing (no request events reach it): an empty CROSSLOAD_LOCUST_OUT.
+        specs = [LaunchSpec(tool=self.name, argv=master, env={"CROSSLOAD_LOCUST_OUT": ""}, cwd=out_dir,
+                            log=out_dir / "locust.log", raw_output=out_dir / f"{FINAL_STATS}.json", role="master",
+                            name="locust-master")]
+        for i in range(1, workers + 1):
+            record = out_dir / f"intervals-{i}.jsonl"
+            argv = (binary, "-f", script.name, "--worker", "--master-host", "127.0.0.1", "--master-port", port,
+                    "--loglevel", "WARNING")
+            specs.append(LaunchSpec(tool=self.name, argv=argv, env={"CROSSLOAD_LOCUST_OUT": str(record.resolve())},
+                                    cwd=out_dir, log=out_dir / f"locust-worker-{i}.log", raw_output=record,
+                                    role="worker", name=f"locust-worker-{i}"))
+        return specs
 
     def parser(self) -> StreamParser:
         return LocustRecordParser()
