@@ -254,3 +254,237 @@ export function countFailedCheck(res, req, bodyChecks) {
     check: label === undefined ? Object.keys(bodyChecks)[0] : label,
   });
 }
+
+// --- journeys ---------------------------------------------------------------------------------------------
+//
+// A journey step's strings may hold {{ name }} references (the same grammar as crossload.varref and
+// locust/crossload_locust.py): filled in from the VU's values when the step is sent. ${VAR} references are
+// resolved once, in the text between them.
+
+const VAR = /\{\{ *([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))? *\}\}/g;
+const WHOLE_VAR = /^\{\{ *([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))? *\}\}$/;
+
+// A string of a step: [literal, [name, field], literal, ...] with ${VAR}s resolved in the literals; `whole`
+// when the string is exactly one reference (a JSON value then keeps the value's type).
+function Text(text) {
+  this.parts = [];
+  let last = 0;
+  VAR.lastIndex = 0;
+  let m = VAR.exec(text);
+  while (m !== null) {
+    if (m.index > last) {
+      this.parts.push(resolve(text.slice(last, m.index)));
+    }
+    this.parts.push([m[1], m[2]]);
+    last = m.index + m[0].length;
+    m = VAR.exec(text);
+  }
+  if (last < text.length) {
+    this.parts.push(resolve(text.slice(last)));
+  }
+  const w = WHOLE_VAR.exec(text);
+  this.whole = w === null ? null : [w[1], w[2]];
+}
+
+function lookupValue(values, ref) {
+  const value = values[ref[0]];
+  return ref[1] === undefined ? value : value[ref[1]];
+}
+
+Text.prototype.fill = function (values) {
+  let out = '';
+  for (const part of this.parts) {
+    out += typeof part === 'string' ? part : String(lookupValue(values, part));
+  }
+  return out;
+};
+
+Text.prototype.value = function (values) {
+  return this.whole === null ? this.fill(values) : lookupValue(values, this.whole);
+};
+
+function texts(value) {
+  if (typeof value === 'string') {
+    return new Text(value);
+  }
+  if (Array.isArray(value)) {
+    return value.map(texts);
+  }
+  if (value !== null && typeof value === 'object') {
+    const out = Object.create(null);
+    for (const key of Object.keys(value)) {
+      out[key] = texts(value[key]);
+    }
+    return out;
+  }
+  return value;
+}
+
+function filled(value, values) {
+  if (value instanceof Text) {
+    return value.value(values);
+  }
+  if (Array.isArray(value)) {
+    return value.map(function (v) { return filled(v, values); });
+  }
+  if (value !== null && typeof value === 'object') {
+    const out = Object.create(null);
+    for (const key of Object.keys(value)) {
+      out[key] = filled(value[key], values);
+    }
+    return out;
+  }
+  return value;
+}
+
+// A JSON body with its references filled in, serialized compactly.
+export function fillJson(value, values) {
+  return JSON.stringify(filled(texts(value), values));
+}
+
+// A journey step, prepared once per VU in the init context (the spec as prepare() takes it).
+export function step(defaults, spec) {
+  const params = { tags: { name: spec.name } };
+  if (defaults.timeout !== undefined && defaults.timeout !== K6_DEFAULT_TIMEOUT) {
+    params.timeout = defaults.timeout;
+  }
+  if (spec.responseType !== undefined) {
+    params.responseType = spec.responseType;
+  }
+  if (spec.responseCallback !== undefined) {
+    params.responseCallback = spec.responseCallback;
+  }
+  const headers = {};
+  for (const key of Object.keys(spec.headers || {})) {
+    headers[key] = new Text(spec.headers[key]);
+  }
+  return {
+    name: spec.name,
+    method: spec.method,
+    base: resolve(defaults.baseUrl).replace(/\/+$/, ''),
+    path: new Text(spec.path),
+    query: (spec.query || []).map(function (kv) { return [kv[0], new Text(kv[1])]; }),
+    headers: headers,
+    json: spec.json === undefined ? undefined : texts(spec.json),
+    body: spec.body === undefined ? undefined : new Text(spec.body),
+    params: params,
+  };
+}
+
+// The step's request with the VU's values filled in: { name, method, url, body, params }.
+export function fill(s, values) {
+  const query = s.query.map(function (kv) { return [kv[0], kv[1].fill(values)]; });
+  let body = null;
+  if (s.json !== undefined) {
+    body = JSON.stringify(filled(s.json, values));
+  } else if (s.body !== undefined) {
+    body = s.body.fill(values);
+  }
+  const params = Object.assign({}, s.params);
+  const keys = Object.keys(s.headers);
+  if (keys.length) {
+    params.headers = {};
+    for (const key of keys) {
+      params.headers[key] = s.headers[key].fill(values);
+    }
+  }
+  return { name: s.name, method: s.method, url: buildUrl(s.base, s.path.fill(values), query), body: body,
+           params: params };
+}
+
+function headerValue(res, name) {
+  const wanted = name.toLowerCase();
+  for (const key of Object.keys(res.headers)) {
+    if (key.toLowerCase() === wanted) {
+      return res.headers[key];
+    }
+  }
+  return undefined;
+}
+
+// The value `spec` ({json: steps}, {header: name} or {regex: pattern}) finds in a response, or undefined.
+export function extractValue(res, spec) {
+  if (spec.json !== undefined) {
+    const json = bodyJson(res);
+    if (!json.ok) {
+      return undefined;
+    }
+    const hit = lookup(json.doc, spec.json);
+    const kind = typeof hit.value;
+    return hit.found && (kind === 'string' || kind === 'number' || kind === 'boolean') ? hit.value : undefined;
+  }
+  if (spec.header !== undefined) {
+    return headerValue(res, spec.header);
+  }
+  const m = new RegExp(spec.regex).exec(typeof res.body === 'string' ? res.body : '');
+  if (m === null) {
+    return undefined;
+  }
+  return m.length > 1 ? m[1] : m[0];
+}
+
+// A check callback: true when the response holds the value, which is then stored in values[name].
+export function extract(res, values, name, spec) {
+  const value = extractValue(res, spec);
+  if (value === undefined) {
+    return false;
+  }
+  values[name] = value;
+  return true;
+}
+
+// How often this VU drew from each data source (data files are walked from row __VU - 1 on).
+const draws = {};
+
+function uuid4() {
+  let out = '';
+  for (let i = 0; i < 32; i++) {
+    let v = Math.floor(Math.random() * 16);
+    if (i === 12) {
+      v = 4;
+    } else if (i === 16) {
+      v = 8 + (v & 3);
+    }
+    out += HEX[v].toLowerCase();
+    if (i === 7 || i === 11 || i === 15 || i === 19) {
+      out += '-';
+    }
+  }
+  return out;
+}
+
+// One value of a data source for VU `number` (1, 2, ...) at its `n`-th draw (0, 1, ...).
+export function drawValue(spec, number, n) {
+  if (spec.rows !== undefined) {
+    if (spec.order === 'random') {
+      return spec.rows[Math.floor(Math.random() * spec.rows.length)];
+    }
+    return spec.rows[(number - 1 + n) % spec.rows.length];
+  }
+  switch (spec.generate) {
+    case 'uuid':
+      return uuid4();
+    case 'integer':
+      return spec.min + Math.floor(Math.random() * (spec.max - spec.min + 1));
+    case 'choice':
+      return spec.values[Math.floor(Math.random() * spec.values.length)];
+    default:
+      if (spec.format === 'iso') {
+        return new Date().toISOString();
+      }
+      return spec.format === 's' ? Math.floor(Date.now() / 1000) : Date.now();
+  }
+}
+
+// At the start of a journey's iteration: a new value for each of `names`, except the per-user ones it has.
+export function draw(values, sources, names) {
+  for (const name of names) {
+    const spec = sources[name];
+    if (spec.per === 'user' && values[name] !== undefined) {
+      continue;
+    }
+    const n = draws[name] || 0;
+    draws[name] = n + 1;
+    values[name] = drawValue(spec, __VU, n);
+  }
+}

@@ -9,22 +9,31 @@ check semantics and failure rules stay identical):
 - ``Request``: one request resolved (${VAR}), URL-encoded and serialized once, when the file is loaded;
   ``Request.send(user)`` sends it and records it in Locust's statistics, judged as the k6 script judges it;
 - ``has_json_path``, ``lacks_json_path``, ``json_path_equals``: the JSON-path checks of the body;
-- ``StageShape``: the load profile as a LoadTestShape that follows the same curve as k6's ramping-vus.
+- ``StageShape``: the load profile as a LoadTestShape that follows the same curve as k6's ramping-vus;
+- ``Journey``, ``Step``: a journey as a SequentialTaskSet (its steps in order, setup once per user, a failed
+  step ends the iteration), steps whose ``{{ name }}`` references are filled in from the user's values (drawn
+  from the scenario's data, extracted from earlier responses) when they are sent.
 """
 
 from __future__ import annotations
 
+import itertools
 import json as _json
 import math
 import os
+import random
 import re
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from crossload_recorder import CHECK_PREFIX, HTTP_STATUS_PREFIX
 from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopUser
 from locust.shape import LoadTestShape
+
+from locust import SequentialTaskSet, constant
 
 _REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -257,6 +266,297 @@ class Request:
                 resp.failure(CHECK_PREFIX + failed)
         else:
             resp.success()
+
+
+# --- journeys ---------------------------------------------------------------------------------------------
+
+# {{ name }} or {{ name.column }}; the same grammar as crossload.varref and k6/crossload.js.
+_VAR = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))? *\}\}")
+_MAX_SAFE_INTEGER = 2**53
+
+
+def number_text(x: float) -> str:
+    """JavaScript's String(x) for a double, so both tools write a number into text alike."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0:
+        return "0"
+    sign = "-" if x < 0 else ""
+    mantissa, _, exp = repr(abs(x)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = whole + frac
+    n = len(whole) + int(exp or 0)
+    stripped = digits.lstrip("0")
+    n -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0") or "0"
+    k = len(digits)
+    if k <= n <= 21:
+        out = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        out = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        out = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        out = digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if e >= 0 else "-") + str(abs(e))
+    return sign + out
+
+
+def value_text(value: Any) -> str:
+    """A value filled into text: as JavaScript's String(value) writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value) if abs(value) <= _MAX_SAFE_INTEGER else number_text(float(value))
+    if isinstance(value, float):
+        return number_text(value)
+    return str(value)
+
+
+def _lookup_value(values: Mapping[str, Any], name: str, field: str | None) -> Any:
+    value = values[name]
+    return value[field] if field is not None else value
+
+
+class Text:
+    """A string of a journey step: its text between references with ${VAR}s resolved (once, when the file is
+    loaded), and its {{ name }} references, filled in for each request."""
+
+    __slots__ = ("parts", "whole")
+
+    def __init__(self, text: str) -> None:
+        pieces = _VAR.split(text)
+        self.parts: list[str | tuple[str, str | None]] = []
+        for i in range(0, len(pieces), 3):
+            if pieces[i]:
+                self.parts.append(resolve(pieces[i]))
+            if i + 1 < len(pieces):
+                self.parts.append((pieces[i + 1], pieces[i + 2]))
+        m = _VAR.fullmatch(text)
+        self.whole = (m.group(1), m.group(2)) if m else None
+
+    def fill(self, values: Mapping[str, Any]) -> str:
+        return "".join(p if isinstance(p, str) else value_text(_lookup_value(values, *p)) for p in self.parts)
+
+    def value(self, values: Mapping[str, Any]) -> Any:
+        """In a JSON body: a string that is exactly one reference takes the value with its type."""
+        return _lookup_value(values, *self.whole) if self.whole else self.fill(values)
+
+
+def _texts(value: Any) -> Any:
+    if isinstance(value, str):
+        return Text(value)
+    if isinstance(value, list):
+        return [_texts(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _texts(v) for k, v in value.items()}
+    return value
+
+
+def _filled(value: Any, values: Mapping[str, Any]) -> Any:
+    if isinstance(value, Text):
+        return value.value(values)
+    if isinstance(value, list):
+        return [_filled(v, values) for v in value]
+    if isinstance(value, dict):
+        return {k: _filled(v, values) for k, v in value.items()}
+    return value
+
+
+def fill_json(value: Any, values: Mapping[str, Any]) -> str:
+    """A JSON body with its references filled in, serialized compactly as UTF-8 text."""
+    return _json.dumps(_filled(_texts(value), values), ensure_ascii=False, separators=(",", ":"))
+
+
+def extract_value(spec: Mapping[str, Any], body: str, headers: Any) -> Any:
+    """The value ``spec`` ({json: steps}, {header: name} or {regex: pattern}) finds in a response; _MISSING
+    when there is none. A JSON value must be text, a number or a boolean; a header that appears several
+    times gives its values joined by ', '; a regex gives its group's text (or the whole match)."""
+    if "json" in spec:
+        doc = _body_json(body)
+        if doc is _NOT_JSON:
+            return _MISSING
+        hit = _lookup(doc, spec["json"])
+        return hit if isinstance(hit, str | int | float | bool) else _MISSING
+    if "header" in spec:
+        hit = headers.get(spec["header"]) if headers is not None else None
+        if hit is None:
+            return _MISSING
+        return ", ".join(hit) if isinstance(hit, list) else str(hit)
+    m = re.search(spec["regex"], body, re.ASCII)
+    if m is None:
+        return _MISSING
+    found = m.group(1) if m.re.groups else m.group(0)
+    return _MISSING if found is None else found
+
+
+class Step:
+    """One step of a journey: a request whose strings may hold {{ name }} references, filled in from the
+    user's values when it is sent; ``extract`` maps a label to (variable, where to find it), judged after the
+    checks like one more check."""
+
+    __slots__ = ("body", "checks", "expected_statuses", "extract", "headers", "json", "method", "name", "path",
+                 "query", "reads_body")
+
+    def __init__(self, name: str, method: str, path: str, *, query: Sequence[Sequence[str]] = (),
+                 headers: Mapping[str, str] | None = None, json: Any = _NO_BODY, body: str | None = None,
+                 expected_statuses: Sequence[int] = (), checks: Mapping[str, BodyCheck] | None = None,
+                 extract: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None) -> None:
+        self.name = name
+        self.method = method
+        self.path = Text(path)
+        self.query = [(k, Text(v)) for k, v in query]
+        self.headers = {key: Text(value) for key, value in (headers or {}).items()}
+        self.json = _texts(json) if json is not _NO_BODY else _NO_BODY
+        self.body = Text(body) if body is not None else None
+        self.expected_statuses = tuple(expected_statuses)
+        self.checks = dict(checks or {})
+        self.extract = dict(extract or {})
+        self.reads_body = bool(self.checks) or any("header" not in spec for _, spec in self.extract.values())
+
+    def status_ok(self, code: int) -> bool:
+        return code in self.expected_statuses if self.expected_statuses else 200 <= code < 400
+
+    def send(self, user: Any, values: dict[str, Any]) -> bool:
+        """Send the step as ``user``, recorded once as a success or a failure (as Request.send); True when it
+        succeeded, its extracted values then stored in ``values``."""
+        start = time.perf_counter()
+        try:
+            path = build_path(self.path.fill(values), [(k, v.fill(values)) for k, v in self.query])
+            headers = {key: value.fill(values) for key, value in self.headers.items()}
+            data: bytes | None = None
+            if self.json is not _NO_BODY:
+                data = _json.dumps(_filled(self.json, values), ensure_ascii=False, separators=(",", ":")).encode()
+            elif self.body is not None:
+                data = self.body.fill(values).encode("utf-8")
+            with user.client.request(self.method, path, name=self.name, data=data, headers=headers,
+                                     catch_response=True) as resp:
+                return self._judge(resp, values)
+        except _LOCUST_CONTROL:
+            raise
+        except Exception as e:
+            user.environment.events.request.fire(
+                request_type=self.method, name=self.name, response_time=(time.perf_counter() - start) * 1000.0,
+                response_length=0, exception=e, context={}, response=None,
+            )
+            return False
+
+    def _judge(self, resp: Any, values: dict[str, Any]) -> bool:
+        code = resp.status_code or 0
+        if not code:
+            resp.failure(getattr(resp, "error", None) or ConnectionError("no response"))
+            return False
+        if not self.status_ok(code):
+            resp.failure(f"{HTTP_STATUS_PREFIX}{code}")
+            return False
+        body = body_text(resp.content) if self.reads_body else ""
+        failed = first_failed_check(body, self.checks) if self.checks else None
+        if failed is not None:
+            resp.failure(CHECK_PREFIX + failed)
+            return False
+        found: dict[str, Any] = {}
+        for label, (var, spec) in self.extract.items():
+            value = extract_value(spec, body, resp.headers)
+            if value is _MISSING:
+                resp.failure(CHECK_PREFIX + label)
+                return False
+            found[var] = value
+        values.update(found)
+        resp.success()
+        return True
+
+
+_user_numbers = itertools.count(1)
+
+
+class _UserState:
+    """What one user keeps across its journeys: its number (the order users started in, as k6's __VU), its
+    values, how often it drew from each data file, which journeys' setup ran."""
+
+    __slots__ = ("draws", "number", "setup_done", "values")
+
+    def __init__(self) -> None:
+        self.number = next(_user_numbers)
+        self.values: dict[str, Any] = {}
+        self.draws: dict[str, int] = {}
+        self.setup_done: set[str] = set()
+
+
+def _iso_now() -> str:
+    now = datetime.now(timezone.utc)  # noqa: UP017 - reads like the k6 side
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def draw_value(spec: Mapping[str, Any], number: int, draws: int) -> Any:
+    """One value of a data source for user ``number`` (1, 2, ...) at its ``draws``-th draw (0, 1, ...)."""
+    if "rows" in spec:
+        rows = spec["rows"]
+        if spec.get("order") == "random":
+            return rows[random.randrange(len(rows))]
+        return rows[(number - 1 + draws) % len(rows)]
+    kind = spec["generate"]
+    if kind == "uuid":
+        return str(uuid.uuid4())
+    if kind == "integer":
+        return random.randint(spec["min"], spec["max"])
+    if kind == "choice":
+        return random.choice(spec["values"])
+    fmt = spec.get("format", "ms")
+    if fmt == "iso":
+        return _iso_now()
+    return int(time.time()) if fmt == "s" else int(time.time() * 1000)
+
+
+class Journey(SequentialTaskSet):
+    """A journey: its @task steps in order, once per iteration, then the user picks again. ``setup`` runs
+    once per user before its first iteration; ``data`` (name -> source) is drawn at the start of each
+    iteration, or once per user for ``per: user``. A failed step ends the iteration (``end_iteration``)."""
+
+    journey = ""
+    data: Mapping[str, Mapping[str, Any]] = {}
+    wait_time = constant(0)  # the steps think themselves
+
+    @property
+    def state(self) -> _UserState:
+        state = self.user.__dict__.get("_crossload_state")
+        if state is None:
+            state = self.user.__dict__["_crossload_state"] = _UserState()
+        return state  # type: ignore[no-any-return]
+
+    @property
+    def vars(self) -> dict[str, Any]:
+        return self.state.values
+
+    def setup(self) -> bool:
+        return True
+
+    def send(self, step: Step) -> bool:
+        return step.send(self.user, self.state.values)
+
+    def end_iteration(self) -> None:
+        self.interrupt(reschedule=True)
+
+    def on_start(self) -> None:
+        state = self.state
+        for name, spec in self.data.items():
+            if spec.get("per") == "user" and name in state.values:
+                continue
+            n = state.draws.get(name, 0)
+            state.draws[name] = n + 1
+            state.values[name] = draw_value(spec, state.number, n)
+        self._left = len(self.tasks)
+        if self.journey not in state.setup_done:
+            if not self.setup():
+                self.end_iteration()
+            state.setup_done.add(self.journey)
+
+    def get_next_task(self) -> Any:
+        if self._left <= 0:
+            self.end_iteration()
+        self._left -= 1
+        return super().get_next_task()
 
 
 # --- load shape -------------------------------------------------------------------------------------------

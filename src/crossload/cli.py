@@ -32,7 +32,12 @@ def validate(paths: Sequence[str], out: object = None) -> int:
             code = code or e.exit_code
             continue
         n, t = len(s.requests), len(s.all_thresholds)
-        print(f"{p}: ok ({n} request{'s' if n != 1 else ''}, {t} threshold{'s' if t != 1 else ''})")
+        parts = [f"{n} request{'s' if n != 1 else ''}"] if n or not s.journeys else []
+        if s.journeys:
+            j, steps = len(s.journeys), sum(len(x.steps) for x in s.journeys)
+            parts.append(f"{j} journey{'s' if j != 1 else ''} with {steps} step{'s' if steps != 1 else ''}")
+        parts.append(f"{t} threshold{'s' if t != 1 else ''}")
+        print(f"{p}: ok ({', '.join(parts)})")
     return code
 
 

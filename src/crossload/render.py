@@ -30,7 +30,18 @@ import jinja2
 from crossload import __version__
 from crossload.paths import resource_dir
 from crossload.profiles import StageSchedule
-from crossload.scenario import TARGET_METRICS, Checks, JsonCheck, Request, Scenario, Threshold
+from crossload.scenario import (
+    TARGET_METRICS,
+    Checks,
+    DataSource,
+    Extraction,
+    Group,
+    Journey,
+    JsonCheck,
+    Request,
+    Scenario,
+    Threshold,
+)
 from crossload.units import format_duration_ms
 from crossload.wire import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE
 
@@ -157,6 +168,11 @@ def js_key(key: Any) -> str:
     return text if _JS_IDENTIFIER_NAME.match(text) else js_string(text)
 
 
+def js_property(key: str) -> str:
+    """Member access: ``.name`` where the name allows it, else ``['name']``."""
+    return "." + key if _JS_IDENTIFIER_NAME.match(key) and key != "__proto__" else "[" + js_string(key) + "]"
+
+
 def _js_scalar(value: Any) -> str:
     if isinstance(value, str):
         return js_string(value)
@@ -223,6 +239,9 @@ PY_USER_ATTRIBUTES = frozenset({
 PY_FILE_NAMES = frozenset({
     "self", "task", "between", "constant", "random", "time", "locust", "install_recorder", "resolve_target",
     "has_json_path", "lacks_json_path", "json_path_equals", "crossload_locust", "crossload_recorder",
+    # journeys: the methods a Journey task set has besides its steps
+    "setup", "send", "end_iteration", "journey", "data", "vars", "interrupt", "user", "parent", "schedule_task",
+    "execute_task", "execute_next_task", "get_next_task", "wait",
 })
 PY_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | PY_USER_ATTRIBUTES | PY_FILE_NAMES
 
@@ -244,6 +263,8 @@ JS_FILE_NAMES = frozenset((
     "http", "check", "sleep", "options", "defaults", "requests", "prepare", "countFailedCheck", "hasJsonPath",
     "lacksJsonPath", "jsonPathEquals", "setup", "teardown", "handleSummary", "req", "res", "r", "pick", "statusOk",
     "bodyChecks",
+    # journeys
+    "group", "SharedArray", "data", "steps", "vars", "setupDone", "step", "fill", "draw", "extract", "ok",
 ))
 JS_RESERVED = JS_KEYWORDS | JS_GLOBALS | JS_FILE_NAMES
 
@@ -277,12 +298,12 @@ def js_identifier(name: str) -> str | None:
 
 
 def unique_identifiers(names: Iterable[str], derive: Callable[[str], str | None], reserved: frozenset[str],
-                       separator: str) -> list[str]:
+                       separator: str, fallback: str = "request_") -> list[str]:
     """One identifier per name, in order: derived from the name, else ``request_N``; repeats numbered."""
     used: set[str] = set()
     out = []
     for i, name in enumerate(names, start=1):
-        base = derive(name) or f"request_{i}"
+        base = derive(name) or f"{fallback}{i}"
         ident = base
         n = 2
         while ident in used or ident in reserved:
@@ -291,6 +312,17 @@ def unique_identifiers(names: Iterable[str], derive: Callable[[str], str | None]
         used.add(ident)
         out.append(ident)
     return out
+
+
+def py_class_name(name: str) -> str | None:
+    """``look around`` -> ``LookAroundJourney``; None when the name has no ASCII letter or digit."""
+    words: list[str] = _WORD.findall(name)
+    if not words:
+        return None
+    ident = "".join(w[0].upper() + w[1:] for w in words)[:IDENTIFIER_MAX_CHARS]
+    if ident[0].isdigit():
+        ident = "J" + ident
+    return ident + "Journey"
 
 
 # --- checks -----------------------------------------------------------------------------------------------
@@ -383,6 +415,40 @@ def body_checks(checks: Checks) -> list[CheckCode]:
             js = f"(r) => hasJsonPath(r, {js_steps})"
             py = f"lambda body: has_json_path(body, {py_steps})"
         out.append(CheckCode(json_check_label(c), js, py))
+    return _unique_labels(out)
+
+
+def extraction_label(e: Extraction) -> str:
+    if e.source == "json":
+        return _shorten(f"extract {e.var} from {json_path_text(e.steps)}", LABEL_MAX_CHARS)
+    if e.source == "header":
+        return _shorten(f"extract {e.var} from header {e.header}", LABEL_MAX_CHARS)
+    return _shorten(f"extract {e.var} from regex {_quoted(e.pattern)}", LABEL_MAX_CHARS)
+
+
+def extraction_spec(e: Extraction) -> dict[str, Any]:
+    """What the support modules' extract() reads: {json: steps}, {header: name} or {regex: pattern}."""
+    if e.source == "json":
+        return {"json": list(e.steps)}
+    if e.source == "header":
+        return {"header": e.header}
+    return {"regex": e.pattern}
+
+
+def step_checks(r: Request) -> tuple[list[CheckCode], list[dict[str, Any]]]:
+    """A journey step's body checks, then its extractions (each judged like a check: a value that is not
+    there fails the step), with labels unique over both; and the extractions as {label, var, spec}."""
+    checks = body_checks(r.checks)
+    extracts = [CheckCode(extraction_label(e), f"(r) => extract(r, vars, {js_string(e.var)}, "
+                                               f"{js_inline(extraction_spec(e))})")
+                for e in r.extract]
+    labelled = _unique_labels([*checks, *extracts])
+    views = [{"label": c.label, "var": e.var, "spec": extraction_spec(e)}
+             for c, e in zip(labelled[len(checks):], r.extract, strict=True)]
+    return labelled, views
+
+
+def _unique_labels(out: list[CheckCode]) -> list[CheckCode]:
     seen: set[str] = set()
     unique = []
     for check in out:
@@ -501,7 +567,8 @@ def _think_view(think: tuple[float, float]) -> dict[str, Any] | None:
 
 def _common(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[str, Any]:
     thinks = {think_of(scenario, r) for r in scenario.requests}
-    shared = next(iter(thinks)) if len(thinks) == 1 else None
+    # A journey thinks after each of its steps: the single requests then think after themselves too.
+    shared = next(iter(thinks)) if len(thinks) == 1 and not scenario.journeys else None
     return {
         "version": __version__,
         "scenario_name": scenario.name,
@@ -510,7 +577,7 @@ def _common(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
         "timeout_s": scenario.defaults.timeout_s,
         "shared_think": _think_view(shared) if shared else None,
         "per_request_think": shared is None,
-        "total_weight": sum(r.weight for r in scenario.requests),
+        "total_weight": sum(r.weight for r in scenario.requests) + sum(j.weight for j in scenario.journeys),
     }
 
 
@@ -545,6 +612,62 @@ _K6_CALLS = {
 }
 
 
+def data_view(d: DataSource) -> dict[str, Any]:
+    """A data source as the support modules' draw() reads it (the same literal in both tools)."""
+    if d.kind == "file":
+        return {"file": d.file, "order": d.order, "per": d.per}
+    spec: dict[str, Any] = {"generate": d.kind}
+    if d.kind == "integer":
+        spec.update(min=d.minimum, max=d.maximum)
+    elif d.kind == "choice":
+        spec["values"] = list(d.values)
+    elif d.kind == "timestamp":
+        spec["format"] = d.time_format
+    spec["per"] = d.per
+    return spec
+
+
+def _data_views(scenario: Scenario) -> list[dict[str, Any]]:
+    return [{"name": d.name, "spec": data_view(d), "rows": [dict(r) for r in d.rows] if d.kind == "file" else None,
+             "comment": f"rows of {d.file}" if d.kind == "file" else d.kind}
+            for d in scenario.data]
+
+
+def _step_view(scenario: Scenario, r: Request, ident: str, where: str) -> dict[str, Any]:
+    view = _request_common(scenario, r)
+    checks, extracts = step_checks(r)
+    view.update(ident=ident, where=where, body_checks=checks, extracts=extracts,
+                user_checks=checks[: len(checks) - len(extracts)])
+    return view
+
+
+def _journey_views(scenario: Scenario, step_ident: Callable[[Request], str],
+                   group_ident: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
+    """Each journey: its setup steps, then its items (a step, or a group of steps), as views."""
+    out = []
+    for j in scenario.journeys:
+        setup = [_step_view(scenario, r, step_ident(r), f"setup of {j.name}") for r in j.setup]
+        items: list[dict[str, Any]] = []
+        for item in j.items:
+            if isinstance(item, Group):
+                steps = [_step_view(scenario, r, step_ident(r), f"{j.name}, group {item.name}") for r in item.steps]
+                items.append({"group": item.name, "steps": steps,
+                              "ident": group_ident(item.name) if group_ident else "",
+                              "summary": ", ".join(s["name"] for s in steps)})
+            else:
+                items.append({"group": None, "steps": [_step_view(scenario, item, step_ident(item), j.name)]})
+        words = [s["name"] for s in setup]
+        summary = (f"{', '.join(words)} once per user, then each iteration: " if words else "each iteration: ") + \
+            ", ".join(f"group '{i['group']}'" if i["group"] else i["steps"][0]["name"] for i in items)
+        out.append({"name": j.name, "weight": j.weight, "setup": setup, "items": items, "data": list(j.data),
+                    "summary": summary})
+    return out
+
+
+def _journey_request_names(journeys: Iterable[Journey]) -> list[Request]:
+    return [r for j in journeys for r in j.steps]
+
+
 def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[str, Any]:
     """Everything the k6 template prints."""
     view = _common(scenario, schedule, target)
@@ -560,11 +683,39 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
             helpers.add("countFailedCheck")
             helpers.update(h for h in ("hasJsonPath", "lacksJsonPath", "jsonPathEquals") if h + "(" in check.js)
         requests.append(req)
+    step_requests = _journey_request_names(scenario.journeys)
+    all_idents = unique_identifiers([*(r.name for r in scenario.requests), *(r.name for r in step_requests)],
+                                    js_identifier, JS_RESERVED, "")
+    step_idents = dict(zip((id(r) for r in step_requests), all_idents[len(scenario.requests):], strict=True))
+    journeys = _journey_views(scenario, lambda r: step_idents[id(r)])
+    journey_idents = unique_identifiers([j.name for j in scenario.journeys], js_identifier,
+                                        JS_RESERVED | frozenset(all_idents), "", "journey")
+    for j, ident in zip(journeys, journey_idents, strict=True):
+        cumulative += j["weight"]
+        j.update(ident=ident, upper_bound=cumulative)
+        for st in [*j["setup"], *(s for item in j["items"] for s in item["steps"])]:
+            st["call"] = _K6_CALLS[st["method"]]
+            if st["body_checks"]:
+                helpers.add("countFailedCheck")
+            helpers.update(h for h in ("hasJsonPath", "lacksJsonPath", "jsonPathEquals", "extract")
+                           for c in st["body_checks"] if h + "(" in c.js)
+    if journeys:
+        helpers.update(("step", "fill"))
+        if not requests:
+            helpers.discard("prepare")
+    if scenario.data:
+        helpers.add("draw")
+    picks = [*({"kind": "request", **r} for r in requests), *({"kind": "journey", **j} for j in journeys)]
     timeout_ms = round(scenario.defaults.timeout_s * 1000)
     view.update(
         requests=requests,
+        journeys=journeys,
+        picks=picks,
+        data=_data_views(scenario),
+        shared_array=any(d.kind == "file" for d in scenario.data),
         helpers=sorted(helpers),
-        uses_sleep=any(req["think"] for req in requests),
+        uses_sleep=any(req["think"] for req in requests) or any(
+            s["think"] for j in journeys for s in [*j["setup"], *(x for i in j["items"] for x in i["steps"])]),
         stages=[{"duration": _duration_text(round(s.duration_s * 1000)), "target": s.users} for s in schedule.stages],
         graceful_stop=f"{scenario.drain_s}s",  # what Locust's --stop-timeout waits, too
         timeout=None if timeout_ms == K6_DEFAULT_TIMEOUT_MS else _duration_text(timeout_ms),
@@ -586,6 +737,30 @@ def locust_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dic
         for check in req["body_checks"]:
             helpers.update(h for h in ("has_json_path", "lacks_json_path", "json_path_equals") if h + "(" in check.py)
         requests.append(req)
+    step_requests = _journey_request_names(scenario.journeys)
+    all_idents = unique_identifiers([*(r.name for r in scenario.requests), *(r.name for r in step_requests)],
+                                    py_identifier, PY_RESERVED, "_")
+    step_idents = dict(zip((id(r) for r in step_requests), all_idents[len(scenario.requests):], strict=True))
+    group_names = [i.name for j in scenario.journeys for i in j.items if isinstance(i, Group)]
+    group_idents = iter(unique_identifiers(group_names, py_identifier, PY_RESERVED | frozenset(all_idents), "_",
+                                           "group_"))
+    journeys = _journey_views(scenario, lambda r: step_idents[id(r)], lambda _name: next(group_idents))
+    class_names = unique_identifiers([j.name for j in scenario.journeys], py_class_name,
+                                     frozenset({"ScenarioUser", "ScenarioShape", "Journey", "Request", "Step"}), "",
+                                     "Journey")
+    for j, ident in zip(journeys, class_names, strict=True):
+        j.update(ident=ident, docstring=py_docstring(f"Journey '{j['name']}': {j['summary']}."))
+        for st in [*j["setup"], *(s for item in j["items"] for s in item["steps"])]:
+            st.update(constant=st["ident"].upper(), docstring=py_docstring(st["summary"]))
+            helpers.update(h for h in ("has_json_path", "lacks_json_path", "json_path_equals")
+                           for c in st["user_checks"] if h + "(" in c.py)
+        for item in j["items"]:
+            if item["group"] is not None:
+                item["docstring"] = py_docstring(f"Group '{item['group']}': {item['summary']}.")
+    if journeys:
+        helpers.update(("Journey", "Step"))
+        if not requests:
+            helpers.discard("Request")
     shared = view["shared_think"]
     if shared is None:
         wait_function, wait_call = "constant", "constant(0)"
@@ -595,10 +770,13 @@ def locust_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dic
         wait_function, wait_call = "between", f"between({py_literal(shared['min'])}, {py_literal(shared['max'])})"
     view.update(
         requests=requests,
+        journeys=journeys,
+        data=_data_views(scenario),
         helpers=sorted(helpers, key=lambda h: (not h[0].isupper(), h)),
         wait_function=wait_function,
         wait_call=wait_call,
-        uses_sleep=view["per_request_think"] and any(req["think"] for req in requests),
+        uses_sleep=(view["per_request_think"] and any(req["think"] for req in requests)) or any(
+            s["think"] for j in journeys for s in [*j["setup"], *(x for i in j["items"] for x in i["steps"])]),
         stages=[[s.duration_s, s.users] for s in schedule.stages],
         spawn_rate=float(math.ceil(schedule.max_ramp_rate)),
     )
@@ -618,6 +796,9 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["py"] = py_literal
+    env.filters["pyi"] = py_inline
+    env.filters["jsi"] = js_inline
+    env.filters["jsprop"] = js_property
     env.filters["js"] = js_literal
     env.filters["jskey"] = js_key
     env.filters["comment"] = comment_text

@@ -4,13 +4,18 @@ Validation reads the YAML node tree rather than plain Python values so that ever
 the line and the field path (``requests[2].checks.status``). Nothing is rendered or sent before a scenario
 has passed here. docs/scenario.md is the user's reference for every key below.
 
-Unknown keys are errors, so constructs added later (journeys, data feeders, WebSocket steps, an arrival-rate
-load model) arrive as new optional keys without changing the meaning of any file valid today.
+Unknown keys are errors, so constructs added later (WebSocket steps, an arrival-rate load model) arrive as
+new optional keys without changing the meaning of any file valid today; ``journeys`` and ``data`` arrived that
+way (their own section below: ordered steps per user, values extracted from responses and drawn from data,
+``{{ name }}`` references that are only read inside journeys).
 """
 
 from __future__ import annotations
 
+import csv
 import difflib
+import io
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -21,7 +26,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from crossload import envref
+from crossload import envref, varref
 from crossload.errors import Location, ScenarioError
 from crossload.units import parse_bytes, parse_duration_ms, parse_percent
 
@@ -42,6 +47,14 @@ _BARE_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 MAX_WEIGHT = 10_000
 # Bounds the work on a json body or an equals value (YAML aliases can multiply a small file).
 MAX_JSON_VALUES = 100_000
+# Data files are read when the scenario is, and their rows travel inside the rendered files.
+MAX_DATA_ROWS = 100_000
+MAX_DATA_BYTES = 10_000_000
+GENERATORS = ("uuid", "integer", "choice", "timestamp")
+TIMESTAMP_FORMATS = ("ms", "s", "iso")
+DATA_ORDERS = ("sequential", "random")
+DATA_PER = ("iteration", "user")
+EXTRACT_SOURCES = ("json", "header", "regex")
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,70 @@ class Request:
     think_time: ThinkTime | None = None
     thresholds: tuple[Threshold, ...] = ()
     location: Location = Location("")  # noqa: RUF009 - Location is frozen
+    # Journey steps only: values taken from the response, judged after the checks (a failure fails the step).
+    extract: tuple[Extraction, ...] = ()
+    where: str = ""  # the field path of the request in the file (requests[2], journeys[0].steps[1])
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """``var: {json: $.id}``, ``{header: Location}`` or ``{regex: 'id=(\\d+)'}``: a value for later steps."""
+
+    var: str
+    source: str  # one of EXTRACT_SOURCES
+    steps: tuple[str | int, ...] = ()  # json
+    path: str = ""  # json, as written
+    header: str = ""
+    pattern: str = ""
+
+
+@dataclass(frozen=True)
+class Group:
+    """Steps of a journey timed as a whole (k6 ``group()``); one level deep."""
+
+    name: str
+    steps: tuple[Request, ...]
+
+
+@dataclass(frozen=True)
+class Journey:
+    """Ordered steps a virtual user walks through, one iteration at a time, picked by weight among the
+    journeys and the single requests. ``setup`` runs once per user, before its first iteration."""
+
+    name: str
+    weight: int
+    setup: tuple[Request, ...]
+    items: tuple[Request | Group, ...]
+    data: tuple[str, ...]  # the data names its steps refer to, in the order of the file's data section
+    location: Location
+
+    @property
+    def steps(self) -> tuple[Request, ...]:
+        """Every request of the journey, setup first, groups flattened, in order."""
+        out = list(self.setup)
+        for item in self.items:
+            out.extend(item.steps if isinstance(item, Group) else (item,))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A named value for journeys: a generator (uuid, integer, choice, timestamp) or a data file's rows.
+
+    Drawn at the start of each iteration of a journey that refers to it (``per: iteration``), or once per
+    user (``per: user``)."""
+
+    name: str
+    kind: str  # a generator name, or "file"
+    per: str = "iteration"
+    minimum: int = 0
+    maximum: int = 0
+    values: tuple[JsonValue, ...] = ()
+    time_format: str = "ms"
+    file: str = ""
+    order: str = "sequential"
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[tuple[str, JsonValue], ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,6 +232,16 @@ class Scenario:
     thresholds: tuple[Threshold, ...]
     profiles: Mapping[str, ProfileOverride]
     lines: Mapping[str, int] = field(default_factory=dict)  # field path -> line in the file
+    journeys: tuple[Journey, ...] = ()
+    data: tuple[DataSource, ...] = ()
+
+    @property
+    def all_requests(self) -> tuple[Request, ...]:
+        """The single requests, then every step of every journey: each a named request in the results."""
+        out = list(self.requests)
+        for j in self.journeys:
+            out.extend(j.steps)
+        return tuple(out)
 
     def line_of(self, where: str) -> int:
         """The line of a field path, or of its nearest enclosing field that has one (0 when unknown)."""
@@ -171,7 +258,8 @@ class Scenario:
         """Seconds a user may need to finish what it is doing when the load stops: its request's timeout,
         the longest think time, one second of slack; rounded up. Both tools wait this long for requests in
         flight, so every request that reached the server is counted."""
-        think = max([self.defaults.think_time.max_s] + [r.think_time.max_s for r in self.requests if r.think_time])
+        think = max([self.defaults.think_time.max_s]
+                    + [r.think_time.max_s for r in self.all_requests if r.think_time])
         return math.ceil(self.defaults.timeout_s + think + 1.0)
 
     @staticmethod
@@ -182,7 +270,7 @@ class Scenario:
     @property
     def all_thresholds(self) -> tuple[Threshold, ...]:
         out = list(self.thresholds)
-        for r in self.requests:
+        for r in self.all_requests:
             out.extend(r.thresholds)
         return tuple(out)
 
@@ -192,8 +280,10 @@ class Scenario:
 
         def visit(value: JsonValue, where: str) -> None:
             if isinstance(value, str):
-                for name, default in envref.references(value):
-                    found.append((name, default, where, self.line_of(where)))
+                # In journeys, ${VAR} is read in the text between {{ name }} references only.
+                for part in varref.REF.split(value)[::3] if journey else (value,):
+                    for name, default in envref.references(part):
+                        found.append((name, default, where, self.line_of(where)))
             elif isinstance(value, dict):
                 for k, v in value.items():
                     visit(v, f"{where}.{k}")
@@ -201,12 +291,14 @@ class Scenario:
                 for i, v in enumerate(value):
                     visit(v, f"{where}[{i}]")
 
+        journey = False
         if self.target:
             visit(self.target, "target")
         for k, v in self.defaults.headers:
             visit(v, f"defaults.headers.{k}")
-        for i, r in enumerate(self.requests):
-            base = f"requests[{i}]"
+        for i, r in enumerate(self.all_requests):
+            base = r.where or f"requests[{i}]"
+            journey = i >= len(self.requests)
             visit(r.path, f"{base}.path")
             for k, v in r.query:
                 visit(v, f"{base}.query.{k}")
@@ -403,7 +495,7 @@ class _ScenarioReader:
             raise self.error(root, "", "the top level must be a mapping (version: 1, name: ..., "
                                        f"requests: ...), got {kind}")
         top = self.mapping(root, "", ("version", "name", "description", "target", "defaults", "requests",
-                                      "thresholds", "profiles"))
+                                      "journeys", "data", "thresholds", "profiles"))
         if "version" not in top:
             raise self.error(root, "version", "missing; this format is version: 1")
         version = self.value(top["version"], "version")
@@ -416,10 +508,19 @@ class _ScenarioReader:
                                     "")
         target = self.optional(top, "target", "", self.target_url, None)
         defaults = self.optional(top, "defaults", "", self.defaults, Defaults())
-        if "requests" not in top:
-            raise self.error(root, "requests", "missing; list at least one request")
-        requests = self.requests(top["requests"], "requests", defaults)
-        names = {r.name for r in requests}
+        if "requests" not in top and "journeys" not in top:
+            raise self.error(root, "requests", "missing; list at least one request (or journey)")
+        requests: tuple[Request, ...] = ()
+        if "requests" in top:
+            requests = self.requests(top["requests"], "requests", defaults, allow_empty="journeys" in top)
+        data: tuple[DataSource, ...] = self.optional(top, "data", "", self.data, ())
+        journeys: tuple[Journey, ...] = ()
+        if "journeys" in top:
+            journeys = _JourneyReader(self, data, {r.name: r.where for r in requests}).journeys(top["journeys"])
+        elif "data" in top and data:
+            raise self.error(top["data"], "data", "data is only used by journeys (write {{ name }} in their steps); "
+                                                  "add journeys or remove it")
+        names = {r.name for r in requests} | {s.name for j in journeys for s in j.steps}
         thresholds: tuple[Threshold, ...] = self.optional(
             top, "thresholds", "", lambda n, w: self.thresholds(n, w, None, names), ())
         profiles: dict[str, ProfileOverride] = self.optional(top, "profiles", "", self.profiles, {})
@@ -433,6 +534,8 @@ class _ScenarioReader:
             thresholds=thresholds,
             profiles=profiles,
             lines=dict(self.lines),
+            journeys=journeys,
+            data=data,
         )
 
     def target_url(self, node: yaml.Node, where: str) -> str:
@@ -483,9 +586,12 @@ class _ScenarioReader:
         fixed = self.duration_ms(node, where) / 1000.0
         return ThinkTime(fixed, fixed)
 
-    def requests(self, node: yaml.Node, where: str, defaults: Defaults) -> tuple[Request, ...]:
+    def requests(self, node: yaml.Node, where: str, defaults: Defaults, *, allow_empty: bool = False
+                 ) -> tuple[Request, ...]:
+        if allow_empty and _is_null(node):
+            return ()
         items = self.sequence(node, where, "requests")
-        if not items:
+        if not items and not allow_empty:
             raise self.error(node, where, "list at least one request")
         out: list[Request] = []
         seen: dict[str, int] = {}
@@ -499,9 +605,12 @@ class _ScenarioReader:
             out.append(req)
         return tuple(out)
 
-    def request(self, node: yaml.Node, where: str) -> Request:
-        m = self.mapping(node, where, ("name", "method", "path", "query", "headers", "json", "body", "weight",
-                                       "checks", "think_time", "thresholds"))
+    def request(self, node: yaml.Node, where: str, *, step: bool = False) -> Request:
+        keys = ("name", "method", "path", "query", "headers", "json", "body", "weight", "checks", "think_time",
+                "thresholds")
+        if step:  # a journey step: no weight (the journey has one), values to extract
+            keys = (*keys[:7], "checks", "extract", "think_time", "thresholds")
+        m = self.mapping(node, where, keys)
         for key in ("name", "path"):
             if key not in m:
                 raise self.error(node, _join(where, key), "missing")
@@ -516,7 +625,8 @@ class _ScenarioReader:
                 raise self.error(m["method"], _join(where, "method"),
                                  f"unknown method {raw!r}; expected one of {', '.join(METHODS)}")
         path = self.string(m["path"], _join(where, "path"))
-        if not path.startswith("/"):
+        # A journey step's path may start with a value that holds it (a Location header, a next link).
+        if not path.startswith("/") and not (step and varref.REF.match(path)):
             raise self.error(m["path"], _join(where, "path"),
                              "must start with '/' (the target's base URL comes from 'target' or --target)")
         query: tuple[tuple[str, str], ...] = ()
@@ -561,6 +671,7 @@ class _ScenarioReader:
             think_time=think,
             thresholds=thresholds,
             location=Location(self.file, node.start_mark.line + 1),
+            where=where,
         )
 
     def check_json_value(self, node: yaml.Node, where: str) -> None:
@@ -742,6 +853,393 @@ class _ScenarioReader:
                 raise self.error(m["stages"], here, "at least one stage needs users > 0")
             stages = tuple(parsed)
         return ProfileOverride(users=users, duration_ms=duration, spawn_rate=rate, stages=stages)
+
+
+    # -- data -----------------------------------------------------------------------------------------------
+    def data(self, node: yaml.Node, where: str) -> tuple[DataSource, ...]:
+        out = []
+        for name, knode, vnode in self.free_mapping(node, where):
+            here = _join(where, name)
+            if not varref.NAME.match(name):
+                raise self.error(knode, here, "a data name is a letter or _ followed by letters, digits or _ "
+                                              "(it is written {{ name }} in journey steps)")
+            out.append(self.data_source(name, vnode, here))
+        return tuple(out)
+
+    def data_source(self, name: str, node: yaml.Node, where: str) -> DataSource:
+        if isinstance(node, yaml.ScalarNode) and not _is_null(node):
+            kind = self.string(node, where)
+            if kind not in ("uuid", "timestamp"):
+                hint = difflib.get_close_matches(kind, GENERATORS, n=1)
+                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+                raise self.error(node, where, f"unknown generator {kind!r}{suggestion}; write uuid, timestamp, "
+                                              "{generate: integer, min: 1, max: 10}, {generate: choice, values: "
+                                              "[a, b]} or {file: data.csv}")
+            return DataSource(name=name, kind=kind)
+        keys = ("generate", "min", "max", "values", "format", "file", "order", "per")
+        m = self.mapping(node, where, keys)
+        per = "iteration"
+        if "per" in m:
+            per = self.choice(m["per"], _join(where, "per"), DATA_PER)
+        if "file" in m:
+            for key in ("generate", "min", "max", "values", "format"):
+                if key in m:
+                    raise self.error(m[key], _join(where, key), f"{key} does not apply to a data file")
+            order = self.choice(m["order"], _join(where, "order"), DATA_ORDERS) if "order" in m else "sequential"
+            columns, rows = self.data_file(m["file"], _join(where, "file"))
+            return DataSource(name=name, kind="file", per=per, file=self.string(m["file"], _join(where, "file")),
+                              order=order, columns=columns, rows=rows)
+        if "generate" not in m:
+            raise self.error(node, where, "expected a generator ({generate: uuid|integer|choice|timestamp}) or a data "
+                                          "file ({file: users.csv})")
+        kind = self.choice(m["generate"], _join(where, "generate"), GENERATORS)
+        if "order" in m:
+            raise self.error(m["order"], _join(where, "order"), "order only applies to a data file")
+        allowed = {"uuid": (), "integer": ("min", "max"), "choice": ("values",), "timestamp": ("format",)}[kind]
+        for key in ("min", "max", "values", "format"):
+            if key in m and key not in allowed:
+                raise self.error(m[key], _join(where, key), f"{key} does not apply to generate: {kind}")
+        for key in allowed:
+            if key not in m and key != "format":
+                raise self.error(node, _join(where, key), f"missing; generate: {kind} needs {' and '.join(allowed)}")
+        source = DataSource(name=name, kind=kind, per=per)
+        if kind == "integer":
+            lo = self.integer(m["min"], _join(where, "min"), minimum=-varref.MAX_SAFE_INTEGER,
+                              maximum=varref.MAX_SAFE_INTEGER)
+            hi = self.integer(m["max"], _join(where, "max"), minimum=lo, maximum=varref.MAX_SAFE_INTEGER)
+            return replace(source, minimum=lo, maximum=hi)
+        if kind == "choice":
+            here = _join(where, "values")
+            items = self.sequence(m["values"], here, "values to choose from")
+            if not items:
+                raise self.error(m["values"], here, "list at least one value")
+            values = []
+            for j, vn in enumerate(items):
+                v = self.value(vn, f"{here}[{j}]")
+                if v is None or not isinstance(v, str | int | float | bool) or \
+                        (isinstance(v, float) and not math.isfinite(v)):
+                    raise self.error(vn, f"{here}[{j}]", f"expected text, a number or a boolean, got {_kind(v)}")
+                values.append(v)
+            return replace(source, values=tuple(values))
+        if kind == "timestamp" and "format" in m:
+            return replace(source, time_format=self.choice(m["format"], _join(where, "format"), TIMESTAMP_FORMATS))
+        return source
+
+    def choice(self, node: yaml.Node, where: str, allowed: tuple[str, ...]) -> str:
+        v = self.value(node, where)
+        if not isinstance(v, str) or v not in allowed:
+            shown = repr(v) if isinstance(v, str) else _kind(v)
+            hint = difflib.get_close_matches(v, allowed, n=1) if isinstance(v, str) else []
+            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise self.error(node, where, f"unknown value {shown}{suggestion}; expected one of {', '.join(allowed)}")
+        return v
+
+    def data_file(self, node: yaml.Node, where: str
+                  ) -> tuple[tuple[str, ...], tuple[tuple[tuple[str, JsonValue], ...], ...]]:
+        """The columns found in every row, and the rows, of a .csv (header line first) or .json (a list of
+        objects) file, relative to the scenario file."""
+        written = self.string(node, where)
+        path = Path(self.file).parent / written
+        suffix = path.suffix.lower()
+        if suffix not in (".csv", ".json"):
+            raise self.error(node, where, f"{written!r}: expected a .csv or .json file")
+        try:
+            if path.stat().st_size > MAX_DATA_BYTES:
+                raise self.error(node, where, f"{written!r} is larger than {MAX_DATA_BYTES // 1_000_000} MB: its rows "
+                                              "travel inside the rendered files")
+            text = path.read_bytes().decode("utf-8-sig")
+        except FileNotFoundError:
+            raise self.error(node, where, f"{written!r} not found (relative to the scenario file: {path})") from None
+        except UnicodeDecodeError:
+            raise self.error(node, where, f"{written!r} is not UTF-8 text") from None
+        except OSError as e:
+            raise self.error(node, where, f"{written!r} cannot be read: {e.strerror}") from None
+        shown = str(path)
+        rows: list[dict[str, JsonValue]] = []
+        if suffix == ".csv":
+            reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+            try:
+                table = [(reader.line_num, row) for row in reader if row]
+            except csv.Error as e:
+                raise ScenarioError(Location(shown, reader.line_num), where, f"not valid CSV: {e}") from None
+            if not table:
+                raise ScenarioError(Location(shown, 1), where, "the file is empty; expected a header line and rows")
+            header = table[0][1]
+            for j, col in enumerate(header):
+                if not col.strip() or col in header[:j]:
+                    problem = "an empty column name" if not col.strip() else f"column {col!r} appears twice"
+                    raise ScenarioError(Location(shown, 1), where, f"the header line has {problem}")
+            for line, row in table[1:]:
+                if len(row) != len(header):
+                    raise ScenarioError(Location(shown, line), where,
+                                        f"this row has {len(row)} fields, the header line {len(header)}")
+                rows.append(dict(zip(header, row, strict=True)))
+        else:
+            try:
+                doc = json.loads(text, parse_constant=_reject_json_constant)
+            except ValueError as e:
+                line = getattr(e, "lineno", 0)
+                raise ScenarioError(Location(shown, line), where, f"not valid JSON: {e}") from None
+            if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
+                raise ScenarioError(Location(shown, 1), where, "expected a list of objects ([{\"name\": \"a\"}, ...])")
+            for j, r in enumerate(doc):
+                for k, v in r.items():
+                    if v is None or not isinstance(v, str | int | float | bool):
+                        raise ScenarioError(Location(shown), where, f"row {j + 1}, {k!r}: expected text, a number or a "
+                                                                    f"boolean, got {_kind(v)}")
+                rows.append(r)
+        if not rows:
+            raise ScenarioError(Location(shown, 1), where, "the file has no rows")
+        if len(rows) > MAX_DATA_ROWS:
+            raise ScenarioError(Location(shown), where, f"more than {MAX_DATA_ROWS} rows")
+        columns = tuple(c for c in rows[0] if all(c in r for r in rows))
+        return columns, tuple(tuple(r.items()) for r in rows)
+
+
+class _JourneyReader:
+    """Reads ``journeys``: every step is a request (validated as one) plus what it extracts; every
+    ``{{ name }}`` must name a data value or a value extracted by an earlier step of the same journey."""
+
+    def __init__(self, reader: _ScenarioReader, data: tuple[DataSource, ...], request_names: dict[str, str]) -> None:
+        self.r = reader
+        self.data = {d.name: d for d in data}
+        self.names = dict(request_names)  # request name -> where first used
+
+    def journeys(self, node: yaml.Node) -> tuple[Journey, ...]:
+        items = self.r.sequence(node, "journeys", "journeys")
+        if not items:
+            raise self.r.error(node, "journeys", "list at least one journey")
+        out: list[Journey] = []
+        seen: dict[str, str] = {}
+        for i, item in enumerate(items):
+            journey = self.journey(item, f"journeys[{i}]")
+            if journey.name in seen:
+                raise self.r.error(item, f"journeys[{i}].name",
+                                   f"duplicate journey name {journey.name!r} (first used by {seen[journey.name]})")
+            seen[journey.name] = f"journeys[{i}]"
+            out.append(journey)
+        return tuple(out)
+
+    def journey(self, node: yaml.Node, where: str) -> Journey:
+        m = self.r.mapping(node, where, ("name", "weight", "headers", "setup", "steps"))
+        for key in ("name", "steps"):
+            if key not in m:
+                raise self.r.error(node, _join(where, key), "missing")
+        name = self.r.string(m["name"], _join(where, "name"))
+        if "\0" in name or len(name) > 200:
+            raise self.r.error(m["name"], _join(where, "name"), "must be at most 200 characters, without NUL")
+        weight = self.r.optional(m, "weight", where,
+                                 lambda n, w: self.r.integer(n, w, minimum=1, maximum=MAX_WEIGHT), 1)
+        headers: tuple[tuple[str, str], ...] = self.r.optional(m, "headers", where, self.r.headers, ())
+        known: dict[str, str] = {}  # extracted name -> the step that extracts it
+        later = self.extracted_names(m, where)
+        used: set[str] = set()
+        for key, value in headers:
+            self.check_refs(value, _join(_join(where, "headers"), key), m["headers"], known, later, used)
+        setup: list[Request] = []
+        if "setup" in m and not _is_null(m["setup"]):
+            here = _join(where, "setup")
+            nodes = self.r.sequence(m["setup"], here, "steps")
+            for j, sn in enumerate(nodes):
+                setup.append(self.step(sn, f"{here}[{j}]", headers, known, later, used))
+        here = _join(where, "steps")
+        nodes = self.r.sequence(m["steps"], here, "steps")
+        if not nodes:
+            raise self.r.error(m["steps"], here, "list at least one step")
+        items: list[Request | Group] = []
+        groups: dict[str, str] = {}
+        for j, sn in enumerate(nodes):
+            at = f"{here}[{j}]"
+            if _has_key(sn, "group"):
+                gm = self.r.mapping(sn, at, ("group", "steps"))
+                gname = self.r.string(gm["group"], _join(at, "group"))
+                if gname in groups:
+                    raise self.r.error(gm["group"], _join(at, "group"),
+                                       f"duplicate group name {gname!r} (first used by {groups[gname]})")
+                groups[gname] = at
+                if "steps" not in gm:
+                    raise self.r.error(sn, _join(at, "steps"), "missing")
+                gnodes = self.r.sequence(gm["steps"], _join(at, "steps"), "steps")
+                if not gnodes:
+                    raise self.r.error(gm["steps"], _join(at, "steps"), "list at least one step")
+                gsteps = []
+                for k, gn in enumerate(gnodes):
+                    gat = f"{at}.steps[{k}]"
+                    if _has_key(gn, "group"):
+                        raise self.r.error(gn, gat, "groups cannot be nested; list the steps of the inner group here")
+                    gsteps.append(self.step(gn, gat, headers, known, later, used))
+                items.append(Group(gname, tuple(gsteps)))
+            else:
+                items.append(self.step(sn, at, headers, known, later, used))
+        data = tuple(d for d in self.data if d in used)
+        return Journey(name=name, weight=weight, setup=tuple(setup), items=tuple(items), data=data,
+                       location=Location(self.r.file, node.start_mark.line + 1))
+
+    def extracted_names(self, m: dict[str, yaml.Node], where: str) -> dict[str, str]:
+        """Every name some step of the journey extracts (for 'extracted by a later step' messages)."""
+        out: dict[str, str] = {}
+
+        def visit(node: yaml.Node, at: str) -> None:
+            if not isinstance(node, yaml.MappingNode):
+                return
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == "extract" and isinstance(v, yaml.MappingNode):
+                    for vk, _ in v.value:
+                        if isinstance(vk, yaml.ScalarNode):
+                            out.setdefault(str(vk.value), at)
+                if isinstance(k, yaml.ScalarNode) and k.value == "steps" and isinstance(v, yaml.SequenceNode):
+                    for j, sn in enumerate(v.value):
+                        visit(sn, f"{at}.steps[{j}]" if at != where else f"{where}.steps[{j}]")
+
+        for key in ("setup", "steps"):
+            if key in m and isinstance(m[key], yaml.SequenceNode):
+                for j, sn in enumerate(m[key].value):
+                    visit(sn, f"{where}.{key}[{j}]")
+        return out
+
+    def step(self, node: yaml.Node, where: str, journey_headers: tuple[tuple[str, str], ...],
+             known: dict[str, str], later: dict[str, str], used: set[str]) -> Request:
+        req = self.r.request(node, where, step=True)
+        if req.name in self.names:
+            raise self.r.error(node, _join(where, "name"), f"duplicate request name {req.name!r} (first used by "
+                                                           f"{self.names[req.name]}); names are unique in the file")
+        self.names[req.name] = where
+        m = {str(k.value): v for k, v in node.value} if isinstance(node, yaml.MappingNode) else {}
+        for text, at, vnode in self.step_strings(req, m, where):
+            self.check_refs(text, at, vnode, known, later, used)
+        headers = list(journey_headers)
+        for key, value in req.headers:
+            headers = [(k, v) for k, v in headers if k.lower() != key.lower()]
+            headers.append((key, value))
+        extract: tuple[Extraction, ...] = ()
+        if "extract" in m and not _is_null(m["extract"]):
+            extract = self.extractions(m["extract"], _join(where, "extract"), known)
+        return replace(req, headers=tuple(headers), extract=extract)
+
+    def step_strings(self, req: Request, m: dict[str, yaml.Node], where: str
+                     ) -> list[tuple[str, str, yaml.Node]]:
+        """(text, field path, node) of every string of a step that may hold {{ name }}."""
+        out: list[tuple[str, str, yaml.Node]] = [(req.path, _join(where, "path"), m["path"])]
+        for key, value in req.query:
+            out.append((value, _join(_join(where, "query"), key), m.get("query", m["path"])))
+        for key, value in req.headers:
+            out.append((value, _join(_join(where, "headers"), key), m.get("headers", m["path"])))
+        if req.raw_body is not None:
+            out.append((req.raw_body, _join(where, "body"), m["body"]))
+
+        def visit(value: JsonValue, at: str) -> None:
+            if isinstance(value, str):
+                out.append((value, at, m["json"]))
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    visit(v, _join(at, k))
+            elif isinstance(value, list):
+                for j, v in enumerate(value):
+                    visit(v, f"{at}[{j}]")
+
+        if req.has_json_body:
+            visit(req.json_body, _join(where, "json"))
+        return out
+
+    def check_refs(self, text: str, where: str, node: yaml.Node, known: dict[str, str], later: dict[str, str],
+                   used: set[str]) -> None:
+        line_node = node
+        for name, fld in varref.references(text):
+            ref = "{{ " + name + (f".{fld}" if fld else "") + " }}"
+            if name in self.data:
+                source = self.data[name]
+                if source.kind == "file":
+                    if fld is None:
+                        raise self.r.error(line_node, where, f"{ref}: {name} is a row of {source.file}; name a column: "
+                                                             f"{{{{ {name}.{(source.columns or ('column',))[0]} }}}}")
+                    if fld not in source.columns:
+                        hint = difflib.get_close_matches(fld, source.columns, n=1)
+                        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+                        raise self.r.error(line_node, where, f"{ref}: no column {fld!r} in every row of "
+                                                             f"{source.file}{suggestion}; columns: "
+                                                             f"{', '.join(source.columns)}")
+                elif fld is not None:
+                    raise self.r.error(line_node, where, f"{ref}: {name} is a single value (generate: {source.kind}); "
+                                                         f"write {{{{ {name} }}}}")
+                used.add(name)
+                continue
+            if name in known:
+                if fld is not None:
+                    raise self.r.error(line_node, where, f"{ref}: {name} is a single extracted value; write "
+                                                         f"{{{{ {name} }}}}")
+                continue
+            if name in later:
+                raise self.r.error(line_node, where, f"{ref}: {name} is extracted by a later step ({later[name]}); "
+                                                     "a step can only use what the steps before it extracted")
+            candidates = [*self.data, *known]
+            hint = difflib.get_close_matches(name, candidates, n=1)
+            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            available = ", ".join(candidates) if candidates else "none"
+            raise self.r.error(line_node, where, f"{ref}: unknown name{suggestion}; a step can use the data names and "
+                                                 f"what earlier steps extracted (here: {available})")
+
+    def extractions(self, node: yaml.Node, where: str, known: dict[str, str]) -> tuple[Extraction, ...]:
+        out: list[Extraction] = []
+        for var, knode, vnode in self.r.free_mapping(node, where):
+            here = _join(where, var)
+            if not varref.NAME.match(var):
+                raise self.r.error(knode, here, "a variable name is a letter or _ followed by letters, digits or _ "
+                                                "(it is written {{ name }} in later steps)")
+            if var in self.data:
+                raise self.r.error(knode, here, f"{var!r} is already a data name; extract it under another name")
+            m = self.r.mapping(vnode, here, EXTRACT_SOURCES)
+            if len(m) != 1:
+                raise self.r.error(vnode, here, "give exactly one of json, header, regex")
+            source, snode = next(iter(m.items()))
+            at = _join(here, source)
+            text = self.r.string(snode, at)
+            if source == "json":
+                steps = parse_json_path(text)
+                if steps is None:
+                    raise self.r.error(snode, at, f"{text!r} is not a JSON path; expected e.g. $.items[0].id or token")
+                out.append(Extraction(var=var, source=source, steps=steps, path=text.strip()))
+            elif source == "header":
+                if not _HEADER_NAME.match(text):
+                    raise self.r.error(snode, at, "not a valid HTTP header name")
+                out.append(Extraction(var=var, source=source, header=text))
+            else:
+                problem = regex_problem(text)
+                if problem:
+                    raise self.r.error(snode, at, problem)
+                out.append(Extraction(var=var, source=source, pattern=text))
+            known[var] = where
+        return tuple(out)
+
+
+# Regular-expression syntax whose meaning differs between Python's re and JavaScript's RegExp.
+_REGEX_UNPORTABLE = re.compile(r"\\[AZzGQEpP]|\(\?(?![:=!])|\[\[:|\\[0-9]")
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why a pattern cannot be used by both tools alike, or None. Both run it with their own engine (Python's
+    re in ASCII mode, JavaScript's RegExp): the common subset is plain characters, classes, quantifiers,
+    alternation, (groups), (?:...), lookahead, \\d \\w \\s \\b."""
+    if not pattern:
+        return "must not be empty"
+    if _REGEX_UNPORTABLE.search(pattern.replace("\\\\", "")):
+        return ("uses syntax Python and JavaScript read differently (named or inline-flag groups, lookbehind, "
+                "\\A \\Z \\z, back references, [[:class:]]); use groups (...), (?:...), classes and quantifiers")
+    try:
+        compiled = re.compile(pattern, re.ASCII)
+    except re.error as e:
+        return f"not a regular expression: {e}"
+    if compiled.groups > 1:
+        return "use at most one capturing group (...): its text is the value; (?:...) groups without capturing"
+    return None
+
+
+def _has_key(node: yaml.Node, key: str) -> bool:
+    return isinstance(node, yaml.MappingNode) and any(
+        isinstance(k, yaml.ScalarNode) and k.value == key for k, _ in node.value)
+
+
+def _reject_json_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def check_target_url(url: str, fail: Callable[[str], Exception]) -> None:

@@ -86,7 +86,7 @@ def test_demo_scenario_has_the_expected_requests() -> None:
 def test_every_example_scenario_loads(path: Path) -> None:
     s = load_scenario(path)
     assert s.path == str(path)
-    assert s.requests
+    assert s.all_requests
     assert s.target is None  # examples run against the demo target
     for r in s.requests:
         assert r.path.startswith("/")

@@ -249,7 +249,9 @@ async def list_items(request: web.Request) -> web.Response:
         return _error("page must be an integer >= 1", 400)
     if limit is None or not 1 <= limit <= MAX_PAGE_LIMIT:
         return _error(f"limit must be an integer in 1..{MAX_PAGE_LIMIT}", 400)
-    return _raw(_page_body(page, limit))
+    listed = _raw(_page_body(page, limit))
+    listed.headers["X-Total-Count"] = str(CATALOGUE_SIZE)
+    return listed
 
 
 async def get_item(request: web.Request) -> web.Response:
@@ -318,7 +320,10 @@ async def create_item(request: web.Request) -> web.Response:
     name, price = payload.get("name"), payload.get("price")
     if not _non_empty_str(name) or not _valid_price(price):
         return _error('expected {"name": str, "price": number >= 0}', 400)
-    return _raw(state.create_item(name, price), 201)
+    item_id = state.next_id
+    created = _raw(state.create_item(name, price), 201)
+    created.headers["Location"] = f"/api/items/{item_id}"  # where to read it back (a journey's correlation)
+    return created
 
 
 # --------------------------------------------------------------------------
