@@ -610,6 +610,10 @@ class _ScenarioReader:
                 "thresholds")
         if step:  # a journey step: no weight (the journey has one), values to extract
             keys = (*keys[:7], "checks", "extract", "think_time", "thresholds")
+            weight = next((k for k, _ in getattr(node, "value", ()) if getattr(k, "value", None) == "weight"), None)
+            if isinstance(node, yaml.MappingNode) and weight is not None:
+                raise self.error(weight, _join(where, "weight"), "a step has no weight: the journey's weight sets how "
+                                                                  "often it is picked, and its steps run in order")
         m = self.mapping(node, where, keys)
         for key in ("name", "path"):
             if key not in m:
