@@ -1173,6 +1173,9 @@ class _JourneyReader:
                                                          f"{{{{ {name} }}}}")
                 continue
             if name in later:
+                if where.startswith(later[name] + "."):
+                    raise self.r.error(line_node, where, f"{ref}: {name} is extracted from this step's response; the "
+                                                         "steps after it can use it")
                 raise self.r.error(line_node, where, f"{ref}: {name} is extracted by a later step ({later[name]}); "
                                                      "a step can only use what the steps before it extracted")
             candidates = [*self.data, *known]
