@@ -9,6 +9,7 @@
 // - countFailedCheck(): crossload's record of a failed body check (see docs/schema.md).
 
 import http from 'k6/http';
+import { b64encode } from 'k6/encoding';
 import { Counter } from 'k6/metrics';
 
 // One sample per request whose status was acceptable but whose body checks failed: k6's http_req_failed
@@ -140,6 +141,10 @@ export function prepare(defaults, spec) {
       params.headers[key] = resolve(spec.headers[key]);
     }
   }
+  if (spec.basicAuth !== undefined) {
+    params.headers = params.headers || {};
+    params.headers.Authorization = basicAuthHeader(resolve(spec.basicAuth[0]), resolve(spec.basicAuth[1]));
+  }
   if (defaults.timeout !== undefined && defaults.timeout !== K6_DEFAULT_TIMEOUT) {
     params.timeout = defaults.timeout;
   }
@@ -232,6 +237,43 @@ export function jsonPathEquals(r, steps, expected) {
   }
   const hit = lookup(json.doc, steps);
   return hit.found && deepEqual(hit.value, expected);
+}
+
+// 'Basic ' + base64 of the UTF-8 bytes of user:password.
+export function basicAuthHeader(user, password) {
+  return 'Basic ' + b64encode(user + ':' + password);
+}
+
+function headerValue(res, name) {
+  const wanted = name.toLowerCase();
+  for (const key of Object.keys(res.headers)) {
+    if (key.toLowerCase() === wanted) {
+      return res.headers[key];
+    }
+  }
+  return undefined;
+}
+
+const DECIMAL = /^[ \t]*-?[0-9]+(?:\.[0-9]+)?[ \t]*$/;
+
+// A check on a response header: exists (value: true/false), equals (text), at_least / at_most (the header
+// read as a decimal number; any other header value fails).
+export function headerCheck(res, name, op, value) {
+  const found = headerValue(res, name);
+  if (op === 'exists') {
+    return (found !== undefined) === value;
+  }
+  if (found === undefined) {
+    return false;
+  }
+  if (op === 'equals') {
+    return found === value;
+  }
+  if (!DECIMAL.test(found)) {
+    return false;
+  }
+  const number = parseFloat(found);
+  return op === 'at_least' ? number >= value : number <= value;
 }
 
 // The label of the first check of `checks` ({label: callback}) that fails for `res`; undefined if none does.
@@ -359,6 +401,7 @@ export function step(defaults, spec) {
     headers[key] = new Text(spec.headers[key]);
   }
   return {
+    basicAuth: spec.basicAuth === undefined ? undefined : [new Text(spec.basicAuth[0]), new Text(spec.basicAuth[1])],
     name: spec.name,
     method: spec.method,
     base: resolve(defaults.baseUrl).replace(/\/+$/, ''),
@@ -382,24 +425,17 @@ export function fill(s, values) {
   }
   const params = Object.assign({}, s.params);
   const keys = Object.keys(s.headers);
-  if (keys.length) {
+  if (keys.length || s.basicAuth !== undefined) {
     params.headers = {};
     for (const key of keys) {
       params.headers[key] = s.headers[key].fill(values);
     }
+    if (s.basicAuth !== undefined) {
+      params.headers.Authorization = basicAuthHeader(s.basicAuth[0].fill(values), s.basicAuth[1].fill(values));
+    }
   }
   return { name: s.name, method: s.method, url: buildUrl(s.base, s.path.fill(values), query), body: body,
            params: params };
-}
-
-function headerValue(res, name) {
-  const wanted = name.toLowerCase();
-  for (const key of Object.keys(res.headers)) {
-    if (key.toLowerCase() === wanted) {
-      return res.headers[key];
-    }
-  }
-  return undefined;
 }
 
 // The value `spec` ({json: steps}, {header: name} or {regex: pattern}) finds in a response, or undefined.

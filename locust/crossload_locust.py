@@ -17,6 +17,7 @@ check semantics and failure rules stay identical):
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json as _json
 import math
@@ -178,6 +179,44 @@ def json_path_equals(body: str, steps: Sequence[str | int], expected: Any) -> bo
     return hit is not _MISSING and _same(hit, expected)
 
 
+_DECIMAL = re.compile(r"^[ \t]*-?[0-9]+(?:\.[0-9]+)?[ \t]*$")
+
+
+def header_value(headers: Any, name: str) -> str | None:
+    """A response header's value (any letter case); several values joined by ', ', as k6 shows them."""
+    hit = headers.get(name) if headers is not None else None
+    if hit is None:
+        return None
+    return ", ".join(hit) if isinstance(hit, list) else str(hit)
+
+
+def header_check(headers: Any, name: str, op: str, value: Any) -> bool:
+    """``exists`` (value: true/false), ``equals`` (text), ``at_least``/``at_most`` (the header read as a
+    decimal number; any other header value fails)."""
+    found = header_value(headers, name)
+    if op == "exists":
+        return (found is not None) == value
+    if found is None:
+        return False
+    if op == "equals":
+        return found == value
+    if not _DECIMAL.match(found):
+        return False
+    number = float(found)
+    return number >= value if op == "at_least" else number <= value
+
+
+def first_failed_header_check(headers: Any, checks: Mapping[str, Sequence[Any]]) -> str | None:
+    for label, (name, op, value) in checks.items():
+        if not header_check(headers, name, op, value):
+            return label
+    return None
+
+
+def basic_auth_header(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
 def first_failed_check(body: str, checks: Mapping[str, BodyCheck]) -> str | None:
     """The label of the first check that fails for ``body``; None when all pass."""
     for label, passes in checks.items():
@@ -205,15 +244,20 @@ class Request:
     acceptable.
     """
 
-    __slots__ = ("body", "checks", "expected_statuses", "headers", "method", "name", "path")
+    __slots__ = ("body", "checks", "expected_statuses", "header_checks", "headers", "method", "name", "path")
 
     def __init__(self, name: str, method: str, path: str, *, query: Sequence[Sequence[str]] = (),
-                 headers: Mapping[str, str] | None = None, json: Any = _NO_BODY, body: str | None = None,
-                 expected_statuses: Sequence[int] = (), checks: Mapping[str, BodyCheck] | None = None) -> None:
+                 headers: Mapping[str, str] | None = None, basic_auth: Sequence[str] | None = None,
+                 json: Any = _NO_BODY, body: str | None = None, expected_statuses: Sequence[int] = (),
+                 header_checks: Mapping[str, Sequence[Any]] | None = None,
+                 checks: Mapping[str, BodyCheck] | None = None) -> None:
         self.name = name
         self.method = method
         self.path = build_path(resolve(path), [(k, resolve(v)) for k, v in query])
         self.headers = {key: resolve(value) for key, value in (headers or {}).items()}
+        if basic_auth is not None:
+            self.headers["Authorization"] = basic_auth_header(resolve(basic_auth[0]), resolve(basic_auth[1]))
+        self.header_checks = dict(header_checks or {})
         self.body: bytes | None = None
         if json is not _NO_BODY:
             self.body = _json.dumps(_resolve_deep(json), ensure_ascii=False, separators=(",", ":")).encode()
@@ -238,7 +282,7 @@ class Request:
         """
         start = time.perf_counter()
         try:
-            if not self.expected_statuses and not self.checks:
+            if not self.expected_statuses and not self.checks and not self.header_checks:
                 user.client.request(self.method, self.path, name=self.name, data=self.body, headers=self.headers)
                 return
             with user.client.request(self.method, self.path, name=self.name, data=self.body, headers=self.headers,
@@ -258,6 +302,8 @@ class Request:
             resp.failure(getattr(resp, "error", None) or ConnectionError("no response"))
         elif not self.status_ok(code):
             resp.failure(f"{HTTP_STATUS_PREFIX}{code}")
+        elif self.header_checks and (failed := first_failed_header_check(resp.headers, self.header_checks)):
+            resp.failure(CHECK_PREFIX + failed)
         elif self.checks:
             failed = first_failed_check(body_text(resp.content), self.checks)
             if failed is None:
@@ -381,10 +427,8 @@ def extract_value(spec: Mapping[str, Any], body: str, headers: Any) -> Any:
         hit = _lookup(doc, spec["json"])
         return hit if isinstance(hit, str | int | float | bool) else _MISSING
     if "header" in spec:
-        hit = headers.get(spec["header"]) if headers is not None else None
-        if hit is None:
-            return _MISSING
-        return ", ".join(hit) if isinstance(hit, list) else str(hit)
+        hit = header_value(headers, spec["header"])
+        return _MISSING if hit is None else hit
     m = re.search(spec["regex"], body, re.ASCII)
     if m is None:
         return _MISSING
@@ -397,18 +441,22 @@ class Step:
     user's values when it is sent; ``extract`` maps a label to (variable, where to find it), judged after the
     checks like one more check."""
 
-    __slots__ = ("body", "checks", "expected_statuses", "extract", "headers", "json", "method", "name", "path",
-                 "query", "reads_body")
+    __slots__ = ("basic_auth", "body", "checks", "expected_statuses", "extract", "header_checks", "headers", "json",
+                 "method", "name", "path", "query", "reads_body")
 
     def __init__(self, name: str, method: str, path: str, *, query: Sequence[Sequence[str]] = (),
-                 headers: Mapping[str, str] | None = None, json: Any = _NO_BODY, body: str | None = None,
-                 expected_statuses: Sequence[int] = (), checks: Mapping[str, BodyCheck] | None = None,
+                 headers: Mapping[str, str] | None = None, basic_auth: Sequence[str] | None = None,
+                 json: Any = _NO_BODY, body: str | None = None, expected_statuses: Sequence[int] = (),
+                 header_checks: Mapping[str, Sequence[Any]] | None = None,
+                 checks: Mapping[str, BodyCheck] | None = None,
                  extract: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None) -> None:
         self.name = name
         self.method = method
         self.path = Text(path)
         self.query = [(k, Text(v)) for k, v in query]
         self.headers = {key: Text(value) for key, value in (headers or {}).items()}
+        self.basic_auth = (Text(basic_auth[0]), Text(basic_auth[1])) if basic_auth is not None else None
+        self.header_checks = dict(header_checks or {})
         self.json = _texts(json) if json is not _NO_BODY else _NO_BODY
         self.body = Text(body) if body is not None else None
         self.expected_statuses = tuple(expected_statuses)
@@ -426,6 +474,9 @@ class Step:
         try:
             path = build_path(self.path.fill(values), [(k, v.fill(values)) for k, v in self.query])
             headers = {key: value.fill(values) for key, value in self.headers.items()}
+            if self.basic_auth is not None:
+                headers["Authorization"] = basic_auth_header(self.basic_auth[0].fill(values),
+                                                             self.basic_auth[1].fill(values))
             data: bytes | None = None
             if self.json is not _NO_BODY:
                 data = _json.dumps(_filled(self.json, values), ensure_ascii=False, separators=(",", ":")).encode()
@@ -450,6 +501,10 @@ class Step:
             return False
         if not self.status_ok(code):
             resp.failure(f"{HTTP_STATUS_PREFIX}{code}")
+            return False
+        failed = first_failed_header_check(resp.headers, self.header_checks) if self.header_checks else None
+        if failed is not None:
+            resp.failure(CHECK_PREFIX + failed)
             return False
         body = body_text(resp.content) if self.reads_body else ""
         failed = first_failed_check(body, self.checks) if self.checks else None

@@ -36,6 +36,7 @@ from crossload.scenario import (
     DataSource,
     Extraction,
     Group,
+    HeaderCheck,
     Journey,
     JsonCheck,
     Request,
@@ -385,6 +386,7 @@ class CheckCode:
     label: str
     js: str
     py: str = ""  # the Locust file judges the status from its expected_statuses list
+    header: list[Any] | None = None  # a header check: [name, op, value] for the Locust support module
 
 
 def status_check(statuses: tuple[int, ...]) -> CheckCode:
@@ -397,9 +399,32 @@ def status_check(statuses: tuple[int, ...]) -> CheckCode:
     return CheckCode(status_label(statuses), js)
 
 
+_HEADER_OPS = {"equals": "==", "at_least": ">=", "at_most": "<="}
+
+
+def header_check_label(c: HeaderCheck) -> str:
+    if c.op == "exists":
+        return _shorten(f"header {c.name} {'exists' if c.value else 'is absent'}", LABEL_MAX_CHARS)
+    shown = _quoted(str(c.value)) if c.op == "equals" else number_text(float(c.value))
+    return _shorten(f"header {c.name} {_HEADER_OPS[c.op]} {shown}", LABEL_MAX_CHARS)
+
+
+def header_check_spec(c: HeaderCheck) -> list[Any]:
+    """What the support modules' header check reads: [name, op, value]."""
+    value = c.value if c.op in ("exists", "equals") else float(number_text(float(c.value)))
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        value = int(value)
+    return [c.name, c.op, value]
+
+
 def body_checks(checks: Checks) -> list[CheckCode]:
-    """The body checks in the order they are judged (texts first, then JSON), with unique labels."""
+    """The response checks after the status, in the order they are judged (headers, texts, then JSON), with
+    unique labels. (Header checks, in the Locust file, are data: see ``CheckCode.header``.)"""
     out: list[CheckCode] = []
+    for hc in checks.headers:
+        spec = header_check_spec(hc)
+        out.append(CheckCode(header_check_label(hc), f"(r) => headerCheck(r, {js_inline(spec)[1:-1]})",
+                             header=spec))
     for needle in checks.body_contains:
         out.append(CheckCode(f"body contains {_quoted(needle)}", f"(r) => r.body.includes({js_string(needle)})",
                              f"lambda body: {needle!a} in body"))
@@ -458,7 +483,7 @@ def _unique_labels(out: list[CheckCode]) -> list[CheckCode]:
             label = f"{check.label} ({n})"
             n += 1
         seen.add(label)
-        unique.append(CheckCode(label, check.js, check.py))
+        unique.append(CheckCode(label, check.js, check.py, check.header))
     return unique
 
 
@@ -526,11 +551,32 @@ def k6_thresholds(thresholds: Iterable[Threshold]) -> K6Thresholds:
 # --- view models ------------------------------------------------------------------------------------------
 
 
+def basic_auth_of(scenario: Scenario, r: Request) -> list[str] | None:
+    """[user, password] when the request authenticates with basic auth (its own, else the default one unless
+    the request sets an Authorization header): the tool computes the header, so a ${VAR} is never resolved
+    into a rendered file."""
+    auth = r.auth
+    if auth is None and not any(k.lower() == "authorization" for k, _ in r.headers):
+        auth = scenario.defaults.auth
+    return [auth.user, auth.password] if auth is not None and auth.scheme == "basic" else None
+
+
 def merged_headers(scenario: Scenario, r: Request) -> dict[str, str]:
-    """Default headers, then the request's (replacing a default of the same name, any letter case), then the
-    Content-Type a body implies when neither sets one."""
+    """Default headers (and default bearer auth), then the request's (replacing a default of the same name,
+    any letter case; its auth replaces an Authorization header), then the Content-Type a body implies when
+    neither sets one. Basic auth is not a header here: see basic_auth_of."""
     headers: dict[str, str] = dict(scenario.defaults.headers)
-    for key, value in r.headers:
+    own: list[tuple[str, str]] = list(r.headers)
+    default_auth = scenario.defaults.auth
+    if default_auth is not None and default_auth.scheme == "bearer":
+        headers["Authorization"] = "Bearer " + default_auth.token
+    if r.auth is not None or (default_auth is not None and default_auth.scheme == "basic"):
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+    if r.auth is not None:
+        own = [(k, v) for k, v in own if k.lower() != "authorization"]
+        if r.auth.scheme == "bearer":
+            own.append(("Authorization", "Bearer " + r.auth.token))
+    for key, value in own:
         for existing in [h for h in headers if h.lower() == key.lower()]:
             del headers[existing]
         headers[key] = value
@@ -588,6 +634,8 @@ def _request_common(scenario: Scenario, r: Request) -> dict[str, Any]:
         "path": r.path,
         "query": [list(kv) for kv in r.query],
         "headers": merged_headers(scenario, r),
+        "basic_auth": basic_auth_of(scenario, r),
+        "reads_body": r.checks.reads_body or any(e.source != "header" for e in r.extract),
         "weight": r.weight,
         "statuses": list(r.checks.status),
         "status_check": status_check(r.checks.status),
@@ -636,8 +684,10 @@ def _data_views(scenario: Scenario) -> list[dict[str, Any]]:
 def _step_view(scenario: Scenario, r: Request, ident: str, where: str) -> dict[str, Any]:
     view = _request_common(scenario, r)
     checks, extracts = step_checks(r)
+    user_checks = checks[: len(checks) - len(extracts)]
     view.update(ident=ident, where=where, body_checks=checks, extracts=extracts,
-                user_checks=checks[: len(checks) - len(extracts)])
+                user_checks=[c for c in user_checks if c.header is None],
+                header_checks=[c for c in user_checks if c.header is not None])
     return view
 
 
@@ -681,7 +731,8 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
         req.update(ident=ident, call=_K6_CALLS[r.method], upper_bound=cumulative)
         for check in req["body_checks"]:
             helpers.add("countFailedCheck")
-            helpers.update(h for h in ("hasJsonPath", "lacksJsonPath", "jsonPathEquals") if h + "(" in check.js)
+            helpers.update(h for h in ("hasJsonPath", "lacksJsonPath", "jsonPathEquals", "headerCheck")
+                           if h + "(" in check.js)
         requests.append(req)
     step_requests = _journey_request_names(scenario.journeys)
     all_idents = unique_identifiers([*(r.name for r in scenario.requests), *(r.name for r in step_requests)],
@@ -697,7 +748,7 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
             st["call"] = _K6_CALLS[st["method"]]
             if st["body_checks"]:
                 helpers.add("countFailedCheck")
-            helpers.update(h for h in ("hasJsonPath", "lacksJsonPath", "jsonPathEquals", "extract")
+            helpers.update(h for h in ("hasJsonPath", "lacksJsonPath", "jsonPathEquals", "extract", "headerCheck")
                            for c in st["body_checks"] if h + "(" in c.js)
     if journeys:
         helpers.update(("step", "fill"))
@@ -733,7 +784,9 @@ def locust_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dic
     helpers = {"Request", "StageShape", "resolve_target"}
     for r, ident in zip(scenario.requests, idents, strict=True):
         req = _request_common(scenario, r)
-        req.update(ident=ident, constant=ident.upper(), docstring=py_docstring(req["summary"]))
+        req.update(ident=ident, constant=ident.upper(), docstring=py_docstring(req["summary"]),
+                   header_checks=[c for c in req["body_checks"] if c.header is not None],
+                   text_checks=[c for c in req["body_checks"] if c.header is None])
         for check in req["body_checks"]:
             helpers.update(h for h in ("has_json_path", "lacks_json_path", "json_path_equals") if h + "(" in check.py)
         requests.append(req)

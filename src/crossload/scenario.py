@@ -55,6 +55,7 @@ TIMESTAMP_FORMATS = ("ms", "s", "iso")
 DATA_ORDERS = ("sequential", "random")
 DATA_PER = ("iteration", "user")
 EXTRACT_SOURCES = ("json", "header", "regex")
+HEADER_CHECK_OPS = ("exists", "equals", "at_least", "at_most")
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,34 @@ class JsonCheck:
 
 
 @dataclass(frozen=True)
+class HeaderCheck:
+    """A check on a response header: ``exists`` (true/false), ``equals`` (text), ``at_least``/``at_most``
+    (the header read as a decimal number)."""
+
+    name: str
+    op: str  # one of HEADER_CHECK_OPS
+    value: str | float | bool
+
+
+@dataclass(frozen=True)
+class Auth:
+    """``auth: {basic: {user, password}}`` (the header computed by the tool, so a ${VAR} password is never
+    written down) or ``auth: {bearer: TOKEN}``."""
+
+    scheme: str  # "basic" or "bearer"
+    user: str = ""
+    password: str = ""
+    token: str = ""
+
+
+@dataclass(frozen=True)
 class Checks:
     """What makes a response a success. Empty ``status`` means any 2xx or 3xx."""
 
     status: tuple[int, ...] = ()
     body_contains: tuple[str, ...] = ()
     json: tuple[JsonCheck, ...] = ()
+    headers: tuple[HeaderCheck, ...] = ()
 
     @property
     def reads_body(self) -> bool:
@@ -135,6 +158,7 @@ class Request:
     # Journey steps only: values taken from the response, judged after the checks (a failure fails the step).
     extract: tuple[Extraction, ...] = ()
     where: str = ""  # the field path of the request in the file (requests[2], journeys[0].steps[1])
+    auth: Auth | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +227,7 @@ class Defaults:
     headers: tuple[tuple[str, str], ...] = ()
     timeout_s: float = 30.0
     think_time: ThinkTime = ThinkTime(0.0, 0.0)
+    auth: Auth | None = None
 
 
 @dataclass(frozen=True)
@@ -296,6 +321,9 @@ class Scenario:
             visit(self.target, "target")
         for k, v in self.defaults.headers:
             visit(v, f"defaults.headers.{k}")
+        if self.defaults.auth is not None:
+            for key in ("user", "password", "token"):
+                visit(getattr(self.defaults.auth, key), f"defaults.auth.{self.defaults.auth.scheme}.{key}")
         for i, r in enumerate(self.all_requests):
             base = r.where or f"requests[{i}]"
             journey = i >= len(self.requests)
@@ -308,6 +336,9 @@ class Scenario:
                 visit(r.json_body, f"{base}.json")
             if r.raw_body is not None:
                 visit(r.raw_body, f"{base}.body")
+            if r.auth is not None:
+                for key in ("user", "password", "token"):
+                    visit(getattr(r.auth, key), f"{base}.auth.{r.auth.scheme}.{key}")
         return found
 
 
@@ -544,12 +575,43 @@ class _ScenarioReader:
         return url.rstrip("/")
 
     def defaults(self, node: yaml.Node, where: str) -> Defaults:
-        m = self.mapping(node, where, ("headers", "timeout", "think_time"))
+        m = self.mapping(node, where, ("headers", "timeout", "think_time", "auth"))
         headers: tuple[tuple[str, str], ...] = self.optional(m, "headers", where, self.headers, ())
         timeout_ms = self.optional(m, "timeout", where, lambda n, w: self.duration_ms(n, w, positive=True),
                                    30_000.0)
         think = self.optional(m, "think_time", where, self.think_time, ThinkTime(0.0, 0.0))
-        return Defaults(headers=headers, timeout_s=timeout_ms / 1000.0, think_time=think)
+        auth = self.optional(m, "auth", where, self.auth, None)
+        self.check_auth_header(auth, headers, m, where)
+        return Defaults(headers=headers, timeout_s=timeout_ms / 1000.0, think_time=think, auth=auth)
+
+    def auth(self, node: yaml.Node, where: str) -> Auth:
+        m = self.mapping(node, where, ("basic", "bearer"))
+        if len(m) != 1:
+            raise self.error(node, where, "give one of basic: {user: ..., password: ...} or bearer: TOKEN")
+        if "bearer" in m:
+            here = _join(where, "bearer")
+            token = self.string(m["bearer"], here)
+            if any(c in token for c in "\r\n\0") or not token.isascii():
+                raise self.error(m["bearer"], here, "a token is sent in a header: ASCII, without line breaks")
+            return Auth(scheme="bearer", token=token)
+        here = _join(where, "basic")
+        bm = self.mapping(m["basic"], here, ("user", "password"))
+        for key in ("user", "password"):
+            if key not in bm:
+                raise self.error(m["basic"], _join(here, key), "missing; basic takes user and password")
+        user = self.scalar_text(bm["user"], _join(here, "user"))
+        password = self.scalar_text(bm["password"], _join(here, "password"))
+        if ":" in user:
+            raise self.error(bm["user"], _join(here, "user"), "a basic-auth user name cannot contain ':' (RFC 7617)")
+        for key, text in (("user", user), ("password", password)):
+            if any(c in text for c in "\r\n\0"):
+                raise self.error(bm[key], _join(here, key), "cannot contain line breaks or NUL")
+        return Auth(scheme="basic", user=user, password=password)
+
+    def check_auth_header(self, auth: Auth | None, headers: tuple[tuple[str, str], ...], m: dict[str, yaml.Node],
+                          where: str) -> None:
+        if auth is not None and any(k.lower() == "authorization" for k, _ in headers):
+            raise self.error(m["auth"], _join(where, "auth"), "give either auth or an Authorization header, not both")
 
     def headers(self, node: yaml.Node, where: str) -> tuple[tuple[str, str], ...]:
         out: list[tuple[str, str]] = []
@@ -606,10 +668,10 @@ class _ScenarioReader:
         return tuple(out)
 
     def request(self, node: yaml.Node, where: str, *, step: bool = False) -> Request:
-        keys = ("name", "method", "path", "query", "headers", "json", "body", "weight", "checks", "think_time",
-                "thresholds")
+        keys = ("name", "method", "path", "query", "headers", "auth", "json", "body", "weight", "checks",
+                "think_time", "thresholds")
         if step:  # a journey step: no weight (the journey has one), values to extract
-            keys = (*keys[:7], "checks", "extract", "think_time", "thresholds")
+            keys = (*keys[:8], "checks", "extract", "think_time", "thresholds")
             weight = next((k for k, _ in getattr(node, "value", ()) if getattr(k, "value", None) == "weight"), None)
             if isinstance(node, yaml.MappingNode) and weight is not None:
                 raise self.error(weight, _join(where, "weight"), "a step has no weight: the journey's weight sets how "
@@ -644,6 +706,8 @@ class _ScenarioReader:
                     q.append((key, self.scalar_text(vnode, here)))
             query = tuple(q)
         headers: tuple[tuple[str, str], ...] = self.optional(m, "headers", where, self.headers, ())
+        auth = self.optional(m, "auth", where, self.auth, None)
+        self.check_auth_header(auth, headers, m, where)
         has_body = "body" in m and not _is_null(m["body"])  # an empty body: key counts as left out
         if "json" in m and has_body:
             raise self.error(m["body"], _join(where, "body"), "give either json or body, not both")
@@ -676,6 +740,7 @@ class _ScenarioReader:
             thresholds=thresholds,
             location=Location(self.file, node.start_mark.line + 1),
             where=where,
+            auth=auth,
         )
 
     def check_json_value(self, node: yaml.Node, where: str) -> None:
@@ -712,7 +777,7 @@ class _ScenarioReader:
         open_nodes.discard(id(node))
 
     def checks(self, node: yaml.Node, where: str) -> Checks:
-        m = self.mapping(node, where, ("status", "body_contains", "json"))
+        m = self.mapping(node, where, ("status", "headers", "body_contains", "json"))
         status: tuple[int, ...] = ()
         if "status" in m:
             here = _join(where, "status")
@@ -738,7 +803,42 @@ class _ScenarioReader:
             here = _join(where, "json")
             items = self.sequence(m["json"], here, "checks")
             json_checks = tuple(self.json_check(n, f"{here}[{j}]") for j, n in enumerate(items))
-        return Checks(status=status, body_contains=contains, json=json_checks)
+        header_checks: tuple[HeaderCheck, ...] = ()
+        if "headers" in m and not _is_null(m["headers"]):
+            header_checks = self.header_checks(m["headers"], _join(where, "headers"))
+        return Checks(status=status, body_contains=contains, json=json_checks, headers=header_checks)
+
+    def header_checks(self, node: yaml.Node, where: str) -> tuple[HeaderCheck, ...]:
+        """``Name: text`` (equals), or ``Name: {exists: false}``, ``{equals: text}``, ``{at_least: 100}``, ..."""
+        out: list[HeaderCheck] = []
+        seen: set[str] = set()
+        for name, knode, vnode in self.free_mapping(node, where):
+            here = _join(where, name)
+            if not _HEADER_NAME.match(name):
+                raise self.error(knode, here, "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~)")
+            if name.lower() in seen:
+                raise self.error(knode, here, "duplicate header (names are case-insensitive)")
+            seen.add(name.lower())
+            if not isinstance(vnode, yaml.MappingNode):
+                out.append(HeaderCheck(name, "equals", self.scalar_text(vnode, here)))
+                continue
+            cm = self.mapping(vnode, here, HEADER_CHECK_OPS)
+            if not cm:
+                raise self.error(vnode, here, f"give at least one of {', '.join(HEADER_CHECK_OPS)}")
+            for op, onode in cm.items():
+                at = _join(here, op)
+                if op == "exists":
+                    v = self.value(onode, at)
+                    if not isinstance(v, bool):
+                        raise self.error(onode, at, f"expected true or false, got {_kind(v)}")
+                    out.append(HeaderCheck(name, op, v))
+                elif op == "equals":
+                    out.append(HeaderCheck(name, op, self.scalar_text(onode, at)))
+                else:
+                    out.append(HeaderCheck(name, op, self.number(onode, at, minimum=-math.inf)))
+            if cm.get("exists") is not None and self.value(cm["exists"]) is False and len(cm) > 1:
+                raise self.error(vnode, here, "exists: false cannot be combined with other conditions")
+        return tuple(out)
 
     def json_check(self, node: yaml.Node, where: str) -> JsonCheck:
         m = self.mapping(node, where, ("path", "exists", "equals"))
@@ -1130,6 +1230,9 @@ class _JourneyReader:
             out.append((value, _join(_join(where, "headers"), key), m.get("headers", m["path"])))
         if req.raw_body is not None:
             out.append((req.raw_body, _join(where, "body"), m["body"]))
+        if req.auth is not None:
+            for key in ("user", "password", "token"):
+                out.append((getattr(req.auth, key), f"{where}.auth.{req.auth.scheme}.{key}", m["auth"]))
 
         def visit(value: JsonValue, at: str) -> None:
             if isinstance(value, str):

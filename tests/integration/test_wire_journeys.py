@@ -11,6 +11,7 @@ crossload.wire for the URL), from the values that request carried.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import io
 import json
@@ -50,6 +51,7 @@ ONE = {
     "path": "/echo/one/{{ id }}",
     "query": {"n": "{{ n }}", "c": "{{ colour }}", "h": HOSTILE},
     "headers": {"X-Token": "{{ token }}", "X-Where": "{{ where }}", "X-When": "{{ when }}"},
+    "auth": {"basic": {"user": "{{ row.name }}", "password": "p:${CROSSLOAD_WIRE_J_SECRET}é"}},
     "json": {"id": "{{ id }}", "text": "id={{ id }}; row={{ row.name }} {{ row.city }}; " + HOSTILE,
              "n": "{{ n }}", "nested": ["{{ colour }}", {"k": "{{ row.city }}"}], "fixed": 1.5},
     "extract": {"echoed": {"regex": '"raw_path": ?"([^"]+)"'}, "method": {"json": "$.method"}},
@@ -77,8 +79,11 @@ def _scenario(tmp: Any) -> dict[str, Any]:
             "row": {"file": "rows.csv", "order": "sequential"},
             "when": "timestamp",
         },
+        "requests": [{"name": "plain", "path": "/echo/plain", "weight": 1,
+                      "auth": {"basic": {"user": "u", "password": "${CROSSLOAD_WIRE_J_SECRET}"}}}],
         "journeys": [{
             "name": "correlate",
+            "weight": 3,
             "headers": {"X-Visitor": "{{ visitor }}"},
             "setup": [{
                 "name": "sign in", "method": "POST", "path": "/api/login",
@@ -89,7 +94,7 @@ def _scenario(tmp: Any) -> dict[str, Any]:
                 {"name": "create", "method": "POST", "path": "/api/items",
                  "headers": {"Authorization": "Bearer {{ token }}"},
                  "json": {"name": "{{ row.name }} {{ n }}", "price": "{{ n }}"},
-                 "checks": {"status": 201},
+                 "checks": {"status": 201, "headers": {"Location": {"exists": True}, "X-Nope": {"exists": False}}},
                  "extract": {"id": {"json": "$.id"}, "where": {"header": "location"}}},
                 ONE,
                 {"group": "second", "steps": [TWO]},
@@ -125,6 +130,10 @@ def _expected(step: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         "target": request_target(text(step["path"]), [(k, text(v)) for k, v in step["query"].items()]),
         "headers": {k.lower(): text(v) for k, v in step["headers"].items()},
     }
+    if "auth" in step:
+        basic = step["auth"]["basic"]
+        pair = f"{text(basic['user'])}:{text(basic['password'])}".encode()
+        out["headers"]["authorization"] = "Basic " + base64.b64encode(pair).decode()
     if "json" in step:
         out["json"] = deep(step["json"])
     else:
@@ -158,10 +167,16 @@ def test_journeys_send_the_same_correlated_requests_in_both_tools(
 
     entries = _call(demo_target, "/_crossload/echo-log")["entries"]
     users: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    plain = {"k6": 0, "locust": 0}
     for e in entries:
         headers = {k.lower(): v for k, v in e["headers"]}
         tool = "k6" if "k6/" in headers.get("user-agent", "") else "locust"
+        if e["raw_path"] == "/echo/plain":  # the single request, in the mix next to the journey
+            assert headers["authorization"] == "Basic " + base64.b64encode(f"u:{SECRET}".encode()).decode()
+            plain[tool] += 1
+            continue
         users.setdefault((tool, headers["x-visitor"]), []).append({**e, "h": headers})
+    assert plain["k6"] and plain["locust"], plain
     assert sorted(t for t, _ in users) == ["k6", "k6", "locust", "locust"], list(users)
 
     sequences: dict[str, list[list[str]]] = {"k6": [], "locust": []}
@@ -215,5 +230,5 @@ def test_journeys_send_the_same_correlated_requests_in_both_tools(
     assert first_rows["k6"] == first_rows["locust"] == {0, 1}, first_rows
     for tool in ("k6", "locust"):
         summary = json.loads((result.path / "summary.json").read_text(encoding="utf-8"))
-        assert set(summary["tools"][tool]["requests"]) == {"sign in", "create", "echo one", "echo two"}
+        assert set(summary["tools"][tool]["requests"]) == {"plain", "sign in", "create", "echo one", "echo two"}
         assert summary["tools"][tool]["overall"]["failures"] == 0, tool

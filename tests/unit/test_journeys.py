@@ -5,6 +5,7 @@ the same rows drawn; hostile strings in journeys render valid files."""
 from __future__ import annotations
 
 import ast
+import base64
 import json
 import os
 import subprocess
@@ -51,7 +52,8 @@ def test_shop_scenario_model() -> None:
     assert s.journeys[1].data == ("page",)
     # Journey headers come first in every step; a step's own header of the same name replaces them.
     create = buy.steps[1]
-    assert create.headers == (("X-Shopper", "{{ shopper.username }}"), ("Authorization", "Bearer {{ token }}"))
+    assert create.headers == (("X-Shopper", "{{ shopper.username }}"),)
+    assert create.auth is not None and (create.auth.scheme, create.auth.token) == ("bearer", "{{ token }}")
     assert [(e.var, e.source) for e in create.extract] == [("item_id", "json"), ("item_url", "header")]
     assert {r.name for r in s.all_requests} >= {"sign in", "browsed product"}
     assert [t.request for t in s.all_thresholds] == [None, None, "create item"]
@@ -144,7 +146,16 @@ template = st.lists(st.sampled_from(PARTS) | st.text(max_size=2), max_size=6).ma
 VALUES: dict[str, Any] = {"a": "x y/é", "b": {"c": "C&D"}, "n": 12, "f": 1e-7, "t": True}
 NUMBERS = [0.1, 1.5, 1e21, 1e-7, 123.456, -0.5, 2.0**60, 1 / 3, 5e-324, 2**53 + 2]
 RESPONSE = {"body": '{"id": 7, "name": "lamp", "ok": true, "n": null, "list": [1, {"k": "v"}], "html": "<a csrf=c-1>"}',
-            "headers": {"Location": "/api/items/7", "X-Many": ["a", "b"]}}
+            "headers": {"Location": "/api/items/7", "X-Many": ["a", "b"], "X-Total": "120", "X-Bad": "12a",
+                        "X-Neg": " -1.5 "}}
+HEADER_CHECKS = [  # [name, op, value], verdict
+    (["location", "exists", True], True), (["X-None", "exists", False], True), (["X-Total", "exists", False], False),
+    (["x-total", "equals", "120"], True), (["X-Total", "equals", "12"], False), (["X-Many", "equals", "a, b"], True),
+    (["X-Total", "at_least", 120], True), (["X-Total", "at_least", 120.5], False), (["X-Total", "at_most", 120], True),
+    (["X-Bad", "at_least", 1], False), (["X-Neg", "at_most", -1.5], True), (["X-None", "at_least", 0], False),
+    (["X-None", "equals", ""], False),
+]
+BASIC = [["ann", "s3cret"], ["é", "p:w d"], ["", ""]]
 EXTRACTS = [{"json": ["id"]}, {"json": ["name"]}, {"json": ["ok"]}, {"json": ["n"]}, {"json": ["list"]},
             {"json": ["list", 1, "k"]}, {"json": ["missing"]}, {"header": "location"}, {"header": "X-Many"},
             {"header": "X-None"}, {"regex": "csrf=([a-z0-9-]+)"}, {"regex": "lamp"}, {"regex": "(z)?lamp"},
@@ -185,13 +196,15 @@ out = {
                   for s in cases["extracts"]],
     "rows": [[cl.draw_value({"rows": [0, 1, 2], "order": "sequential"}, user, n) for n in range(4)]
              for user in (1, 2)],
+    "header_checks": [cl.header_check(headers, *c) for c in cases["header_checks"]],
+    "basic": [cl.basic_auth_header(u, p) for u, p in cases["basic"]],
 }
 out["urls"] = [cl.build_path(f, [("q", f)]) for f in out["filled"]]
 print(json.dumps(out))
 """
 
 _K6_PROBE = """
-import { buildUrl, drawValue, extractValue, fill, fillJson, step } from './crossload.js';
+import { basicAuthHeader, buildUrl, drawValue, extractValue, fill, fillJson, headerCheck, step } from './crossload.js';
 const CASES = JSON.parse(open('./cases.json'));
 export const options = { iterations: 1, vus: 1 };
 export default function () {
@@ -215,6 +228,8 @@ export default function () {
     extracted: extracted,
     rows: [1, 2].map(function (u) { return [0, 1, 2, 3].map(function (n) {
       return drawValue({ rows: [0, 1, 2], order: 'sequential' }, u, n); }); }),
+    header_checks: CASES.header_checks.map(function (c) { return headerCheck(res, c[0], c[1], c[2]); }),
+    basic: CASES.basic.map(function (c) { return basicAuthHeader(c[0], c[1]); }),
   }));
 }
 """
@@ -228,7 +243,7 @@ def test_support_modules_fill_extract_and_draw_like_the_reference(tmp_path_facto
     doc = {"whole": "{{ n }}", "float": "{{ f }}", "flag": "{{ t }}", "col": "{{ b.c }}",
            "mixed": "n={{ n }} ${A}", "list": ["{{ a }}", 1.5, None, {"k": "{{a}}"}], "__proto__": "{{ n }}"}
     cases = {"texts": texts, "values": VALUES, "doc": doc, "numbers": NUMBERS, "response": RESPONSE,
-             "extracts": EXTRACTS}
+             "extracts": EXTRACTS, "header_checks": [c for c, _ in HEADER_CHECKS], "basic": BASIC}
     want = _reference(texts)
     want_json = {"whole": 12, "float": 1e-7, "flag": True, "col": "C&D", "mixed": "n=12 alpha",
                  "list": ["x y/é", 1.5, None, {"k": "x y/é"}], "__proto__": 12}
@@ -257,6 +272,8 @@ def test_support_modules_fill_extract_and_draw_like_the_reference(tmp_path_facto
         assert got["numbers"] == want["numbers"], tool
         assert got["extracted"] == want_extracted, tool
         assert got["rows"] == [[0, 1, 2, 0], [1, 2, 0, 1]], tool
+        assert got["header_checks"] == [verdict for _, verdict in HEADER_CHECKS], tool
+        assert got["basic"] == ["Basic " + base64.b64encode(f"{u}:{p}".encode()).decode() for u, p in BASIC], tool
 
 
 # --- rendering --------------------------------------------------------------------------------------------

@@ -85,6 +85,13 @@ CASES: list[tuple[str, int, str, str]] = [
     ("threshold_infinite.yaml", 8, "thresholds[0]", "'inf' is not a duration"),
     ("threshold_unknown_request.yaml", 8, "thresholds[0].request", "no request is named 'checkout'"),
     ("request_form_inside_request.yaml", 8, "requests[0].thresholds[0]", '{request: NAME, check: "..."}'),
+    # auth and header checks
+    ("auth_and_authorization_header.yaml", 10, "requests[0].auth", "give either auth or an Authorization header"),
+    ("auth_basic_without_password.yaml", 9, "requests[0].auth.basic.password", "basic takes user and password"),
+    ("header_check_unknown_condition.yaml", 9, "requests[0].checks.headers.X-Total-Count.at_lest",
+     "unknown key (did you mean 'at_least'?)"),
+    ("header_check_not_a_number.yaml", 9, "requests[0].checks.headers.X-Total-Count.at_least",
+     "expected a number, got text ('many')"),
     # journeys
     ("journey_unknown_key.yaml", 6, "journeys[0].stpes", "unknown key (did you mean 'steps'?)"),
     ("journey_step_weight.yaml", 9, "journeys[0].steps[0].weight", "a step has no weight"),

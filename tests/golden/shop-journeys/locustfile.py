@@ -128,6 +128,9 @@ LIST_ITEMS = Step(
         'Accept': 'application/json',
         'X-Shopper': '{{ shopper.username }}',
     },
+    header_checks={
+        'header X-Total-Count >= 100': ['X-Total-Count', 'at_least', 100],
+    },
 )
 
 SEARCH_COLOUR = Step(

@@ -4,7 +4,7 @@
 import http from 'k6/http';
 import { check, group, sleep } from 'k6';
 import { SharedArray } from 'k6/data';
-import { countFailedCheck, draw, extract, fill, hasJsonPath, step } from './crossload.js';
+import { countFailedCheck, draw, extract, fill, hasJsonPath, headerCheck, step } from './crossload.js';
 
 export const options = {
   scenarios: {
@@ -192,7 +192,7 @@ const setupDone = {};
 function signIn() {
   const req = fill(steps.signIn, vars);
   const res = http.post(req.url, req.body, req.params);
-let ok = check(res, {
+  let ok = check(res, {
     'status is 200': (r) => r.status === 200,
   });
   if (ok) {
@@ -211,7 +211,7 @@ let ok = check(res, {
 function createItem() {
   const req = fill(steps.createItem, vars);
   const res = http.post(req.url, req.body, req.params);
-let ok = check(res, {
+  let ok = check(res, {
     'status is 201': (r) => r.status === 201,
   });
   if (ok) {
@@ -232,7 +232,7 @@ let ok = check(res, {
 function readItem() {
   const req = fill(steps.readItem, vars);
   const res = http.get(req.url, req.params);
-let ok = check(res, {
+  let ok = check(res, {
     'status is 200': (r) => r.status === 200,
   });
   if (ok) {
@@ -252,7 +252,7 @@ let ok = check(res, {
 function readItemByLocation() {
   const req = fill(steps.readItemByLocation, vars);
   const res = http.get(req.url, req.params);
-const ok = check(res, {
+  const ok = check(res, {
     'status is 200': (r) => r.status === 200,
   });
   return ok;
@@ -262,9 +262,18 @@ const ok = check(res, {
 function listItems() {
   const req = fill(steps.listItems, vars);
   const res = http.get(req.url, req.params);
-const ok = check(res, {
+  let ok = check(res, {
     'status is 2xx or 3xx': (r) => r.status >= 200 && r.status < 400,
   });
+  if (ok) {
+    const bodyChecks = {
+      'header X-Total-Count >= 100': (r) => headerCheck(r, 'X-Total-Count', 'at_least', 100),
+    };
+    ok = check(res, bodyChecks);
+    if (!ok) {
+      countFailedCheck(res, req, bodyChecks);
+    }
+  }
   return ok;
 }
 
@@ -272,7 +281,7 @@ const ok = check(res, {
 function searchColour() {
   const req = fill(steps.searchColour, vars);
   const res = http.get(req.url, req.params);
-let ok = check(res, {
+  let ok = check(res, {
     'status is 2xx or 3xx': (r) => r.status >= 200 && r.status < 400,
   });
   if (ok) {
@@ -322,7 +331,7 @@ function buy() {
 function browsePage() {
   const req = fill(steps.browsePage, vars);
   const res = http.get(req.url, req.params);
-let ok = check(res, {
+  let ok = check(res, {
     'status is 2xx or 3xx': (r) => r.status >= 200 && r.status < 400,
   });
   if (ok) {
@@ -342,7 +351,7 @@ let ok = check(res, {
 function browsedProduct() {
   const req = fill(steps.browsedProduct, vars);
   const res = http.get(req.url, req.params);
-let ok = check(res, {
+  let ok = check(res, {
     'status is 2xx or 3xx': (r) => r.status >= 200 && r.status < 400,
   });
   if (ok) {
