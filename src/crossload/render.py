@@ -621,6 +621,7 @@ def _common(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
         "profile": schedule.profile,
         "target": target,
         "timeout_s": scenario.defaults.timeout_s,
+        "verify_tls": scenario.defaults.verify_tls,
         "shared_think": _think_view(shared) if shared else None,
         "per_request_think": shared is None,
         "total_weight": sum(r.weight for r in scenario.requests) + sum(j.weight for j in scenario.journeys),

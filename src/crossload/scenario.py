@@ -228,6 +228,7 @@ class Defaults:
     timeout_s: float = 30.0
     think_time: ThinkTime = ThinkTime(0.0, 0.0)
     auth: Auth | None = None
+    verify_tls: bool = True  # tls: {verify: false} is the explicit opt-out of certificate checks
 
 
 @dataclass(frozen=True)
@@ -575,14 +576,26 @@ class _ScenarioReader:
         return url.rstrip("/")
 
     def defaults(self, node: yaml.Node, where: str) -> Defaults:
-        m = self.mapping(node, where, ("headers", "timeout", "think_time", "auth"))
+        m = self.mapping(node, where, ("headers", "timeout", "think_time", "auth", "tls"))
         headers: tuple[tuple[str, str], ...] = self.optional(m, "headers", where, self.headers, ())
         timeout_ms = self.optional(m, "timeout", where, lambda n, w: self.duration_ms(n, w, positive=True),
                                    30_000.0)
         think = self.optional(m, "think_time", where, self.think_time, ThinkTime(0.0, 0.0))
         auth = self.optional(m, "auth", where, self.auth, None)
         self.check_auth_header(auth, headers, m, where)
-        return Defaults(headers=headers, timeout_s=timeout_ms / 1000.0, think_time=think, auth=auth)
+        verify = self.optional(m, "tls", where, self.tls, True)
+        return Defaults(headers=headers, timeout_s=timeout_ms / 1000.0, think_time=think, auth=auth,
+                        verify_tls=verify)
+
+    def tls(self, node: yaml.Node, where: str) -> bool:
+        m = self.mapping(node, where, ("verify",))
+        if "verify" not in m:
+            raise self.error(node, _join(where, "verify"), "missing; write tls: {verify: false} to skip certificate "
+                                                           "checks")
+        v = self.value(m["verify"], _join(where, "verify"))
+        if not isinstance(v, bool):
+            raise self.error(m["verify"], _join(where, "verify"), f"expected true or false, got {_kind(v)}")
+        return v
 
     def auth(self, node: yaml.Node, where: str) -> Auth:
         m = self.mapping(node, where, ("basic", "bearer"))

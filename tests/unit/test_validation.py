@@ -92,6 +92,7 @@ CASES: list[tuple[str, int, str, str]] = [
      "unknown key (did you mean 'at_least'?)"),
     ("header_check_not_a_number.yaml", 9, "requests[0].checks.headers.X-Total-Count.at_least",
      "expected a number, got text ('many')"),
+    ("tls_verify_text.yaml", 6, "defaults.tls.verify", "expected true or false, got text ('off')"),
     # journeys
     ("journey_unknown_key.yaml", 6, "journeys[0].stpes", "unknown key (did you mean 'steps'?)"),
     ("journey_step_weight.yaml", 9, "journeys[0].steps[0].weight", "a step has no weight"),

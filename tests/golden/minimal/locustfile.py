@@ -23,6 +23,7 @@ class ScenarioUser(FastHttpUser):
     network_timeout = 30.0
     connection_timeout = 30.0
     max_redirects = 0
+    insecure = False  # check the target's TLS certificate, as k6 does
 
     @task(1)
     def health(self) -> None:

@@ -247,6 +247,7 @@ class ScenarioUser(FastHttpUser):
     network_timeout = 5.0
     connection_timeout = 5.0
     max_redirects = 0
+    insecure = False  # check the target's TLS certificate, as k6 does
     tasks = {BuyJourney: 3, BrowseJourney: 1}  # journeys and their weights
 
 
