@@ -271,6 +271,28 @@ def k8s_render(c, profile="smoke", scenario=None, target=None, out="rendered/k8s
                                spawn_rate=spawn_rate, tool=tool, workers=workers, parallelism=parallelism))
 
 
+@task(name="openapi", help={"spec": "an OpenAPI 3 description, JSON or YAML",
+                             "out": "scenario file to write (default: standard output)"})
+def import_openapi(c, spec, out=None):
+    """Write a scenario from an OpenAPI 3 description: one request per operation, grouped by tag, example values."""
+    from crossload.importers import import_file
+
+    _exit(import_file("openapi", spec, out))
+
+
+@task(name="har", help={"file": "a browser session saved as HAR (JSON)",
+                        "out": "scenario file to write (default: standard output)"})
+def import_har(c, file, out=None):
+    """Write a scenario from a recorded session: one journey, static assets left out, correlation, think times."""
+    from crossload.importers import import_file
+
+    _exit(import_file("har", file, out))
+
+
+imports = Collection("import")
+imports.add_task(import_openapi)
+imports.add_task(import_har)
+
 k8s = Collection("k8s")
 k8s.add_task(k8s_render)
 
@@ -281,6 +303,6 @@ stack.add_task(stack_status)
 stack.add_task(stack_logs)
 
 ns = Collection(smoke, load, stress, spike, endurance, validate, render, target, golden, dashboards, test, results,
-                stack, docker_tasks, k8s)
+                stack, docker_tasks, k8s, imports)
 ns.add_task(compare)
 ns.add_task(report)

@@ -151,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     dimg.add_argument("--offline", action="store_true", help="build stand-ins tagged like the official images")
     dcln = dsub.add_parser("clean", help="remove containers left by crashed runs (label crossload.run_id)")
     dcln.add_argument("--run", default=None, help="only this run id's containers")
+
+    imp = sub.add_parser("import", help="write a scenario from an OpenAPI 3 description or a recorded session (HAR)")
+    isub = imp.add_subparsers(dest="action", required=True, metavar="KIND", parser_class=_Parser)
+    for kind, what in (("openapi", "an OpenAPI 3 description (JSON or YAML): one request per operation, by tag"),
+                       ("har", "a browser session saved as HAR: one journey, with correlation and think times")):
+        ip = isub.add_parser(kind, help=what)
+        ip.add_argument("file", help="the file to import")
+        ip.add_argument("--out", "-o", default=None, help="scenario file to write (default: standard output)")
     return parser
 
 
@@ -190,6 +198,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.action == "status":
             return tasks_api.stack_status(args.profile)
         return tasks_api.stack_logs(args.service, args.tail, args.follow)
+    if args.command == "import":
+        from crossload.importers import import_file
+
+        return import_file(args.action, args.file, args.out)
     if args.command == "docker":
         return tasks_api.docker_images(args.offline) if args.action == "images" else tasks_api.docker_clean(args.run)
     return EXIT_INPUT
