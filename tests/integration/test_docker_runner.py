@@ -8,13 +8,15 @@ bridge network, so the containers use the host's, as on any Linux machine; the d
 
 from __future__ import annotations
 
+import datetime
+import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +24,27 @@ import pytest
 
 from crossload.errors import EXIT_PASS, EXIT_RUN_FAILED
 from crossload.paths import resource_dir
+from crossload.profiles import build_schedule
+from crossload.results import IntervalAggregate, RequestStats, UsersSample, read_aggregates
 from crossload.runners import docker as docker_runner
+from crossload.runners.base import RunOutcome, nonzero
+from crossload.scenario import load_scenario
+from crossload.target import DemoTarget
+from crossload.tools.base import LaunchSpec
 from crossload.versions import K6_IMAGE, K6_VERSION, LOCUST_IMAGE, LOCUST_VERSION
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cret-token-for-the-inspect-test"
+
+# The local distributed test's helpers (the demo target's received counts; the curve test's scenario and its
+# fitting of samples to the schedule), reused as they are.
+_spec = importlib.util.spec_from_file_location("distributed_test", Path(__file__).with_name("test_distributed.py"))
+assert _spec is not None and _spec.loader is not None
+distributed = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(distributed)
+curve = distributed.curve
 
 
 def crossload(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -127,28 +143,32 @@ def test_smoke_run_of_both_tools_in_containers(engine: Any, run_crossload, monke
     assert mounts[folder + "/locustfile.py"] is False and mounts[folder + "/crossload_recorder.py"] is False
 
 
-@pytest.mark.parametrize("tool", ["locust", "k6"])
+@pytest.mark.parametrize(("tool", "workers"), [("locust", 0), ("k6", 0), ("locust", 2), ("k6", 2)])
 def test_interrupt_stops_and_removes_the_containers_and_keeps_the_data(engine: Any, tmp_path: Path,
-                                                                       tool: str) -> None:
+                                                                       tool: str, workers: int) -> None:
     results = tmp_path / "results"
     env = dict(os.environ, CROSSLOAD_RESULTS_DIR=str(results), CROSSLOAD_DOTENV=str(tmp_path / "none"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crossload", "run", "smoke", "--runner", "docker", "--tool", tool, "--duration", "60s"],
+        [sys.executable, "-m", "crossload", "run", "smoke", "--runner", "docker", "--tool", tool, "--duration", "60s",
+         "--workers", str(workers)],
         cwd=resource_dir("."), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )
+    # Data from every load generator (each worker tags its lines) before the stop.
+    marks = [f'"worker":"{i}"' for i in range(1, workers + 1)] or ['"kind":"req"']
     try:
         deadline = time.monotonic() + 90
         store = None
         while time.monotonic() < deadline and proc.poll() is None:
             found = list(results.glob(f"*/{tool}/aggregates.jsonl")) if results.exists() else []
-            if found and '"kind":"req"' in found[0].read_text():
+            if found and all(mark in found[0].read_text() for mark in marks):
                 store = found[0]
                 break
             time.sleep(0.2)
         assert store is not None, "no data was collected live within 90 s"
         run_id = store.parent.parent.name
-        assert len(labeled(engine, run_id)) == 1  # the tool's container runs
+        # The tool's containers run: one, or a Locust master and its workers, or one k6 per worker.
+        assert len(labeled(engine, run_id)) == (workers + (1 if tool == "locust" else 0) if workers else 1)
         if tool == "locust":
             os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole foreground group
         else:
@@ -207,3 +227,119 @@ def test_docker_clean_removes_what_a_crashed_run_left(engine: Any) -> None:
         other.remove(force=True)
         with pytest.raises(Exception):  # noqa: B017 - gone already
             left.reload()
+
+
+def _when(stamp: str) -> datetime.datetime:
+    """A container's StartedAt/FinishedAt (RFC 3339 with up to nanoseconds) as a datetime."""
+    head, _, frac = stamp.rstrip("Z").partition(".")
+    return datetime.datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}")
+
+
+def test_two_workers_per_tool_in_containers_add_up_and_follow_the_profile(run_crossload,  # type: ignore[no-untyped-def]
+                                                                          engine: Any, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario = tmp_path / "curve.yaml"
+    scenario.write_text(curve.SCENARIO, encoding="utf-8")
+    target = DemoTarget(host="127.0.0.1", port=0).start()
+    received: dict[str, dict[str, int]] = {}  # what the target received while each tool ran
+    containers: list[dict[str, Any]] = []  # every container, stopped, just before its removal
+    running: dict[str, list[str]] = {}  # the run's containers the engine lists while each tool runs
+    run_id: list[str] = []
+    real_run = docker_runner.DockerRunner.run
+
+    def run(self: docker_runner.DockerRunner, specs: Sequence[LaunchSpec], env: dict[str, str],
+            on_tick: Callable[[], None], tick_s: float = 0.25,
+            failed: Callable[[int], bool] = nonzero) -> RunOutcome:
+        tool = specs[0].tool
+        run_id.append(self.context.run_id)
+        distributed._received(target.url, "DELETE")
+
+        def tick() -> None:
+            if tool not in running:
+                running[tool] = sorted(c.name for c in labeled(engine, self.context.run_id))
+            on_tick()
+
+        outcome = real_run(self, specs, env, tick, tick_s, failed)
+        received[tool] = distributed._received(target.url)
+        return outcome
+
+    def finished(self: Any, container: Any) -> None:
+        container.reload()
+        containers.append(container.attrs)
+
+    monkeypatch.setattr(docker_runner.DockerRunner, "run", run)
+    monkeypatch.setattr(docker_runner.ToolContainer, "finished", finished)
+    try:
+        result, printed = run_crossload("load", target=target.url, scenario=str(scenario), tool="both",
+                                        runner="docker", workers=2)
+    finally:
+        target.stop()
+    assert result.exit_code == EXIT_PASS, printed
+    assert "warning" not in printed, printed
+    assert labeled(engine, result.run_id) == []  # every container removed, check ones included
+    assert run_id and set(run_id) == {result.run_id}
+    manifest = json.loads((result.path / "manifest.json").read_text())
+    assert manifest["runner"] == "docker" and manifest["workers"] == 2
+
+    # The containers: a Locust master and two workers, two k6 instances; named, labeled, run together.
+    prefix = f"crossload-{result.run_id}-"
+    names = {"locust": [f"{prefix}locust-master", f"{prefix}locust-worker-1", f"{prefix}locust-worker-2"],
+             "k6": [f"{prefix}k6-worker-1", f"{prefix}k6-worker-2"]}
+    assert running == names, running
+    runs = {a["Name"].lstrip("/"): a for a in containers if a["Config"]["Labels"]["crossload.role"] != "check"}
+    assert sorted(runs) == sorted(names["locust"] + names["k6"])
+    for name, attrs in runs.items():
+        labels = attrs["Config"]["Labels"]
+        tool, role = name[len(prefix):].split("-")[:2]
+        assert labels["crossload.run_id"] == result.run_id and labels["crossload.tool"] == tool
+        assert labels["crossload.role"] == role and attrs["HostConfig"]["NetworkMode"] == "host"
+        assert labels.get("crossload.worker") == (name[-1] if role == "worker" else None), labels
+        assert attrs["State"]["ExitCode"] == 0, name
+        log = result.path / tool / (f"{tool}.log" if role == "master" else f"{tool}-worker-{name[-1]}.log")
+        assert log.exists(), log
+    for tool, group in names.items():
+        spans = [(_when(runs[n]["State"]["StartedAt"]), _when(runs[n]["State"]["FinishedAt"])) for n in group]
+        assert max(start for start, _ in spans) < min(end for _, end in spans), (tool, spans)  # all at once
+    locust_env = {n: dict(item.split("=", 1) for item in runs[n]["Config"]["Env"]) for n in names["locust"]}
+    assert locust_env[names["locust"][0]]["CROSSLOAD_LOCUST_OUT"] == ""
+    for i in (1, 2):
+        assert locust_env[names["locust"][i]]["CROSSLOAD_LOCUST_OUT"] == \
+            str((result.path / "locust" / f"intervals-{i}.jsonl").resolve())
+
+    schedule = build_schedule("load", load_scenario(scenario))
+    for tool in ("locust", "k6"):
+        # Counts: the store, the tool's own totals and the target's count are one number.
+        outcome = manifest["outcomes"][tool]
+        overall = result.summary.tools[tool].overall
+        server = sum(received[tool].values())
+        assert overall.count == outcome["tool_reported_requests"] == outcome["collected_requests"] == server > 0
+        assert overall.failures == 0, overall.errors
+
+        items = list(read_aggregates(result.path / tool / "aggregates.jsonl", tool))
+        requests = [i for i in items if isinstance(i, IntervalAggregate)]
+        users = [i for i in items if isinstance(i, UsersSample)]
+        per_worker: dict[str, int] = {}
+        for a in requests:
+            per_worker[a.worker] = per_worker.get(a.worker, 0) + a.count
+        assert sorted(per_worker) == ["1", "2"] and all(per_worker.values()), (tool, per_worker)
+        assert sum(per_worker.values()) == server
+        assert {u.source for u in users} == {"1", "2"}, tool
+
+        merged = RequestStats()
+        for a in requests:
+            merged.merge(a)
+        expected = merged.success_latency()
+        assert (overall.p50_ms, overall.p95_ms, overall.p99_ms) == (expected.p50_ms, expected.p95_ms,
+                                                                     expected.p99_ms), tool
+
+        # The users of a second, summed over the workers, follow the profile within one tick.
+        by_second: dict[int, dict[str, int]] = {}
+        for u in users:
+            by_second.setdefault(u.t, {})[u.source] = u.users
+        summed = [UsersSample(tool, t, sum(v.values())) for t, v in sorted(by_second.items()) if len(v) == 2]
+        _t0, points = curve._fit(summed, schedule)
+        assert len(points) >= 6, (tool, summed)
+        for r, n in points:
+            lo, hi = curve._window(schedule, r)
+            assert lo <= n <= hi, f"{tool}: {n} users at {r:.1f}s, schedule allows {lo}..{hi}"
+        assert any(n == schedule.peak_users for _r, n in points), (tool, points)

@@ -10,12 +10,17 @@ pinned, overridable) running ``spec.argv[1:]`` (the image's entrypoint is the to
 - only ``spec.env`` (crossload's own variables the tool needs) and the variables the scenario references enter
   the container, as environment variables: never the host's whole environment, never a value in the command
   line or the labels;
-- labels ``crossload.run_id``, ``crossload.tool``, ``crossload.role``; name ``crossload-<run-id>-<label>``;
+- labels ``crossload.run_id``, ``crossload.tool``, ``crossload.role`` (and ``crossload.worker``, 1 … N, on the
+  workers of a distributed run); name ``crossload-<run-id>-<label>`` (``…-locust-master``, ``…-k6-worker-2``);
 - network: the host's on Linux (a target on 127.0.0.1 works as is); on Docker Desktop the default network,
   with localhost targets rewritten to host.docker.internal (``target_url``); ``--docker-network NAME`` joins a
   user network (a compose target, by service name);
 - the container's output is streamed into ``spec.log`` while it runs; the collector reads ``spec.raw_output``
   from the mounted folder exactly as for a local process.
+
+A distributed run (``--workers N``) is a container per spec, started in order: a Locust master, then its
+workers, which reach it on 127.0.0.1 (the host's network; on any other network they join the master's network
+namespace, so the same address still reaches it); or N k6 containers, one execution segment each.
 
 Stopping is the local runner's: SIGINT once (both tools write their final report on it), then SIGTERM, then
 SIGKILL. SIGTERM to crossload during a run counts as Ctrl-C. Every container is removed at the end, after its
@@ -45,6 +50,7 @@ from crossload.versions import tool_image
 LABEL_RUN = "crossload.run_id"
 LABEL_TOOL = "crossload.tool"
 LABEL_ROLE = "crossload.role"
+LABEL_WORKER = "crossload.worker"
 DESKTOP_HOST = "host.docker.internal"
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 STOP_STEPS = ((signal.SIGINT, 10.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
@@ -134,7 +140,8 @@ class ToolContainer:
     always (the log saved, the container removed)."""
 
     def __init__(self, client: Any, image: str, spec: LaunchSpec, env: dict[str, str],
-                 mounts: list[dict[str, Any]], context: RunnerContext, network: dict[str, Any]) -> None:
+                 mounts: list[dict[str, Any]], context: RunnerContext, network: dict[str, Any],
+                 labels: dict[str, str] | None = None) -> None:
         # Imported by name: the repository's docker/ folder must never pass for the SDK (see crossload.stack).
         mount = importlib.import_module("docker.types").Mount
         self.spec = spec
@@ -145,7 +152,7 @@ class ToolContainer:
         try:
             self.container = client.containers.create(
                 image, command=list(spec.argv[1:]), name=container_name(context.run_id, spec.label),
-                labels={LABEL_RUN: context.run_id, LABEL_TOOL: spec.tool, LABEL_ROLE: spec.role},
+                labels={LABEL_RUN: context.run_id, LABEL_TOOL: spec.tool, LABEL_ROLE: spec.role, **(labels or {})},
                 environment=env, working_dir=str(spec.cwd.resolve()), user=f"{os.getuid()}:{os.getgid()}",
                 mounts=[mount(**m) for m in mounts], detach=True, stdin_open=False, tty=False, **network)
         except Exception as e:
@@ -353,10 +360,10 @@ class DockerRunner:
         with SigtermAsInterrupt(), self.engine() as client:
             try:
                 mounts = _mounts(specs, self.context.run_dir)
-                for spec in specs:
+                for spec, labels in zip(specs, group_labels(specs), strict=True):
                     boxes.append(ToolContainer(client, self.image(spec.tool, env), spec,
                                                container_env(spec.env, env, self.context.env_names), mounts,
-                                               self.context, network))
+                                               self.context, _joined(network, spec, boxes), labels))
                 while [b for b in boxes if b.poll() is None]:  # every container polled, each time
                     time.sleep(tick_s)
                     try:
@@ -397,6 +404,29 @@ PREFLIGHT = {
 }
 
 
+def group_labels(specs: Sequence[LaunchSpec]) -> list[dict[str, str]]:
+    """The labels beyond run, tool and role of each spec of a group: ``crossload.worker`` ``"1"`` … ``"N"`` on
+    the workers, numbered as ``worker_sources`` tags their data."""
+    labels: list[dict[str, str]] = []
+    workers = 0
+    for spec in specs:
+        if spec.role == "worker":
+            workers += 1
+            labels.append({LABEL_WORKER: str(workers)})
+        else:
+            labels.append({})
+    return labels
+
+
+def _joined(network: dict[str, Any], spec: LaunchSpec, started: list[ToolContainer]) -> dict[str, Any]:
+    """A worker's network: the host's as for every container; on any other network the network namespace of
+    its group's master (started before it), where the master's 127.0.0.1 is the worker's too."""
+    master = next((b for b in started if b.spec.role == "master"), None)
+    if spec.role != "worker" or master is None or network.get("network_mode") == "host":
+        return network
+    return {"network_mode": f"container:{master.container.id}"}
+
+
 def _stop_all(boxes: list[ToolContainer]) -> None:
     """SIGINT to every one still running at once, then wait for each (escalating per container)."""
     for b in boxes:
@@ -434,5 +464,6 @@ def clean(client: Any, run_id: str | None = None) -> Iterator[str]:
         yield str(container.name)
 
 
-__all__ = ["LABEL_ROLE", "LABEL_RUN", "LABEL_TOOL", "DockerRunner", "RunnerContext", "ToolContainer", "clean",
-           "container_env", "container_name", "desktop_url", "engine_client", "images_hint", "leftovers"]
+__all__ = ["LABEL_ROLE", "LABEL_RUN", "LABEL_TOOL", "LABEL_WORKER", "DockerRunner", "RunnerContext",
+           "ToolContainer", "clean", "container_env", "container_name", "desktop_url", "engine_client",
+           "group_labels", "images_hint", "leftovers"]
