@@ -6,11 +6,13 @@
 //
 // - prepare(): a request resolved (${VAR}), URL-encoded and serialized once per VU, in the init context;
 // - hasJsonPath(), lacksJsonPath(), jsonPathEquals(): the JSON-path checks used in check() callbacks;
-// - countFailedCheck(): crossload's record of a failed body check (see docs/schema.md).
+// - countFailedCheck(): crossload's record of a failed body check (see docs/schema.md);
+// - wsStep(), wsSession(): a WebSocket step of a journey (k6/ws), mirroring locust/crossload_ws.py.
 
 import http from 'k6/http';
-import { b64encode } from 'k6/encoding';
-import { Counter } from 'k6/metrics';
+import ws from 'k6/ws';
+import { b64decode, b64encode } from 'k6/encoding';
+import { Counter, Trend } from 'k6/metrics';
 
 // One sample per request whose status was acceptable but whose body checks failed: k6's http_req_failed
 // only knows about status codes and transport errors, crossload's "failure" also covers body checks.
@@ -523,4 +525,210 @@ export function draw(values, sources, names) {
     draws[name] = n + 1;
     values[name] = drawValue(spec, __VU, n);
   }
+}
+
+// --- WebSocket steps --------------------------------------------------------------------------------------
+//
+// k6/ws's ws.connect() blocks until the connection is closed: the journey goes on after the session, in
+// order. k6 itself measures the handshake (ws_connecting, tagged with the step's name and the status) and
+// counts the messages sent and received (ws_msgs_sent, ws_msgs_received); crossload adds the expects' round
+// trips and a handshake that got no response at all.
+
+// One sample per expect: the time from the last send of the session (or from the expect itself, before any
+// send) to the matching message; tags: name (the expect's), method, and cause when it failed.
+const wsExpect = new Trend('crossload_ws', true);
+// One sample per handshake that got no HTTP response (value: ms until it failed; tags: name, method, cause).
+const wsConnectFailed = new Counter('crossload_ws_connect_failed');
+
+export const WS_METHOD = 'WS';
+export const WS_CLOSED = 'ws closed';
+
+// The cause of a failed handshake without a status, in crossload.causes' words.
+export function wsCause(error) {
+  const text = String(error || '').toLowerCase();
+  if (text.indexOf('connection refused') >= 0) {
+    return 'connection refused';
+  }
+  if (text.indexOf('timeout') >= 0 || text.indexOf('deadline exceeded') >= 0) {
+    return 'timeout';
+  }
+  if (text.indexOf('no such host') >= 0 || text.indexOf('lookup ') >= 0) {
+    return 'DNS error';
+  }
+  if (text.indexOf('tls') >= 0 || text.indexOf('x509') >= 0 || text.indexOf('certificate') >= 0) {
+    return 'TLS error';
+  }
+  if (text.indexOf('reset') >= 0 || text.indexOf('broken pipe') >= 0) {
+    return 'connection reset';
+  }
+  return 'connection error';
+}
+
+// A WebSocket step, prepared once per VU in the init context: { name, url, headers, basicAuth,
+// subprotocols, actions } as the scenario gives them (actions: {send: {text|json|binary}}, {expect: {...}},
+// {hold: ms}).
+export function wsStep(defaults, spec) {
+  const headers = {};
+  for (const key of Object.keys(spec.headers || {})) {
+    headers[key] = new Text(spec.headers[key]);
+  }
+  const actions = spec.actions.map(function (a) {
+    if (a.send === undefined) {
+      return a;
+    }
+    if (a.send.json !== undefined) {
+      return { send: 'json', value: texts(a.send.json) };
+    }
+    if (a.send.text !== undefined) {
+      return { send: 'text', value: new Text(a.send.text) };
+    }
+    return { send: 'binary', value: b64decode(a.send.binary) };
+  });
+  return {
+    name: spec.name,
+    base: resolve(defaults.baseUrl).replace(/\/+$/, '').replace(/^http/, 'ws'),
+    url: new Text(spec.url),
+    headers: headers,
+    basicAuth: spec.basicAuth === undefined ? undefined : [new Text(spec.basicAuth[0]), new Text(spec.basicAuth[1])],
+    subprotocols: spec.subprotocols || [],
+    actions: actions,
+  };
+}
+
+// Does a received message (text; undefined for a binary one) satisfy an expect: a value at a JSON path
+// (equal to `equals` when given), a regular expression, or nothing (any message)?
+export function messageMatches(expect, text) {
+  if (expect.json !== undefined) {
+    if (text === undefined) {
+      return false;
+    }
+    let doc;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      return false;
+    }
+    const hit = lookup(doc, expect.json);
+    return hit.found && (!Object.prototype.hasOwnProperty.call(expect, 'equals') || deepEqual(hit.value, expect.equals));
+  }
+  if (expect.regex !== undefined) {
+    return text !== undefined && new RegExp(expect.regex).test(text);
+  }
+  return true;
+}
+
+// Run a WebSocket step with the VU's values: true when the handshake and every expect succeeded (the values
+// the expects extracted are then in `values`). A failed expect ends the session.
+export function wsSession(s, values) {
+  const path = encode(s.url.fill(values), PATH_SAFE, true);
+  const url = /^wss?:\/\//.test(path) ? path : s.base + path;
+  const headers = {};
+  for (const key of Object.keys(s.headers)) {
+    headers[key] = s.headers[key].fill(values);
+  }
+  if (s.basicAuth !== undefined) {
+    headers.Authorization = basicAuthHeader(s.basicAuth[0].fill(values), s.basicAuth[1].fill(values));
+  }
+  if (s.subprotocols.length) {
+    headers['Sec-WebSocket-Protocol'] = s.subprotocols.join(', ');
+  }
+  const tags = { name: s.name, method: WS_METHOD };
+  let ok = true;
+  const started = Date.now();
+  const res = ws.connect(url, { headers: headers, tags: { name: s.name } }, function (socket) {
+    let index = 0;
+    let lastSend = null;
+    let waiting = null; // the expect under way: { expect, since, id }
+    let serial = 0;
+    let over = false; // closing or closed: no more actions
+
+    function record(expect, took, cause) {
+      wsExpect.add(took, cause === undefined ? { name: expect.name, method: WS_METHOD }
+        : { name: expect.name, method: WS_METHOD, cause: cause });
+      if (cause !== undefined) {
+        ok = false;
+      }
+    }
+    function end() {
+      waiting = null;
+      if (!over) {
+        over = true;
+        socket.close();
+      }
+    }
+    function next() {
+      while (!over && index < s.actions.length) {
+        const a = s.actions[index++];
+        if (a.send !== undefined) {
+          if (a.send === 'binary') {
+            socket.sendBinary(a.value);
+          } else {
+            socket.send(a.send === 'json' ? JSON.stringify(filled(a.value, values)) : a.value.fill(values));
+          }
+          lastSend = Date.now();
+        } else if (a.expect !== undefined) {
+          const id = ++serial;
+          waiting = { expect: a.expect, since: lastSend === null ? Date.now() : lastSend, id: id };
+          socket.setTimeout(function () {
+            if (waiting !== null && waiting.id === id) {
+              record(a.expect, Date.now() - waiting.since, 'timeout');
+              end();
+            }
+          }, a.expect.timeout);
+          return;
+        } else {
+          socket.setTimeout(next, a.hold);
+          return;
+        }
+      }
+      end();
+    }
+    function received(text) {
+      if (waiting === null || !messageMatches(waiting.expect, text)) {
+        return;
+      }
+      const e = waiting.expect;
+      const took = Date.now() - waiting.since;
+      waiting = null;
+      const found = {};
+      for (const x of e.extract || []) { // [label, variable, {json: steps} | {regex: pattern}]
+        const value = text === undefined ? undefined : extractValue({ body: text }, x[2]);
+        if (value === undefined) {
+          record(e, took, 'check failed: ' + x[0]);
+          end();
+          return;
+        }
+        found[x[1]] = value;
+      }
+      Object.assign(values, found);
+      record(e, took);
+      next();
+    }
+    socket.on('open', next);
+    socket.on('message', function (text) { received(text); });
+    socket.on('binaryMessage', function () { received(undefined); });
+    socket.on('close', function () {
+      // The server closed first: the expect under way, or the next one, fails; a hold just ends.
+      const wasOver = over;
+      over = true;
+      if (waiting !== null) {
+        record(waiting.expect, Date.now() - waiting.since, WS_CLOSED);
+        waiting = null;
+      } else if (!wasOver) {
+        for (let i = index; i < s.actions.length; i++) {
+          if (s.actions[i].expect !== undefined) {
+            record(s.actions[i].expect, 0, WS_CLOSED);
+            break;
+          }
+        }
+      }
+    });
+  });
+  if (res === undefined || res === null || res.status !== 101) {
+    if (res === undefined || res === null || !res.status) {
+      wsConnectFailed.add(Date.now() - started, Object.assign({ cause: wsCause(res && res.error) }, tags));
+    }
+    return false;
+  }
+  return ok;
 }

@@ -36,6 +36,7 @@ from locust import events
 
 HTTP_STATUS_PREFIX = "HTTP "
 CHECK_PREFIX = "check failed: "
+WS_CLOSED = "ws closed"  # the server closed a WebSocket before the message an expect waited for
 
 
 def bucket_us(us: int) -> int:
@@ -73,7 +74,8 @@ def _transport_cause(exc: BaseException) -> str | None:
 def failure_cause(exception: BaseException, status_code: int) -> str:
     """The cause of a failed request, in crossload.causes' words."""
     text = str(exception)
-    if text.startswith(CHECK_PREFIX) or (text.startswith(HTTP_STATUS_PREFIX) and text[5:].isdigit()):
+    if text.startswith(CHECK_PREFIX) or (text.startswith(HTTP_STATUS_PREFIX) and text[5:].isdigit()) \
+            or text == WS_CLOSED:
         return text  # written by crossload_locust's checks
     cause = _transport_cause(exception)
     if cause is not None:

@@ -9,7 +9,9 @@ A cause is one of
     TLS error                   the TLS handshake or certificate check failed
     DNS error                   the host name did not resolve
     connection error            any other transport failure
-    check failed: <label>       the status was acceptable but a body check failed (label: see checks)
+    check failed: <label>       the status was acceptable but a body check failed (label: see checks), or a
+                                value a WebSocket expect extracts was not in the matching message
+    ws closed                   the server closed a WebSocket before the message an expect waited for
     exception: <Type>           the tool raised inside its request path (e.g. a header it cannot encode)
 
 Causes are tags and table rows: they never hold raw URLs, ids or free error texts. The Locust recorder
@@ -26,6 +28,7 @@ TLS_ERROR = "TLS error"
 DNS_ERROR = "DNS error"
 CONNECTION_ERROR = "connection error"
 CHECK_PREFIX = "check failed: "
+WS_CLOSED = "ws closed"
 EXCEPTION_PREFIX = "exception: "
 
 # Causes that mean the target did not answer at all (no HTTP response).
@@ -68,6 +71,7 @@ __all__ = [
     "EXCEPTION_PREFIX",
     "TIMEOUT",
     "TLS_ERROR",
+    "WS_CLOSED",
     "http_status",
     "is_transport",
     "k6_error_code",

@@ -42,13 +42,16 @@ from crossload.scenario import (
     Request,
     Scenario,
     Threshold,
+    WsExpect,
+    WsHold,
+    WsSend,
 )
 from crossload.units import format_duration_ms
 from crossload.wire import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE
 
 LOCUST_TEMPLATE = "locustfile.py.jinja"
 K6_TEMPLATE = "script.js.jinja"
-LOCUST_SUPPORT = ("crossload_locust.py", "crossload_recorder.py")
+LOCUST_SUPPORT = ("crossload_locust.py", "crossload_recorder.py", "crossload_ws.py")
 K6_SUPPORT = "crossload.js"
 
 # k6 systemTags: `check` makes k6's end-of-test summary list the checks by name; error_code says why a
@@ -266,6 +269,8 @@ JS_FILE_NAMES = frozenset((
     "bodyChecks",
     # journeys
     "group", "SharedArray", "data", "steps", "vars", "setupDone", "step", "fill", "draw", "extract", "ok",
+    # WebSocket steps
+    "wsStep", "wsSession",
 ))
 JS_RESERVED = JS_KEYWORDS | JS_GLOBALS | JS_FILE_NAMES
 
@@ -508,13 +513,17 @@ class K6Thresholds:
     left_out: tuple[str, ...]
 
 
-def k6_thresholds(thresholds: Iterable[Threshold]) -> K6Thresholds:
-    """The scenario's thresholds as k6 ``options.thresholds``: metric (with tag filter) -> expressions."""
+def k6_thresholds(thresholds: Iterable[Threshold], ws_names: frozenset[str] = frozenset()) -> K6Thresholds:
+    """The scenario's thresholds as k6 ``options.thresholds``: metric (with tag filter) -> expressions.
+    ``ws_names``: the rows of WebSocket steps, which k6 does not measure as HTTP requests."""
     entries: dict[str, list[str | dict[str, object]]] = {}
     left_out: list[str] = []
     for t in thresholds:
         if t.metric in TARGET_METRICS:
             left_out.append(f"'{t.text}': the target's resources, judged by crossload only")
+            continue
+        if t.request is not None and t.request in ws_names:
+            left_out.append(f"'{t.text}' on {t.request!r}: a WebSocket step's row, judged by crossload only")
             continue
         if t.request is not None and not k6_tag_value_ok(t.request):
             left_out.append(f"'{t.text}' on request {t.request!r}: judged by crossload only (k6 cannot select a "
@@ -646,6 +655,7 @@ def _request_common(scenario: Scenario, r: Request) -> dict[str, Any]:
         "json": r.json_body,
         "body": r.raw_body,
         "summary": f"{r.method} {r.path}",
+        "ws": None,
     }
     return view
 
@@ -682,8 +692,36 @@ def _data_views(scenario: Scenario) -> list[dict[str, Any]]:
             for d in scenario.data]
 
 
+def ws_view(scenario: Scenario, r: Request) -> dict[str, Any] | None:
+    """A WebSocket step as both support modules read it (the same literal in both tools): url,
+    subprotocols, and actions ({send: {text|json|binary: ...}}, {expect: {...}}, {hold: ms})."""
+    if r.ws is None:
+        return None
+    actions: list[dict[str, Any]] = []
+    for a in r.ws.actions:
+        if isinstance(a, WsSend):
+            actions.append({"send": {a.kind: a.value}})
+        elif isinstance(a, WsHold):
+            actions.append({"hold": round(a.duration_s * 1000)})
+        elif isinstance(a, WsExpect):
+            e: dict[str, Any] = {"name": a.name, "timeout": round(a.timeout_s * 1000)}
+            if a.json_steps is not None:
+                e["json"] = list(a.json_steps)
+                if a.has_equals:
+                    e["equals"] = a.equals
+            if a.regex is not None:
+                e["regex"] = a.regex
+            if a.extract:
+                labels = _unique_labels([CheckCode(extraction_label(x), "") for x in a.extract])
+                e["extract"] = [[c.label, x.var, extraction_spec(x)] for c, x in zip(labels, a.extract, strict=True)]
+            actions.append({"expect": e})
+    return {"url": r.path, "subprotocols": list(r.ws.subprotocols), "actions": actions,
+            "timeout": scenario.defaults.timeout_s}
+
+
 def _step_view(scenario: Scenario, r: Request, ident: str, where: str) -> dict[str, Any]:
     view = _request_common(scenario, r)
+    view["ws"] = ws_view(scenario, r)
     checks, extracts = step_checks(r)
     user_checks = checks[: len(checks) - len(extracts)]
     view.update(ident=ident, where=where, body_checks=checks, extracts=extracts,
@@ -746,6 +784,9 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
         cumulative += j["weight"]
         j.update(ident=ident, upper_bound=cumulative)
         for st in [*j["setup"], *(s for item in j["items"] for s in item["steps"])]:
+            if st["ws"] is not None:
+                helpers.update(("wsStep", "wsSession"))
+                continue
             st["call"] = _K6_CALLS[st["method"]]
             if st["body_checks"]:
                 helpers.add("countFailedCheck")
@@ -771,7 +812,8 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
         stages=[{"duration": _duration_text(round(s.duration_s * 1000)), "target": s.users} for s in schedule.stages],
         graceful_stop=f"{scenario.drain_s}s",  # what Locust's --stop-timeout waits, too
         timeout=None if timeout_ms == K6_DEFAULT_TIMEOUT_MS else _duration_text(timeout_ms),
-        thresholds=k6_thresholds(scenario.all_thresholds),
+        thresholds=k6_thresholds(scenario.all_thresholds, frozenset(
+            n for r in scenario.all_requests if r.ws is not None for n in r.result_names)),
         system_tags=list(K6_SYSTEM_TAGS),
     )
     return view
@@ -811,8 +853,11 @@ def locust_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dic
         for item in j["items"]:
             if item["group"] is not None:
                 item["docstring"] = py_docstring(f"Group '{item['group']}': {item['summary']}.")
+    steps = [s for j in journeys for s in [*j["setup"], *(x for i in j["items"] for x in i["steps"])]]
     if journeys:
-        helpers.update(("Journey", "Step"))
+        helpers.update(("Journey",))
+        if any(s["ws"] is None for s in steps):
+            helpers.add("Step")
         if not requests:
             helpers.discard("Request")
     shared = view["shared_think"]
@@ -829,6 +874,7 @@ def locust_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dic
         helpers=sorted(helpers, key=lambda h: (not h[0].isupper(), h)),
         wait_function=wait_function,
         wait_call=wait_call,
+        uses_ws=any(s["ws"] is not None for s in steps),
         uses_sleep=(view["per_request_think"] and any(req["think"] for req in requests)) or any(
             s["think"] for j in journeys for s in [*j["setup"], *(x for i in j["items"] for x in i["steps"])]),
         stages=[[s.duration_s, s.users] for s in schedule.stages],

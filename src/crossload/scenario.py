@@ -4,14 +4,15 @@ Validation reads the YAML node tree rather than plain Python values so that ever
 the line and the field path (``requests[2].checks.status``). Nothing is rendered or sent before a scenario
 has passed here. docs/scenario.md is the user's reference for every key below.
 
-Unknown keys are errors, so constructs added later (WebSocket steps, an arrival-rate load model) arrive as
-new optional keys without changing the meaning of any file valid today; ``journeys`` and ``data`` arrived that
-way (their own section below: ordered steps per user, values extracted from responses and drawn from data,
-``{{ name }}`` references that are only read inside journeys).
+Unknown keys are errors, so constructs added later (an arrival-rate load model) arrive as new optional keys
+without changing the meaning of any file valid today; ``journeys``, ``data`` and WebSocket steps (``ws``)
+arrived that way (their own section below: ordered steps per user, values extracted from responses, from
+WebSocket messages and drawn from data, ``{{ name }}`` references that are only read inside journeys).
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import difflib
 import io
@@ -55,6 +56,9 @@ TIMESTAMP_FORMATS = ("ms", "s", "iso")
 DATA_ORDERS = ("sequential", "random")
 DATA_PER = ("iteration", "user")
 EXTRACT_SOURCES = ("json", "header", "regex")
+WS_EXTRACT_SOURCES = ("json", "regex")  # a WebSocket message has no headers
+WS_SEND_KINDS = ("text", "json", "binary")
+WS_METHOD = "WS"  # the method of every result row of a WebSocket step
 HEADER_CHECK_OPS = ("exists", "equals", "at_least", "at_most")
 
 
@@ -159,6 +163,83 @@ class Request:
     extract: tuple[Extraction, ...] = ()
     where: str = ""  # the field path of the request in the file (requests[2], journeys[0].steps[1])
     auth: Auth | None = None
+    # A WebSocket step (method WS, path: the URL's path): its session; None for an HTTP request.
+    ws: WsSession | None = None
+
+    @property
+    def result_names(self) -> tuple[str, ...]:
+        """The names this request or step is reported under: its name, and a WebSocket step's other rows."""
+        return self.ws.result_names(self.name) if self.ws is not None else (self.name,)
+
+
+@dataclass(frozen=True)
+class WsSend:
+    """``send: {text: ...}``, ``{json: ...}`` or ``{binary: BASE64}``: one message to the server."""
+
+    kind: str  # one of WS_SEND_KINDS
+    value: JsonValue  # the text, the JSON value, or the binary message written in base64
+
+
+@dataclass(frozen=True)
+class WsExpect:
+    """``expect``: wait up to ``timeout_s`` for the next message that matches (a JSON path that exists or
+    equals a value, a regular expression, or any message when neither is given); messages that do not match
+    are skipped. Timed from the last send of the session (the round trip) or, before any send, from the
+    expect itself; reported as the request ``name``."""
+
+    name: str
+    timeout_s: float
+    json_steps: tuple[str | int, ...] | None = None
+    json_path: str = ""
+    has_equals: bool = False
+    equals: JsonValue = None
+    regex: str | None = None
+    extract: tuple[Extraction, ...] = ()
+
+
+@dataclass(frozen=True)
+class WsHold:
+    """``hold: 5s``: keep the connection open, counting the messages received."""
+
+    duration_s: float
+
+
+WsAction = WsSend | WsExpect | WsHold
+
+
+@dataclass(frozen=True)
+class WsSession:
+    """A WebSocket step: connect (URL, headers, subprotocols, auth), then its actions in order, then close.
+
+    Results: the handshake under the step's name, each expect under its name, and one row per message sent
+    and received (``<name> sent``, ``<name> received``, 0 ms each); method ``WS`` for all of them."""
+
+    subprotocols: tuple[str, ...]
+    actions: tuple[WsAction, ...]
+    absolute: bool = False  # the url is a full ws:// or wss:// URL rather than a path on the target
+
+    @property
+    def expects(self) -> tuple[WsExpect, ...]:
+        return tuple(a for a in self.actions if isinstance(a, WsExpect))
+
+    @property
+    def longest_s(self) -> float:
+        """The longest a session can last after its handshake: its holds and its expects' timeouts."""
+        return sum(a.duration_s if isinstance(a, WsHold) else a.timeout_s
+                   for a in self.actions if not isinstance(a, WsSend))
+
+    def result_names(self, name: str) -> tuple[str, ...]:
+        return (name, *(e.name for e in self.expects), sent_name(name), received_name(name))
+
+
+def sent_name(ws_name: str) -> str:
+    """The row that counts the messages a WebSocket step sent."""
+    return f"{ws_name} sent"
+
+
+def received_name(ws_name: str) -> str:
+    """The row that counts the messages a WebSocket step received."""
+    return f"{ws_name} received"
 
 
 @dataclass(frozen=True)
@@ -286,7 +367,9 @@ class Scenario:
         flight, so every request that reached the server is counted."""
         think = max([self.defaults.think_time.max_s]
                     + [r.think_time.max_s for r in self.all_requests if r.think_time])
-        return math.ceil(self.defaults.timeout_s + think + 1.0)
+        # A WebSocket step in progress: its handshake, holds and expects.
+        ws = max([r.ws.longest_s for r in self.all_requests if r.ws is not None], default=0.0)
+        return math.ceil(self.defaults.timeout_s + ws + think + 1.0)
 
     @staticmethod
     def default_drain_s() -> int:
@@ -328,18 +411,23 @@ class Scenario:
         for i, r in enumerate(self.all_requests):
             base = r.where or f"requests[{i}]"
             journey = i >= len(self.requests)
-            visit(r.path, f"{base}.path")
+            visit(r.path, f"{base}.ws.url" if r.ws is not None else f"{base}.path")
             for k, v in r.query:
                 visit(v, f"{base}.query.{k}")
             for k, v in r.headers:
-                visit(v, f"{base}.headers.{k}")
+                visit(v, f"{base}.ws.headers.{k}" if r.ws is not None else f"{base}.headers.{k}")
             if r.has_json_body:
                 visit(r.json_body, f"{base}.json")
             if r.raw_body is not None:
                 visit(r.raw_body, f"{base}.body")
             if r.auth is not None:
+                at = f"{base}.ws" if r.ws is not None else base
                 for key in ("user", "password", "token"):
-                    visit(getattr(r.auth, key), f"{base}.auth.{r.auth.scheme}.{key}")
+                    visit(getattr(r.auth, key), f"{at}.auth.{r.auth.scheme}.{key}")
+            if r.ws is not None:
+                for n, action in enumerate(r.ws.actions):
+                    if isinstance(action, WsSend) and action.kind != "binary":
+                        visit(action.value, f"{base}.ws.actions[{n}].send.{action.kind}")
         return found
 
 
@@ -548,11 +636,12 @@ class _ScenarioReader:
         data: tuple[DataSource, ...] = self.optional(top, "data", "", self.data, ())
         journeys: tuple[Journey, ...] = ()
         if "journeys" in top:
-            journeys = _JourneyReader(self, data, {r.name: r.where for r in requests}).journeys(top["journeys"])
+            journeys = _JourneyReader(self, data, {r.name: r.where for r in requests},
+                                      defaults.timeout_s * 1000.0).journeys(top["journeys"])
         elif "data" in top and data:
             raise self.error(top["data"], "data", "data is only used by journeys (write {{ name }} in their steps); "
                                                   "add journeys or remove it")
-        names = {r.name for r in requests} | {s.name for j in journeys for s in j.steps}
+        names = {r.name for r in requests} | {n for j in journeys for s in j.steps for n in s.result_names}
         thresholds: tuple[Threshold, ...] = self.optional(
             top, "thresholds", "", lambda n, w: self.thresholds(n, w, None, names), ())
         profiles: dict[str, ProfileOverride] = self.optional(top, "profiles", "", self.profiles, {})
@@ -1117,8 +1206,10 @@ class _JourneyReader:
     """Reads ``journeys``: every step is a request (validated as one) plus what it extracts; every
     ``{{ name }}`` must name a data value or a value extracted by an earlier step of the same journey."""
 
-    def __init__(self, reader: _ScenarioReader, data: tuple[DataSource, ...], request_names: dict[str, str]) -> None:
+    def __init__(self, reader: _ScenarioReader, data: tuple[DataSource, ...], request_names: dict[str, str],
+                 timeout_ms: float = 30_000.0) -> None:
         self.r = reader
+        self.r_timeout_ms = timeout_ms  # an expect's default timeout: the scenario's
         self.data = {d.name: d for d in data}
         self.names = dict(request_names)  # request name -> where first used
 
@@ -1158,7 +1249,7 @@ class _JourneyReader:
             here = _join(where, "setup")
             nodes = self.r.sequence(m["setup"], here, "steps")
             for j, sn in enumerate(nodes):
-                setup.append(self.step(sn, f"{here}[{j}]", headers, known, later, used))
+                setup.append(self.any_step(sn, f"{here}[{j}]", headers, known, later, used))
         here = _join(where, "steps")
         nodes = self.r.sequence(m["steps"], here, "steps")
         if not nodes:
@@ -1184,10 +1275,10 @@ class _JourneyReader:
                     gat = f"{at}.steps[{k}]"
                     if _has_key(gn, "group"):
                         raise self.r.error(gn, gat, "groups cannot be nested; list the steps of the inner group here")
-                    gsteps.append(self.step(gn, gat, headers, known, later, used))
+                    gsteps.append(self.any_step(gn, gat, headers, known, later, used))
                 items.append(Group(gname, tuple(gsteps)))
             else:
-                items.append(self.step(sn, at, headers, known, later, used))
+                items.append(self.any_step(sn, at, headers, known, later, used))
         data = tuple(d for d in self.data if d in used)
         return Journey(name=name, weight=weight, setup=tuple(setup), items=tuple(items), data=data,
                        location=Location(self.r.file, node.start_mark.line + 1))
@@ -1207,12 +1298,210 @@ class _JourneyReader:
                 if isinstance(k, yaml.ScalarNode) and k.value == "steps" and isinstance(v, yaml.SequenceNode):
                     for j, sn in enumerate(v.value):
                         visit(sn, f"{at}.steps[{j}]" if at != where else f"{where}.steps[{j}]")
+                if isinstance(k, yaml.ScalarNode) and k.value == "ws" and isinstance(v, yaml.MappingNode):
+                    for wk, wv in v.value:
+                        if isinstance(wk, yaml.ScalarNode) and wk.value == "actions" \
+                                and isinstance(wv, yaml.SequenceNode):
+                            for j, an in enumerate(wv.value):
+                                if _has_key(an, "expect"):
+                                    em = dict((str(x.value), y) for x, y in an.value)
+                                    visit(em["expect"], f"{at}.ws.actions[{j}].expect")
 
         for key in ("setup", "steps"):
             if key in m and isinstance(m[key], yaml.SequenceNode):
                 for j, sn in enumerate(m[key].value):
                     visit(sn, f"{where}.{key}[{j}]")
         return out
+
+    def any_step(self, node: yaml.Node, where: str, journey_headers: tuple[tuple[str, str], ...],
+                 known: dict[str, str], later: dict[str, str], used: set[str]) -> Request:
+        if _has_key(node, "ws"):
+            return self.ws_step(node, where, journey_headers, known, later, used)
+        return self.step(node, where, journey_headers, known, later, used)
+
+    def claim_name(self, name: str, node: yaml.Node, where: str, what: str = "request name") -> None:
+        if name in self.names:
+            raise self.r.error(node, where, f"duplicate {what} {name!r} (first used by {self.names[name]}); names "
+                                            "are unique in the file")
+        self.names[name] = where
+
+    def ws_step(self, node: yaml.Node, where: str, journey_headers: tuple[tuple[str, str], ...],
+                known: dict[str, str], later: dict[str, str], used: set[str]) -> Request:
+        """``- ws: {name, url, subprotocols, headers, auth, think_time, actions: [send, expect, hold, close]}``."""
+        outer = self.r.mapping(node, where, ("ws",))
+        here = _join(where, "ws")
+        m = self.r.mapping(outer["ws"], here, ("name", "url", "subprotocols", "headers", "auth", "think_time",
+                                                "actions"))
+        for key in ("name", "url", "actions"):
+            if key not in m:
+                raise self.r.error(outer["ws"], _join(here, key), "missing")
+        name = self.r.string(m["name"], _join(here, "name"))
+        if "\0" in name or len(name) > 200:
+            raise self.r.error(m["name"], _join(here, "name"), "must be at most 200 characters, without NUL")
+        self.claim_name(name, m["name"], _join(here, "name"))
+        url = self.r.string(m["url"], _join(here, "url"))
+        absolute = url.startswith(("ws://", "wss://"))
+        if not absolute and not url.startswith("/"):
+            raise self.r.error(m["url"], _join(here, "url"), "a path on the target starting with '/' (ws:// or "
+                                                             "wss:// follows the target's http:// or https://), or "
+                                                             "a full ws:// or wss:// URL")
+        bare = varref.REF.sub("", url)
+        if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in bare) or "#" in bare:
+            raise self.r.error(m["url"], _join(here, "url"), "cannot contain spaces, control characters or #")
+        self.check_refs(url, _join(here, "url"), m["url"], known, later, used)
+        subprotocols: list[str] = []
+        if "subprotocols" in m and not _is_null(m["subprotocols"]):
+            at = _join(here, "subprotocols")
+            for j, pn in enumerate(self.r.sequence(m["subprotocols"], at, "subprotocol names")):
+                p = self.r.string(pn, f"{at}[{j}]")
+                if not _HEADER_NAME.match(p):
+                    raise self.r.error(pn, f"{at}[{j}]", "a subprotocol is a token: letters, digits and "
+                                                         "!#$%&'*+-.^_`|~")
+                if p in subprotocols:
+                    raise self.r.error(pn, f"{at}[{j}]", f"{p!r} is listed twice")
+                subprotocols.append(p)
+        own_headers: tuple[tuple[str, str], ...] = self.r.optional(m, "headers", here, self.r.headers, ())
+        for key, _ in own_headers:
+            if key.lower() in ("sec-websocket-protocol", "sec-websocket-key", "sec-websocket-version",
+                               "sec-websocket-extensions", "upgrade", "connection", "host"):
+                hnode = next(k for k, _ in m["headers"].value if str(k.value) == key)
+                raise self.r.error(hnode, _join(_join(here, "headers"), key),
+                                   "the WebSocket handshake sets this header itself (subprotocols: [...] for "
+                                   "Sec-WebSocket-Protocol)")
+        auth = self.r.optional(m, "auth", here, self.r.auth, None)
+        self.r.check_auth_header(auth, own_headers, m, here)
+        for key, value in own_headers:
+            self.check_refs(value, _join(_join(here, "headers"), key), m["headers"], known, later, used)
+        if auth is not None:
+            for key in ("user", "password", "token"):
+                self.check_refs(getattr(auth, key), f"{here}.auth.{auth.scheme}.{key}", m["auth"], known, later,
+                                used)
+        think = self.r.optional(m, "think_time", here, self.r.think_time, None)
+        actions = self.ws_actions(m["actions"], _join(here, "actions"), name, known, later, used)
+        headers = list(journey_headers)
+        for key, value in own_headers:
+            headers = [(k, v) for k, v in headers if k.lower() != key.lower()]
+            headers.append((key, value))
+        session = WsSession(subprotocols=tuple(subprotocols), actions=actions, absolute=absolute)
+        for extra in (sent_name(name), received_name(name)):
+            self.claim_name(extra, m["name"], _join(here, "name"), "request name (a WebSocket step's row)")
+        return Request(name=name, method=WS_METHOD, path=url, headers=tuple(headers), think_time=think,
+                       location=Location(self.r.file, node.start_mark.line + 1), where=where, auth=auth,
+                       ws=session)
+
+    def ws_actions(self, node: yaml.Node, where: str, ws_name: str, known: dict[str, str], later: dict[str, str],
+                   used: set[str]) -> tuple[WsAction, ...]:
+        nodes = self.r.sequence(node, where, "actions (send, expect, hold, close)")
+        if not nodes:
+            raise self.r.error(node, where, "list at least one action (send, expect, hold, close)")
+        out: list[WsAction] = []
+        kinds = ("send", "expect", "hold", "close")
+        for j, an in enumerate(nodes):
+            at = f"{where}[{j}]"
+            if isinstance(an, yaml.ScalarNode) and an.value == "close":
+                if j != len(nodes) - 1:
+                    raise self.r.error(an, at, "close ends the session: it is the last action")
+                continue
+            am = self.r.mapping(an, at, kinds)
+            if len(am) != 1:
+                raise self.r.error(an, at, "one action per item: send, expect, hold or close")
+            kind, vn = next(iter(am.items()))
+            here = _join(at, kind)
+            if kind == "close":
+                raise self.r.error(an, at, "write close on its own: - close")
+            if kind == "hold":
+                hv = vn
+                if isinstance(vn, yaml.MappingNode):
+                    hm = self.r.mapping(vn, here, ("duration",))
+                    if "duration" not in hm:
+                        raise self.r.error(vn, _join(here, "duration"), "missing")
+                    hv = hm["duration"]
+                    here = _join(here, "duration")
+                out.append(WsHold(self.r.duration_ms(hv, here, positive=True) / 1000.0))
+            elif kind == "send":
+                out.append(self.ws_send(vn, here, known, later, used))
+            else:
+                n = sum(isinstance(a, WsExpect) for a in out) + 1
+                out.append(self.ws_expect(vn, here, f"{ws_name} expect {n}", known))
+        return tuple(out)
+
+    def ws_send(self, node: yaml.Node, where: str, known: dict[str, str], later: dict[str, str],
+                used: set[str]) -> WsSend:
+        m = self.r.mapping(node, where, WS_SEND_KINDS)
+        if len(m) != 1:
+            raise self.r.error(node, where, "give exactly one of text, json, binary")
+        kind, vn = next(iter(m.items()))
+        here = _join(where, kind)
+        if kind == "text":
+            text = self.r.string(vn, here, allow_empty=True)
+            self.check_refs(text, here, vn, known, later, used)
+            return WsSend("text", text)
+        if kind == "binary":
+            raw = self.r.string(vn, here)
+            try:
+                base64.b64decode(raw.encode("ascii"), validate=True)
+            except (ValueError, UnicodeEncodeError):
+                raise self.r.error(vn, here, "a binary message is written in base64 (e.g. aGVsbG8= for 'hello')"
+                                   ) from None
+            return WsSend("binary", raw)
+        self.r.check_json_value(vn, here)
+        value = self.r.value(vn, here)
+
+        def visit(v: JsonValue, at: str) -> None:
+            if isinstance(v, str):
+                self.check_refs(v, at, vn, known, later, used)
+            elif isinstance(v, dict):
+                for k, x in v.items():
+                    visit(x, _join(at, k))
+            elif isinstance(v, list):
+                for i, x in enumerate(v):
+                    visit(x, f"{at}[{i}]")
+
+        visit(value, here)
+        return WsSend("json", value)
+
+    def ws_expect(self, node: yaml.Node, where: str, default_name: str, known: dict[str, str]) -> WsExpect:
+        if _is_null(node):
+            node_map: dict[str, yaml.Node] = {}
+        else:
+            node_map = self.r.mapping(node, where, ("name", "json", "regex", "timeout", "extract"))
+        m = node_map
+        name = default_name
+        if "name" in m:
+            name = self.r.string(m["name"], _join(where, "name"))
+            if "\0" in name or len(name) > 200:
+                raise self.r.error(m["name"], _join(where, "name"), "must be at most 200 characters, without NUL")
+        self.claim_name(name, m.get("name", node), _join(where, "name"),
+                        "request name" if "name" in m else "request name (an expect's default name; give it a name)")
+        timeout = self.r.optional(m, "timeout", where, lambda n, w: self.r.duration_ms(n, w, positive=True),
+                                  self.r_timeout_ms) / 1000.0
+        if "json" in m and "regex" in m:
+            raise self.r.error(m["regex"], _join(where, "regex"), "give json or regex, not both")
+        expect = WsExpect(name=name, timeout_s=timeout)
+        if "json" in m:
+            at = _join(where, "json")
+            jm = self.r.mapping(m["json"], at, ("path", "equals"))
+            if "path" not in jm:
+                raise self.r.error(m["json"], _join(at, "path"), "missing; e.g. path: $.seq")
+            text = self.r.string(jm["path"], _join(at, "path"))
+            steps = parse_json_path(text)
+            if steps is None:
+                raise self.r.error(jm["path"], _join(at, "path"),
+                                   f"{text!r} is not a JSON path; expected e.g. $.items[0].id or token")
+            expect = replace(expect, json_steps=steps, json_path=text.strip())
+            if "equals" in jm:
+                self.r.check_json_value(jm["equals"], _join(at, "equals"))
+                expect = replace(expect, has_equals=True, equals=self.r.value(jm["equals"], _join(at, "equals")))
+        if "regex" in m:
+            pattern = self.r.string(m["regex"], _join(where, "regex"))
+            problem = regex_problem(pattern)
+            if problem:
+                raise self.r.error(m["regex"], _join(where, "regex"), problem)
+            expect = replace(expect, regex=pattern)
+        if "extract" in m and not _is_null(m["extract"]):
+            extract = self.extractions(m["extract"], _join(where, "extract"), known, WS_EXTRACT_SOURCES)
+            expect = replace(expect, extract=extract)
+        return expect
 
     def step(self, node: yaml.Node, where: str, journey_headers: tuple[tuple[str, str], ...],
              known: dict[str, str], later: dict[str, str], used: set[str]) -> Request:
@@ -1301,7 +1590,8 @@ class _JourneyReader:
             raise self.r.error(line_node, where, f"{ref}: unknown name{suggestion}; a step can use the data names and "
                                                  f"what earlier steps extracted (here: {available})")
 
-    def extractions(self, node: yaml.Node, where: str, known: dict[str, str]) -> tuple[Extraction, ...]:
+    def extractions(self, node: yaml.Node, where: str, known: dict[str, str],
+                    sources: tuple[str, ...] = EXTRACT_SOURCES) -> tuple[Extraction, ...]:
         out: list[Extraction] = []
         for var, knode, vnode in self.r.free_mapping(node, where):
             here = _join(where, var)
@@ -1310,9 +1600,9 @@ class _JourneyReader:
                                                 "(it is written {{ name }} in later steps)")
             if var in self.data:
                 raise self.r.error(knode, here, f"{var!r} is already a data name; extract it under another name")
-            m = self.r.mapping(vnode, here, EXTRACT_SOURCES)
+            m = self.r.mapping(vnode, here, sources)
             if len(m) != 1:
-                raise self.r.error(vnode, here, "give exactly one of json, header, regex")
+                raise self.r.error(vnode, here, f"give exactly one of {', '.join(sources)}")
             source, snode = next(iter(m.items()))
             at = _join(here, source)
             text = self.r.string(snode, at)

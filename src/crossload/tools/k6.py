@@ -8,12 +8,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from crossload.collect import K6JsonParser, StreamParser
+import orjson
+
+from crossload.causes import http_status
+from crossload.collect import K6JsonParser, StreamParser, _epoch_second
 from crossload.errors import InputError, ToolError
 from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile, render_k6
 from crossload.results import ToolStats
-from crossload.scenario import Scenario
+from crossload.scenario import WS_METHOD, Scenario, received_name, sent_name
 from crossload.tools.base import LaunchSpec, ToolTotals, command, find_binary
 from crossload.versions import K6_IMAGE, K6_VERSION
 
@@ -25,6 +28,61 @@ SUMMARY_EXPORT = "k6-summary.json"
 # k6's exit code when its own thresholds (options.thresholds in the rendered script) were breached: the
 # run itself went fine, and crossload judges thresholds on its own numbers.
 THRESHOLDS_BREACHED = 99
+
+
+# WebSocket steps (k6/ws): k6's own handshake times and message counts, and the script's expects.
+_WS_CONNECTING = '{"metric":"ws_connecting","type":"Point"'
+_WS_SENT = '{"metric":"ws_msgs_sent","type":"Point"'
+_WS_RECEIVED = '{"metric":"ws_msgs_received","type":"Point"'
+_WS_EXPECT = '{"metric":"crossload_ws","type":"Point"'
+_WS_CONNECT_FAILED = '{"metric":"crossload_ws_connect_failed","type":"Point"'
+# What k6's summary export counts for them: with http_reqs, the tool's own total of crossload's rows.
+WS_TOTALS = ("ws_connecting", "crossload_ws", "ws_msgs_sent", "ws_msgs_received")
+UPGRADED = "1xx"  # a WebSocket's rows after its handshake carry the handshake's status class (101)
+
+
+class K6WsJsonParser(K6JsonParser):
+    """``K6JsonParser`` plus the rows of WebSocket steps (docs/schema.md), method ``WS``:
+
+    - ``ws_connecting`` (k6's handshake time, tagged with the step's name and the status): the step's row,
+      failed with ``HTTP <code>`` when the status is not 101; a handshake without any status is reported by
+      the script instead (``crossload_ws_connect_failed``, its cause tag from the connection error);
+    - ``ws_msgs_sent`` / ``ws_msgs_received`` (k6's counts, one sample per message): ``<name> sent`` and
+      ``<name> received``, 0 ms each;
+    - ``crossload_ws`` (the script's expects): the expect's row, its round trip; failed when tagged with a cause.
+    """
+
+    def feed(self, line: str) -> None:
+        if not line.startswith('{"metric":"ws_') and not line.startswith('{"metric":"crossload_ws'):
+            super().feed(line)
+            return
+        if line.startswith(_WS_CONNECTING):
+            d = orjson.loads(line)["data"]
+            tags = d["tags"]
+            status = tags.get("status", "")
+            if not status or status == "0":
+                return  # no response: the script's crossload_ws_connect_failed sample reports it
+            failed = status != "101"
+            self._agg(_epoch_second(d["time"]), tags.get("name", ""), WS_METHOD).add(
+                float(d["value"]), failed, f"{status[0]}xx", cause=http_status(int(status)) if failed else None)
+        elif line.startswith((_WS_SENT, _WS_RECEIVED)):
+            d = orjson.loads(line)["data"]
+            step = d["tags"].get("name", "")
+            name = sent_name(step) if line.startswith(_WS_SENT) else received_name(step)
+            agg = self._agg(_epoch_second(d["time"]), name, WS_METHOD)
+            for _ in range(max(1, int(d["value"]))):
+                agg.add(0.0, False, UPGRADED)
+        elif line.startswith(_WS_EXPECT):
+            d = orjson.loads(line)["data"]
+            tags = d["tags"]
+            cause = tags.get("cause")
+            self._agg(_epoch_second(d["time"]), tags.get("name", ""), WS_METHOD).add(
+                float(d["value"]), cause is not None, UPGRADED, cause=cause)
+        elif line.startswith(_WS_CONNECT_FAILED):
+            d = orjson.loads(line)["data"]
+            tags = d["tags"]
+            self._agg(_epoch_second(d["time"]), tags.get("name", ""), WS_METHOD).add(
+                float(d["value"]), True, "error", cause=tags.get("cause") or "connection error")
 
 
 def k6_binary() -> str:
@@ -81,7 +139,7 @@ class K6Tool:
         return specs
 
     def parser(self) -> StreamParser:
-        return K6JsonParser()
+        return K6WsJsonParser()
 
     def failed(self, exit_code: int) -> bool:
         return exit_code not in (0, THRESHOLDS_BREACHED)
@@ -107,6 +165,7 @@ class K6Tool:
             seen = True
             metrics = data.get("metrics", {})
             requests += int(metrics.get("http_reqs", {}).get("count", 0))
+            requests += sum(int(metrics.get(m, {}).get("count", 0)) for m in WS_TOTALS)
             count = metrics.get("data_received", {}).get("count")
             if count is not None:
                 received = (received or 0) + int(count)
