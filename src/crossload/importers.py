@@ -142,6 +142,7 @@ class _OpenAPI:
         self.spec = spec
         self.source = source
         self.notes: list[str] = []
+        self.target_note = ""
 
     def resolve(self, value: Any, depth: int = 0) -> Any:
         """A ``$ref`` (within this document) followed to what it names; other values as they are."""
@@ -277,6 +278,8 @@ class _OpenAPI:
             if isinstance(var, dict) and "default" in var:
                 url = url.replace("{" + str(name) + "}", str(var["default"]))
         if url.startswith("/"):
+            self.target_note = (f"The description's server URL {url} is relative: every path starts with it; give "
+                                "the host with --target.")
             return None, url.rstrip("/")
         parts = urlsplit(url)
         if parts.scheme in ("http", "https") and parts.hostname and "{" not in url and " " not in url \
@@ -389,6 +392,8 @@ class _OpenAPI:
         if variables:
             header.append("Credentials of the security schemes are environment variables: set "
                           + ", ".join(variables) + " (or put them in .env).")
+        if self.target_note:
+            header.append(self.target_note)
         header += [f"Not imported: {n}" for n in self.notes]
         parts = ["".join(f"# {_comment_text(line)}\n" for line in header), _dump(doc), "requests:\n"]
         for tag, requests in by_tag.items():
@@ -413,7 +418,11 @@ class _OpenAPI:
                 continue
             value = self.parameter_value(p)
             if where == "path":
-                concrete = concrete.replace("{" + name + "}", _literal(_scalar_text(value)))
+                text = _scalar_text(value)
+                if not text:
+                    self._note(f"{method} {path}: no example or schema for path parameter {{{name}}}; 1 written")
+                    text = "1"
+                concrete = concrete.replace("{" + name + "}", _literal(text))
             elif where == "query":
                 if isinstance(value, list) and all(isinstance(v, str | int | float | bool) for v in value) and value:
                     query[name] = _literal(value)
@@ -586,8 +595,16 @@ class _Request:
             except ValueError:
                 pass
         self.form = self.body is not None and "x-www-form-urlencoded" in self.mime
+        self._texts = self._all_texts()
+        self._parts = self._whole_parts()
 
     def texts(self) -> list[str]:
+        return self._texts
+
+    def parts(self) -> set[str]:
+        return self._parts
+
+    def _all_texts(self) -> list[str]:
         """Every text this request sends (decoded), where a long value is looked for."""
         out = [unquote(self.path), *(v for _, v in self.query), *(v for _, v in self.headers)]
         if self.body is not None:
@@ -596,7 +613,7 @@ class _Request:
                 out += [v for _, v in parse_qsl(self.body, keep_blank_values=True)]
         return out
 
-    def parts(self) -> set[str]:
+    def _whole_parts(self) -> set[str]:
         """The whole parts of what this request sends, where a short value (an id) is looked for."""
         out = {unquote(s) for s in self.path.split("/") if s}
         out |= {v for _, v in self.query}
@@ -605,6 +622,22 @@ class _Request:
         if self.form and self.body:
             out |= {v for _, v in parse_qsl(self.body, keep_blank_values=True)}
         return out
+
+
+class _Sent:
+    """What some requests sent: a long value is looked for anywhere in their texts, a short one (an id) among
+    their whole parts (path segments, query values, JSON values, form values)."""
+
+    def __init__(self, requests: list[_Request]) -> None:
+        self.text = "\n".join(t for r in requests for t in r.texts())
+        self.parts: set[str] = set().union(*(r.parts() for r in requests))
+
+    def has(self, value: str) -> bool:
+        if len(value) >= _MIN_LONG_VALUE:
+            return value in self.text and bool(_bounded(value).search(self.text))
+        if len(value) >= _MIN_SHORT_VALUE:
+            return value in self.parts
+        return False
 
 
 class _Har:
@@ -691,17 +724,11 @@ class _Har:
                 return self._fill(_literal(value))
         return _literal(value)
 
-    def _used_later(self, value: str, later: list[_Request], sent_before: str) -> bool:
-        if value in {v for v, _ in self.known} or value in sent_before:
-            return False
-        if len(value) >= _MIN_LONG_VALUE:
-            pattern = _bounded(value)
-            return any(pattern.search(t) for r in later for t in r.texts())
-        if len(value) >= _MIN_SHORT_VALUE:
-            return any(value in r.parts() for r in later)
-        return False
+    def _used_later(self, value: str, later: _Sent, before: _Sent) -> bool:
+        """A value the server made up: a later request sends it, and no request up to this one sent it."""
+        return all(value != v for v, _ in self.known) and not before.has(value) and later.has(value)
 
-    def _extractions(self, entry: Mapping[str, Any], later: list[_Request], sent_before: str) -> dict[str, Any]:
+    def _extractions(self, entry: Mapping[str, Any], later: _Sent, sent_before: _Sent) -> dict[str, Any]:
         """What of this response a later request sends back: extracted here, referred to there."""
         extract: dict[str, Any] = {}
         mime, text = _response_text(entry)
@@ -841,6 +868,8 @@ class _Har:
                 step["body"] = "&".join(pairs)
             else:
                 step["body"] = self._fill(_literal(r.body))
+        if r.body is not None and not r.is_json and r.mime and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = r.mime  # crossload sends no Content-Type of its own with a text body
         if headers:
             step["headers"] = headers
         status = (r.entry.get("response") or {}).get("status")
@@ -869,8 +898,7 @@ class _Har:
                 gap = min(max(0.0, _started(requests[i + 1].entry) - ends), _MAX_THINK_S)
                 if gap >= 0.001:
                     step["think_time"] = f"{round(gap * 1000)}ms"
-            sent_before = "\n".join(t for q in requests[:i + 1] for t in q.texts())
-            extract = self._extractions(r.entry, requests[i + 1:], sent_before)
+            extract = self._extractions(r.entry, _Sent(requests[i + 1:]), _Sent(requests[:i + 1]))
             if extract:
                 step["extract"] = extract
             steps.append((str(r.entry.get("pageref")) if r.entry.get("pageref") is not None else None, step))
