@@ -6,7 +6,9 @@ sends, and knobs for latency (`/delay/{ms}`), failures (`/error`) and a memory
 leak (`/leak/{kb}`: every request keeps that many KiB, up to LEAK_CAP_BYTES in
 all; DELETE /_crossload/leak frees them), so the resource monitor has
 something to catch; and WebSocket endpoints: `/ws/echo` (every message
-back) and `/ws/notifications` (a periodic stream).
+back) and `/ws/notifications` (a periodic stream); GET /_crossload/ws-log
+lists every WebSocket connection accepted (its handshake headers, the
+messages it received, how many it sent), so generators can be verified.
 
 The server must never be the bottleneck of the measurement, so the hot
 handlers return pre-serialized bytes, there is no middleware and no
@@ -60,6 +62,8 @@ MAX_PAGE_LIMIT = 100
 SEARCH_LIMIT = 20
 MAX_DELAY_MS = 60_000
 ECHO_LOG_SIZE = 10_000
+WS_LOG_SIZE = 2_000  # connections kept in the WebSocket log
+WS_LOG_MESSAGES = 1_000  # messages kept per connection (the counts go on)
 MAX_CREATED_ITEMS = 100_000
 TOKEN_ENV_VAR = "CROSSLOAD_DEMO_TOKEN"
 DEFAULT_DEMO_TOKEN = "demo-token"
@@ -157,6 +161,9 @@ class TargetState:
     worker_count: int = 1
     created: OrderedDict[int, bytes] = field(default_factory=OrderedDict)
     echo_log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=ECHO_LOG_SIZE))
+    # One entry per accepted WebSocket connection, in the order accepted (see _ws_entry).
+    ws_log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=WS_LOG_SIZE))
+    ws_accepted: int = 0
     rng: random.Random = field(default_factory=random.Random)
     static_token: str = field(default_factory=lambda: os.environ.get(TOKEN_ENV_VAR, DEFAULT_DEMO_TOKEN))
     # Requests received per route (its pattern, e.g. "/delay/{ms}"), so a test can compare what the tools
@@ -387,19 +394,50 @@ MAX_WS_INTERVAL_MS = 60_000
 MAX_WS_MESSAGES = 100_000
 
 
+def _ws_entry(request: web.Request, ws: web.WebSocketResponse) -> dict[str, Any]:
+    """A connection in the WebSocket log: ``received`` lists the messages that arrived (``{"text": ...}`` or
+    ``{"binary_b64": ...}``, the first WS_LOG_MESSAGES), ``received_count`` and ``sent`` count them all."""
+    state = _state(request)
+    state.ws_accepted += 1
+    entry: dict[str, Any] = {
+        "raw_path": request.raw_path,
+        "protocol": ws.ws_protocol,
+        "headers": [[_decode_header(name), _decode_header(value)] for name, value in request.raw_headers],
+        "received": [],
+        "received_count": 0,
+        "sent": 0,
+    }
+    state.ws_log.append(entry)
+    return entry
+
+
+def _ws_received(entry: dict[str, Any], msg: Any) -> None:
+    entry["received_count"] += 1
+    if len(entry["received"]) < WS_LOG_MESSAGES:
+        if msg.type == web.WSMsgType.TEXT:
+            entry["received"].append({"text": msg.data})
+        else:
+            entry["received"].append({"binary_b64": base64.b64encode(msg.data).decode("ascii")})
+
+
 async def ws_echo(request: web.Request) -> web.StreamResponse:
     """WebSocket echo: every text or binary message comes back as it was sent; a text message ``close``
     closes the connection from the server's side. Subprotocols offered are accepted when one is ``echo``."""
     ws = web.WebSocketResponse(protocols=("echo",), heartbeat=None)
     await ws.prepare(request)
+    entry = _ws_entry(request, ws)
     async for msg in ws:
+        if msg.type in (web.WSMsgType.TEXT, web.WSMsgType.BINARY):
+            _ws_received(entry, msg)
         if msg.type == web.WSMsgType.TEXT:
             if msg.data == "close":
                 await ws.close()
                 break
             await ws.send_str(msg.data)
+            entry["sent"] += 1
         elif msg.type == web.WSMsgType.BINARY:
             await ws.send_bytes(msg.data)
+            entry["sent"] += 1
         elif msg.type == web.WSMsgType.ERROR:
             break
     return ws
@@ -417,6 +455,7 @@ async def ws_notifications(request: web.Request) -> web.StreamResponse:
         return _error(f"count must be an integer in 0..{MAX_WS_MESSAGES}", 400)
     ws = web.WebSocketResponse(heartbeat=None)
     await ws.prepare(request)
+    entry = _ws_entry(request, ws)
 
     async def push() -> None:
         for seq in range(1, count + 1):
@@ -424,12 +463,16 @@ async def ws_notifications(request: web.Request) -> web.StreamResponse:
             if ws.closed:
                 return
             await ws.send_str(json.dumps({"seq": seq, "sent_ms": int(time.time() * 1000)}))
+            entry["sent"] += 1
 
     pusher = asyncio.ensure_future(push())
     try:
         async for msg in ws:
+            if msg.type in (web.WSMsgType.TEXT, web.WSMsgType.BINARY):
+                _ws_received(entry, msg)
             if msg.type == web.WSMsgType.TEXT:
                 await ws.send_str(json.dumps({"ack": msg.data}))
+                entry["sent"] += 1
             elif msg.type == web.WSMsgType.ERROR:
                 break
     finally:
@@ -527,6 +570,20 @@ async def get_received(request: web.Request) -> web.Response:
     return _json(dict(sorted(_state(request).received.items())))
 
 
+async def get_ws_log(request: web.Request) -> web.Response:
+    """Every WebSocket connection accepted since the start (or the last DELETE), oldest first."""
+    state = _state(request)
+    return _json({"accepted": state.ws_accepted, "connections": list(state.ws_log)})
+
+
+async def clear_ws_log(request: web.Request) -> web.Response:
+    state = _state(request)
+    cleared = state.ws_accepted
+    state.ws_log.clear()
+    state.ws_accepted = 0
+    return _json({"cleared": cleared})
+
+
 async def clear_received(request: web.Request) -> web.Response:
     _state(request).received.clear()
     return web.Response(status=204)
@@ -545,6 +602,8 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_delete("/_crossload/echo-log", clear_echo_log)
     router.add_get("/_crossload/received", get_received, allow_head=False)
     router.add_delete("/_crossload/received", clear_received)
+    router.add_get("/_crossload/ws-log", get_ws_log, allow_head=False)
+    router.add_delete("/_crossload/ws-log", clear_ws_log)
     router.add_get("/delay/{ms}", delay)
     router.add_get("/leak/{kb}", leak)
     router.add_get("/ws/echo", ws_echo)
