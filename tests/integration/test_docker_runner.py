@@ -30,6 +30,7 @@ from crossload.runners import docker as docker_runner
 from crossload.runners.base import RunOutcome, nonzero
 from crossload.scenario import load_scenario
 from crossload.target import DemoTarget
+from crossload.tools import get_tool
 from crossload.tools.base import LaunchSpec
 from crossload.versions import K6_IMAGE, K6_VERSION, LOCUST_IMAGE, LOCUST_VERSION
 
@@ -343,3 +344,84 @@ def test_two_workers_per_tool_in_containers_add_up_and_follow_the_profile(run_cr
             lo, hi = curve._window(schedule, r)
             assert lo <= n <= hi, f"{tool}: {n} users at {r:.1f}s, schedule allows {lo}..{hi}"
         assert any(n == schedule.peak_users for _r, n in points), (tool, points)
+
+
+# A target for a user network: a container of the Locust image (it has a Python) answering every GET with
+# 200 and printing one line per request, so that its log counts what it received.
+NETWORK_TARGET = """
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+        sys.stdout.write("received " + self.path + "\\n")
+        sys.stdout.flush()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
+"""
+
+NETWORK_SCENARIO = """\
+version: 1
+name: on-a-user-network
+defaults:
+  think_time: 50ms
+requests:
+  - name: health
+    path: /health
+profiles:
+  smoke:
+    users: 4
+    duration: 4s
+"""
+
+
+def test_on_a_user_network_locust_workers_reach_their_master(engine: Any, tmp_path: Path) -> None:
+    """Off the host's network (--docker-network, Docker Desktop) the master's 127.0.0.1 is its own: the
+    workers join its network namespace, so they reach it there, and reach the target by its name."""
+    tag = f"{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    network = engine.networks.create(f"crossload-test-{tag}", driver="bridge")
+    server = engine.containers.run(LOCUST_IMAGE, ["-c", NETWORK_TARGET], entrypoint=["python3"], detach=True,
+                                   name=f"crossload-test-target-{tag}", network=network.name)
+    attrs: dict[str, dict[str, Any]] = {}
+
+    def finished(box: docker_runner.ToolContainer, container: Any) -> None:
+        container.reload()
+        attrs[box.spec.label] = container.attrs
+
+    try:
+        run_dir = tmp_path / f"run-{tag}"
+        scenario_file = tmp_path / "scenario.yaml"
+        scenario_file.write_text(NETWORK_SCENARIO, encoding="utf-8")
+        scenario = load_scenario(scenario_file)
+        tool = get_tool("locust")
+        script = tool.render(scenario, build_schedule("smoke", scenario),
+                             f"http://{server.name}:8000").write(run_dir / "locust")
+        specs = tool.launch_group(script, run_dir / "locust", scenario, workers=2)
+        runner = docker_runner.DockerRunner(docker_runner.RunnerContext(
+            run_id=f"net-{tag}", run_dir=run_dir, docker_network=network.name))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(docker_runner.ToolContainer, "finished", finished)
+            outcome = runner.run(specs, {}, lambda: None, failed=tool.failed)
+        assert outcome.exit_codes == {"locust-master": 0, "locust-worker-1": 0, "locust-worker-2": 0}, outcome
+        assert labeled(engine, f"net-{tag}") == []
+        master = attrs["locust-master"]
+        assert master["HostConfig"]["NetworkMode"] == network.name
+        for i in (1, 2):
+            assert attrs[f"locust-worker-{i}"]["HostConfig"]["NetworkMode"] == f"container:{master['Id']}"
+            assert (run_dir / "locust" / f"intervals-{i}.jsonl").stat().st_size > 0
+        totals = tool.own_totals(run_dir / "locust")
+        assert totals is not None and totals.requests > 0
+        deadline = time.monotonic() + 10
+        while True:  # the target's log, as the engine stores it
+            hits = server.logs(stdout=True, stderr=False).decode().count("received /health")
+            if hits >= totals.requests or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert hits == totals.requests
+    finally:
+        server.remove(force=True)
+        network.remove()
