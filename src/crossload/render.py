@@ -513,16 +513,30 @@ class K6Thresholds:
     left_out: tuple[str, ...]
 
 
-def k6_thresholds(thresholds: Iterable[Threshold], ws_names: frozenset[str] = frozenset()) -> K6Thresholds:
+def ws_rows(scenario: Scenario) -> dict[str, str]:
+    """The rows of the scenario's WebSocket steps: name -> ``connect`` (a handshake, k6's ws_connecting),
+    ``expect`` (a round trip, the script's crossload_ws) or ``count`` (messages sent or received)."""
+    out: dict[str, str] = {}
+    for r in scenario.all_requests:
+        if r.ws is not None:
+            out.update(dict.fromkeys(r.result_names, "count"))
+            out[r.name] = "connect"
+            out.update((e.name, "expect") for e in r.ws.expects)
+    return out
+
+
+def k6_thresholds(thresholds: Iterable[Threshold], ws: dict[str, str] | None = None) -> K6Thresholds:
     """The scenario's thresholds as k6 ``options.thresholds``: metric (with tag filter) -> expressions.
-    ``ws_names``: the rows of WebSocket steps, which k6 does not measure as HTTP requests."""
+    ``ws``: the rows of WebSocket steps (``ws_rows``), whose latencies k6 keeps in its WebSocket metrics."""
     entries: dict[str, list[str | dict[str, object]]] = {}
     left_out: list[str] = []
+    ws = ws or {}
     for t in thresholds:
         if t.metric in TARGET_METRICS:
             left_out.append(f"'{t.text}': the target's resources, judged by crossload only")
             continue
-        if t.request is not None and t.request in ws_names:
+        kind = ws.get(t.request) if t.request is not None else None
+        if kind is not None and (kind == "count" or t.metric not in _K6_LATENCY):
             left_out.append(f"'{t.text}' on {t.request!r}: a WebSocket step's row, judged by crossload only")
             continue
         if t.request is not None and not k6_tag_value_ok(t.request):
@@ -530,7 +544,14 @@ def k6_thresholds(thresholds: Iterable[Threshold], ws_names: frozenset[str] = fr
                             "name with , : { } or quotes)")
             continue
         tags = [f"name:{t.request}"] if t.request is not None else []
-        if t.metric in _K6_LATENCY:
+        if kind is not None:
+            # A handshake that succeeded (status 101), or an expect that matched (no cause tag: k6 cannot
+            # select on a missing tag, so a failed expect's time counts too).
+            metric = "ws_connecting" if kind == "connect" else "crossload_ws"
+            if kind == "connect":
+                tags.append("status:101")
+            expression = f"{_K6_LATENCY[t.metric]}{t.op}{number_text(t.value)}"
+        elif t.metric in _K6_LATENCY:
             metric = "http_req_duration"
             tags.append("expected_response:true")
             expression = f"{_K6_LATENCY[t.metric]}{t.op}{number_text(t.value)}"
@@ -812,8 +833,7 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
         stages=[{"duration": _duration_text(round(s.duration_s * 1000)), "target": s.users} for s in schedule.stages],
         graceful_stop=f"{scenario.drain_s}s",  # what Locust's --stop-timeout waits, too
         timeout=None if timeout_ms == K6_DEFAULT_TIMEOUT_MS else _duration_text(timeout_ms),
-        thresholds=k6_thresholds(scenario.all_thresholds, frozenset(
-            n for r in scenario.all_requests if r.ws is not None for n in r.result_names)),
+        thresholds=k6_thresholds(scenario.all_thresholds, ws_rows(scenario)),
         system_tags=list(K6_SYSTEM_TAGS),
     )
     return view

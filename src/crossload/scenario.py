@@ -1319,17 +1319,21 @@ class _JourneyReader:
             return self.ws_step(node, where, journey_headers, known, later, used)
         return self.step(node, where, journey_headers, known, later, used)
 
-    def claim_name(self, name: str, node: yaml.Node, where: str, what: str = "request name") -> None:
+    def claim_name(self, name: str, node: yaml.Node, where: str, why: str = "") -> None:
         if name in self.names:
-            raise self.r.error(node, where, f"duplicate {what} {name!r} (first used by {self.names[name]}); names "
-                                            "are unique in the file")
+            raise self.r.error(node, where, f"duplicate request name {name!r} ({why}first used by "
+                                            f"{self.names[name]}); names are unique in the file")
         self.names[name] = where
 
     def ws_step(self, node: yaml.Node, where: str, journey_headers: tuple[tuple[str, str], ...],
                 known: dict[str, str], later: dict[str, str], used: set[str]) -> Request:
         """``- ws: {name, url, subprotocols, headers, auth, think_time, actions: [send, expect, hold, close]}``."""
-        outer = self.r.mapping(node, where, ("ws",))
         here = _join(where, "ws")
+        for k, _ in node.value if isinstance(node, yaml.MappingNode) else ():
+            if isinstance(k, yaml.ScalarNode) and k.value != "ws":
+                raise self.r.error(k, _join(where, str(k.value)), f"a WebSocket step is one key, ws: {{...}}; write "
+                                                                  f"{k.value} inside it")
+        outer = self.r.mapping(node, where, ("ws",))
         m = self.r.mapping(outer["ws"], here, ("name", "url", "subprotocols", "headers", "auth", "think_time",
                                                 "actions"))
         for key in ("name", "url", "actions"):
@@ -1384,7 +1388,7 @@ class _JourneyReader:
             headers.append((key, value))
         session = WsSession(subprotocols=tuple(subprotocols), actions=actions, absolute=absolute)
         for extra in (sent_name(name), received_name(name)):
-            self.claim_name(extra, m["name"], _join(here, "name"), "request name (a WebSocket step's row)")
+            self.claim_name(extra, m["name"], _join(here, "name"), f"the row that counts the messages of {name!r}; ")
         return Request(name=name, method=WS_METHOD, path=url, headers=tuple(headers), think_time=think,
                        location=Location(self.r.file, node.start_mark.line + 1), where=where, auth=auth,
                        ws=session)
@@ -1472,7 +1476,7 @@ class _JourneyReader:
             if "\0" in name or len(name) > 200:
                 raise self.r.error(m["name"], _join(where, "name"), "must be at most 200 characters, without NUL")
         self.claim_name(name, m.get("name", node), _join(where, "name"),
-                        "request name" if "name" in m else "request name (an expect's default name; give it a name)")
+                        "" if "name" in m else "an expect's default name, give it a name: ")
         timeout = self.r.optional(m, "timeout", where, lambda n, w: self.r.duration_ms(n, w, positive=True),
                                   self.r_timeout_ms) / 1000.0
         if "json" in m and "regex" in m:
@@ -1578,6 +1582,11 @@ class _JourneyReader:
                                                          f"{{{{ {name} }}}}")
                 continue
             if name in later:
+                session = later[name].partition(".ws.actions[")
+                if session[1] and where.startswith(session[0] + ".ws."):
+                    raise self.r.error(line_node, where, f"{ref}: {name} is extracted by a later action of this "
+                                                         f"WebSocket session ({later[name]}); an action can use what "
+                                                         "the actions and steps before it extracted")
                 if where.startswith(later[name] + "."):
                     raise self.r.error(line_node, where, f"{ref}: {name} is extracted from this step's response; the "
                                                          "steps after it can use it")
