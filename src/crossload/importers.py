@@ -80,8 +80,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
-    if isinstance(value, float) and value != value:  # NaN cannot be sent as JSON
-        return None
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None  # NaN and infinity cannot be sent as JSON
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value
@@ -120,6 +120,12 @@ def _unique(name: str, used: set[str]) -> str:
 def _env_name(prefix: str, name: str) -> str:
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
     return prefix + (re.sub(r"[^A-Z0-9]+", "_", snake.upper()).strip("_") or "SECRET")
+
+
+def _header_ok(name: str, value: str) -> bool:
+    """A header both tools send as written: a token name, a one-line ASCII value."""
+    return bool(re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", name)) and value.isascii() \
+        and not re.search(r"[\x00-\x08\x0a-\x1f\x7f]", value)
 
 
 def _scalar_text(value: Any) -> str:
@@ -334,7 +340,11 @@ class _OpenAPI:
         types = {str(t).split(";")[0].strip().lower(): t for t in content}
         json_type = next((types[t] for t in types if t == "application/json" or t.endswith("+json")), None)
         if json_type is not None:
-            return {"json": _literal(self.media_value(self.resolve(content[json_type]) or {}))}
+            value = self.media_value(self.resolve(content[json_type]) or {})
+            if value is None:
+                self._note(f"{title}: no example or schema for the request body; sent without one")
+                return {}
+            return {"json": _literal(value)}
         form = types.get("application/x-www-form-urlencoded")
         if form is not None:
             value = self.media_value(self.resolve(content[form]) or {})
@@ -430,7 +440,11 @@ class _OpenAPI:
                     query[name] = _literal(value if isinstance(value, str | int | float | bool)
                                            else _scalar_text(value))
             elif where == "header" and name.lower() not in ("accept", "content-type", "authorization"):
-                headers[name] = _literal(_scalar_text(value))
+                text = _scalar_text(value)
+                if _header_ok(name, text):
+                    headers[name] = _literal(text)
+                else:
+                    self._note(f"{method} {path}: header {name!r}: its example is not a one-line ASCII value")
             elif where == "cookie":
                 cookies.append(f"{name}={_literal(_scalar_text(value))}")
         left = re.findall(r"\{[^{}/]+\}", concrete)
@@ -798,7 +812,8 @@ class _Har:
         """A masked credential is replaced wherever else the recording had it too."""
         if isinstance(value, str):
             for secret, var in sorted(self.secrets.items(), key=lambda kv: -len(kv[0])):
-                value = value.replace(secret, "${" + var + "}").replace(_literal(secret), "${" + var + "}")
+                for form in {secret, _literal(secret)}:
+                    value = _bounded(form).sub("${" + var + "}", value)  # names hold no backslash
             return value
         if isinstance(value, dict):
             return {k: self._scrub(v) for k, v in value.items()}
@@ -839,10 +854,9 @@ class _Har:
         headers: dict[str, str] = {}
         for name, raw in r.headers:
             low = name.lower()
-            if name.startswith(":") or low in _DROPPED_HEADERS or low.startswith("sec-") \
-                    or not re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", name) or not raw.isascii() or "\n" in raw:
+            if name.startswith(":") or low in _DROPPED_HEADERS or low.startswith("sec-") or not _header_ok(name, raw):
                 continue
-            if low == "content-type" and r.is_json:
+            if low == "content-type" and r.is_json and raw.split(";")[0].strip().lower() == "application/json":
                 continue  # the tools send application/json with a json body
             if any(k.lower() == low for k in headers):
                 continue

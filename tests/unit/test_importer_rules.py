@@ -6,6 +6,7 @@ validate), so what a test asserts on is what ``crossload validate`` and a run wo
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -535,3 +536,36 @@ def test_the_cli_imports_to_stdout_or_a_file_and_fails_with_exit_2(tmp_path: Pat
 def test_an_unknown_kind_is_an_input_error() -> None:
     with pytest.raises(ImportFileError, match="unknown import kind 'postman'"):
         import_text("postman", "{}", "x.json")
+
+
+def test_header_examples_that_cannot_be_sent_and_bodies_without_values_are_noted() -> None:
+    spec = _spec({"/h": {"post": {
+        "operationId": "h",
+        "parameters": [{"name": "X-City", "in": "header", "required": True, "example": "Zürich"},
+                       {"name": "X-Plain", "in": "header", "required": True, "example": "Zurich"}],
+        "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Gone"}}}},
+        "responses": {"200": {"description": "ok"}}}}})
+    text, doc = _openapi(spec)
+    request = doc["requests"][0]
+    assert request["headers"] == {"X-Plain": "Zurich"}
+    assert "json" not in request
+    assert "# Not imported: POST /h: header 'X-City': its example is not a one-line ASCII value" in text
+    assert "# Not imported: h: no example or schema for the request body; sent without one" in text
+
+
+def test_base64_responses_form_params_and_json_media_types() -> None:
+    body = base64.b64encode(json.dumps({"order": {"number": "ORD-77310"}}).encode()).decode()
+    created = _entry(f"{API}/orders", 0.0, method="POST", status=201,
+                     headers=(("Content-Type", "application/vnd.api+json"),),
+                     post=("application/vnd.api+json", '{"data": {"type": "orders"}}'))
+    created["response"]["content"].update(text=body, encoding="base64")
+    paid = _entry(f"{API}/pay", 1.0, method="POST", mime="text/html")
+    paid["request"]["postData"] = {"mimeType": "application/x-www-form-urlencoded",
+                                   "params": [{"name": "order", "value": "ORD-77310"}, {"name": "via", "value": "a b"}]}
+    _, doc = _import_har(created, paid)
+    first, second = _steps(doc)
+    assert first["extract"] == {"number": {"json": "$.order.number"}}
+    assert first["headers"] == {"Content-Type": "application/vnd.api+json"}  # not the tools' application/json
+    assert first["json"] == {"data": {"type": "orders"}}
+    assert second["body"] == "order={{ number }}&via=a+b"
+    assert second["headers"] == {"Content-Type": "application/x-www-form-urlencoded"}
