@@ -124,13 +124,15 @@ def prepare(request: RunRequest, need_env: bool = True) -> Prepared:
 
 @contextlib.contextmanager
 def _target(request: RunRequest, scenario: Scenario, env: dict[str, str],
-            out: TextIO) -> Iterator[tuple[str, str, Callable[[], int | None]]]:
-    """Yield (url, kind, pid): the --target, the scenario's target, or a demo target started for the run;
-    ``pid()`` is the target's process to monitor (the demo target's, --target-pid's, --target-container's
-    main process), or None.
+            out: TextIO) -> Iterator[tuple[str, str, Callable[[], int | None], Callable[[], None]]]:
+    """Yield (url, kind, pid, ready): the --target, the scenario's target, or a demo target started for the
+    run; ``pid()`` is the target's process to monitor (the demo target's, --target-pid's,
+    --target-container's main process), or None; ``ready()`` returns once the target answers.
 
     A given target must accept a TCP connection now: a stopped service or a wrong port is an input error
-    (exit 2) before any load, never a run of failed requests.
+    (exit 2) before any load, never a run of failed requests. A demo target is started here and its URL
+    yielded at once, so rendering and the pre-flights run while it starts; ``ready()`` waits for it
+    (``ToolError`` when it does not come up).
     """
     given = request.target.rstrip("/") if request.target else scenario.target
     if given:
@@ -138,17 +140,31 @@ def _target(request: RunRequest, scenario: Scenario, env: dict[str, str],
         pid = request.target_pid
         if request.target_container:
             pid = container_pid(request.target_container)
-        yield given, "flag" if request.target else "scenario", lambda: pid
+        yield given, "flag" if request.target else "scenario", lambda: pid, lambda: None
         return
     if request.target_pid is not None or request.target_container:
         raise InputError("--target-pid/--target-container: the demo target is monitored already; "
                          "give them with --target")
     from crossload.target import DemoTarget
 
-    with DemoTarget(host="127.0.0.1", port=0) as demo:
-        if not request.quiet:
+    demo = DemoTarget(host="127.0.0.1", port=0)
+    announced: list[bool] = []
+
+    def ready() -> None:
+        demo.wait_ready()
+        if not request.quiet and not announced:
             out.write(f"demo target started at {demo.url}\n")
-        yield demo.url, "demo", lambda: demo.pid
+            announced.append(True)
+
+    demo.launch()
+    try:
+        yield demo.url, "demo", lambda: demo.pid, ready
+    finally:
+        demo.stop()
+
+
+class _NotStarted(CrossloadError):
+    """The run could not start (the demo target did not come up): nothing was sent, nothing is kept."""
 
 
 def execute(request: RunRequest, out: TextIO = sys.stdout) -> RunResult:
@@ -196,7 +212,7 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
     pusher: LivePusher | None = None
     monitor: ResourceMonitor | None = None
     try:
-        with _target(request, scenario, env, out) as (target, target_kind, target_pid):
+        with _target(request, scenario, env, out) as (target, target_kind, target_pid, target_ready):
             path.mkdir(parents=True, exist_ok=False)
             monitor = ResourceMonitor(path / MONITOR_FILE, target_pid).start()
             (path / "scenario.yaml").write_bytes(Path(scenario.path).read_bytes())
@@ -212,6 +228,10 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
                        for name, tool in tools.items()}
             manifest.tool_versions.update(_preflight(tools, scripts, env, where.preflight))
             manifest.save(path)
+            try:
+                target_ready()  # a demo target started while the files were rendered and checked
+            except CrossloadError as e:
+                raise _NotStarted(str(e)) from None
             for name, tool in tools.items():
                 monitor.tool = name
                 try:
@@ -230,13 +250,16 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
                     break
     except KeyboardInterrupt:
         interrupted = True
-    except InputError:
+    except (InputError, _NotStarted) as e:
         if monitor:
             monitor.close()
-        # Found by pre-flight or the reachability check, before any load: leave no half-written run behind.
+        # Found by pre-flight or the reachability check, or the demo target did not come up, before any
+        # load: leave no half-written run behind.
         if pusher:
             pusher.close(timeout_s=1.0)
         shutil.rmtree(path, ignore_errors=True)
+        if isinstance(e, _NotStarted):
+            raise CrossloadError(str(e)) from None
         raise
     except CrossloadError as e:
         failure = str(e)

@@ -19,12 +19,25 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 from crossload.errors import ToolError
-from crossload.target.app import build_app, client_host, free_port, serve, url_for
+from crossload.target.net import client_host, free_port, url_for
+
+if TYPE_CHECKING:
+    from crossload.target.app import build_app, serve
 
 __all__ = ["DemoTarget", "build_app", "serve"]
+
+
+def __getattr__(name: str) -> Any:
+    """``build_app`` and ``serve`` load the server (aiohttp) on first use: starting a ``DemoTarget`` does not
+    need them in this process, only in the child serving it."""
+    if name in ("build_app", "serve"):
+        from crossload.target import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _STARTUP_TIMEOUT_S = 15.0
 _STOP_TIMEOUT_S = 5.0
@@ -85,6 +98,7 @@ class DemoTarget:
         self._requested_port = port
         self._port = 0
         self._proc: subprocess.Popen[bytes] | None = None
+        self._ready = False
         self._output: IO[bytes] | None = None
 
     @property
@@ -112,6 +126,14 @@ class DemoTarget:
         ]  # fmt: skip
 
     def start(self) -> DemoTarget:
+        """Start the server and wait until it answers."""
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> DemoTarget:
+        """Start the server without waiting for it: ``url`` is known at once, so work that needs only the URL
+        can run while the server starts; ``wait_ready`` (or ``start``) waits until it answers."""
         if self._proc is not None:
             raise RuntimeError("the demo target is already running")
         port = self._requested_port or free_port(self.host)
@@ -124,13 +146,22 @@ class DemoTarget:
             stderr=subprocess.STDOUT,
             env=_child_env(),
         )
+        self._port = port
+        self._ready = False
+        return self
+
+    def wait_ready(self) -> None:
+        """Wait until ``GET /health`` answers (``ToolError`` after ``startup_timeout``; the child is stopped)."""
+        if self._proc is None:
+            raise RuntimeError("the demo target is not running")
+        if self._ready:
+            return
         try:
-            self._wait_healthy(port)
+            self._wait_healthy(self._port)
         except BaseException:
             self.stop()
             raise
-        self._port = port
-        return self
+        self._ready = True
 
     def _wait_healthy(self, port: int) -> None:
         assert self._proc is not None
@@ -159,7 +190,7 @@ class DemoTarget:
 
     def stop(self) -> None:
         """Terminate and reap the child; safe to call more than once."""
-        proc, self._proc, self._port = self._proc, None, 0
+        proc, self._proc, self._port, self._ready = self._proc, None, 0, False
         try:
             if proc is not None:
                 _terminate(proc)

@@ -31,7 +31,6 @@ import queue
 import random
 import secrets
 import signal
-import socket
 import sys
 import time
 from collections import OrderedDict, deque
@@ -43,6 +42,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any, TypeGuard
 
 from aiohttp import web
+
+from crossload.target.net import client_host, free_port, url_for
 
 __all__ = [
     "CATALOGUE_SIZE",
@@ -649,27 +650,6 @@ def build_app(
 _PARENT_POLL_S = 0.5
 _WORKER_READY_TIMEOUT_S = 30.0
 _WORKER_STOP_TIMEOUT_S = 5.0
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """Ask the kernel for an unused TCP port on host."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def client_host(host: str) -> str:
-    """Address a client on this machine should dial to reach a server bound to host."""
-    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-
-
-def url_for(host: str, port: int) -> str:
-    """Base URL of a server bound to host:port, as seen from this machine."""
-    address = client_host(host)
-    if ":" in address:
-        address = f"[{address}]"
-    return f"http://{address}:{port}"
 
 
 def _install_fast_loop() -> None:
