@@ -3,9 +3,10 @@
 Order of work, so that bad input never sends load and a failure never loses data:
 
 1. load and validate the scenario, build the schedule, check every ``${VAR}`` without a default is set;
-2. make sure the target answers a TCP connection (exit 2 with the cause otherwise);
+2. make sure the target answers a TCP connection (exit 2 with the cause otherwise), or start the demo target;
 3. create results/<run-id>/, write manifest.json (status "running") and render both tools' files;
-4. pre-flight every rendered file (``k6 inspect``; compile + ``locust --list``) before any load;
+4. pre-flight every rendered file (``k6 inspect``; compile + ``locust --list``) before any load, while the
+   demo target starts; then wait until it answers;
 5. run each tool through the runner, collecting its raw output into the local store while it runs;
 6. summary.json, threshold and guard verdicts, the side-by-side table, manifest.json completed; exit code.
 
