@@ -24,6 +24,7 @@ from crossload.profiles import build_schedule
 from crossload.render import (
     JS_RESERVED,
     K6_SYSTEM_TAGS,
+    LOCUST_SUPPORT,
     PY_RESERVED,
     PY_USER_ATTRIBUTES,
     body_checks,
@@ -103,7 +104,7 @@ def test_golden_files_pass_preflight(tmp_path: Path) -> None:
         locust_dir = tmp_path / scenario_dir.name / "locust"
         locust_dir.mkdir(parents=True)
         (locust_dir / "locustfile.py").write_bytes((scenario_dir / "locustfile.py").read_bytes())
-        for name in ("crossload_locust.py", "crossload_recorder.py"):
+        for name in LOCUST_SUPPORT:
             (locust_dir / name).write_bytes((resource_dir("locust") / name).read_bytes())
         env = {k: v for k, v in os.environ.items() if k != "CROSSLOAD_LOCUST_OUT"}
         proc = subprocess.run([sys.executable, "-m", "locust", "-f", "locustfile.py", "--list"], cwd=locust_dir,
