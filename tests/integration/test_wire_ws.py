@@ -223,3 +223,106 @@ def test_websocket_steps_send_the_same_messages_in_both_tools(
     for tool in ("k6", "locust"):
         outcome = manifest["outcomes"][tool]
         assert outcome["tool_reported_requests"] == outcome["collected_requests"], (tool, outcome)
+
+
+FAILURES = """version: 1
+name: ws-failures
+defaults: {timeout: 2s}
+journeys:
+  - name: refused
+    steps:
+      - ws:
+          name: nobody
+          url: ws://127.0.0.1:PORT/ws/echo
+          actions:
+            - send: {text: hi}
+  - name: missing
+    steps:
+      - ws: {name: not found, url: /nope, actions: [{send: {text: hi}}]}
+  - name: quiet
+    steps:
+      - ws:
+          name: quiet
+          url: /ws/echo
+          actions:
+            - send: {text: hi}
+            - expect: {name: never, regex: nothing-like-this, timeout: 300ms}
+  - name: closing
+    steps:
+      - ws:
+          name: closing
+          url: /ws/echo?closing
+          actions:
+            - send: {text: close}
+            - expect: {name: after close, timeout: 1s}
+  - name: closing hold
+    steps:
+      - ws:
+          name: closing hold
+          url: /ws/echo?hold
+          actions:
+            - send: {text: close}
+            - hold: 300ms
+            - send: {text: skipped}
+            - expect: {name: after hold}
+  - name: no extract
+    steps:
+      - ws:
+          name: noext
+          url: /ws/echo?noext
+          actions:
+            - send: {text: hello}
+            - expect: {name: extract fails, extract: {n: {json: $.n}}}
+"""
+
+
+def test_websocket_failures_have_the_same_causes_in_both_tools(
+    tmp_path: Any, demo_target: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from crossload.run import RunRequest, execute
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("CROSSLOAD_ERROR_GUARD", "off")
+    scenario_file = tmp_path / "failures.yaml"
+    scenario_file.write_text(FAILURES.replace("PORT", str(port)), encoding="utf-8")
+    _call(demo_target, "/_crossload/ws-log", "DELETE")
+    out = io.StringIO()
+    result = execute(RunRequest(profile="smoke", target=demo_target, scenario=str(scenario_file), users=2,
+                                duration_s=3, results_dir=tmp_path / "results", quiet=True), out=out)
+    assert result.exit_code == 0, (result.message, out.getvalue())
+    assert result.path is not None
+
+    # The server closed each "closing" session on its first message; nothing after it was sent.
+    for c in _call(demo_target, "/_crossload/ws-log")["connections"]:
+        if c["raw_path"] in ("/ws/echo?closing", "/ws/echo?hold"):
+            assert c["received"] == [{"text": "close"}] and c["sent"] == 0, c
+    summary = json.loads((result.path / "summary.json").read_text(encoding="utf-8"))
+    for tool in ("k6", "locust"):
+        requests = summary["tools"][tool]["requests"]
+        errors = {name: r.get("errors") or {} for name, r in requests.items()}
+        failed = {name: r["failures"] for name, r in requests.items()}
+        count = {name: r["count"] for name, r in requests.items()}
+        want = {"nobody": "connection refused", "not found": "HTTP 404", "never": "timeout",
+                "after close": "ws closed", "after hold": "ws closed",
+                "extract fails": "check failed: extract n from $.n"}
+        for name, cause in want.items():
+            assert count[name] > 0 and errors[name] == {cause: count[name]}, (tool, name, errors[name])
+        for name in ("quiet", "closing", "closing hold", "noext", "quiet sent", "quiet received", "closing sent",
+                     "closing hold sent", "noext sent", "noext received"):
+            assert failed[name] == 0, (tool, name)
+        # Every session that connected ran its expect; a session the server closed sent nothing more.
+        assert count["quiet"] == count["never"] == count["quiet sent"] == count["quiet received"], tool
+        assert count["closing"] == count["after close"] == count["closing sent"], tool
+        assert count["closing hold"] == count["after hold"] == count["closing hold sent"], tool
+        assert count["noext"] == count["extract fails"] == count["noext received"], tool
+        assert "nobody sent" not in count and "not found sent" not in count, tool
+        # A refused connection fails at once; an expect's timeout is waited for in full.
+        assert requests["never"]["all_requests"]["min_ms"] >= 290, (tool, requests["never"]["all_requests"])
+    manifest = json.loads((result.path / "manifest.json").read_text(encoding="utf-8"))
+    for tool in ("k6", "locust"):
+        outcome = manifest["outcomes"][tool]
+        assert outcome["tool_reported_requests"] == outcome["collected_requests"], (tool, outcome)
