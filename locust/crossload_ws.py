@@ -230,6 +230,9 @@ class _Session:
         return True
 
     def expect(self, expect: Mapping[str, Any], values: dict[str, Any], last_send: float | None) -> bool:
+        if self.closed:  # the server closed the connection before this expect began (as k6: 0 ms)
+            self.fire(expect["name"], 0.0, WsClosed())
+            return False
         since = last_send if last_send is not None else time.perf_counter()
         deadline = time.perf_counter() + expect["timeout"] / 1000.0
         while True:
