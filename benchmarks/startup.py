@@ -1,6 +1,7 @@
 """What crossload adds around the load: wall time of a smoke run of both tools minus the load itself.
 
     python benchmarks/startup.py [--runs 5] [--duration 5s] [--limit 3.0] [--quiet-wait 30] [--no-phases]
+                                 [--baseline DIR]
 
 Runs ``invoke smoke --tool both --duration 5s`` (local runner, the built-in demo target, no InfluxDB) from the
 repository root ``--runs`` times, each into a fresh results folder, and measures the wall time from starting
@@ -79,8 +80,11 @@ def locust_first_last(final: Path) -> tuple[float, float]:
             max(float(e["last_request_timestamp"]) for e in entries))
 
 
-def run_env(results: Path) -> dict[str, str]:
+def run_env(results: Path, tree: Path = ROOT) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSLOAD_INFLUX_")}
+    if tree != ROOT:  # another checkout's package and resources, ahead of the installed one
+        env["PYTHONPATH"] = str(tree / "src") + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["CROSSLOAD_HOME"] = str(tree)
     env["CROSSLOAD_RESULTS_DIR"] = str(results)
     env["CROSSLOAD_RUNNER"] = "local"
     return env
@@ -101,13 +105,13 @@ PHASES = [
 ]
 
 
-def one_run(duration: str, work: Path, n: int) -> tuple[float, dict[str, float], int]:
-    results = work / f"results-{n}"
+def one_run(duration: str, work: Path, n: int, tree: Path = ROOT) -> tuple[float, dict[str, float], int]:
+    results = work / f"results-{n}-{'this' if tree == ROOT else 'baseline'}"
     results.mkdir()
     argv = [shutil.which("invoke") or "invoke", "smoke", "--tool", "both", "--duration", duration]
     t0 = time.time()
     p0 = time.perf_counter()
-    proc = subprocess.run(argv, cwd=ROOT, env=run_env(results), capture_output=True, text=True, timeout=600,
+    proc = subprocess.run(argv, cwd=tree, env=run_env(results, tree), capture_output=True, text=True, timeout=600,
                           check=False)
     wall = time.perf_counter() - p0
     t_end = t0 + wall
@@ -181,6 +185,9 @@ def main() -> int:
     parser.add_argument("--duration", default="5s", help="load per tool (default 5s)")
     parser.add_argument("--limit", type=float, default=3.0, help="seconds allowed beyond the load (default 3)")
     parser.add_argument("--no-phases", action="store_true", help="leave out the phases timed by themselves")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout (e.g. `git archive <commit> | tar -x -C DIR`): its smoke runs "
+                             "alternate with this one's, and the medians are compared")
     parser.add_argument("--quiet-wait", type=float, default=30.0,
                         help="seconds to wait at most for a quiet machine before each run (default 30)")
     args = parser.parse_args()
@@ -189,11 +196,21 @@ def main() -> int:
     print(f"command: invoke smoke --tool both --duration {args.duration}   (local runner, demo target, "
           f"{load_s:g} s of load in all)")
     walls: list[float] = []
+    base_walls: list[float] = []
+    base_phase: dict[str, list[float]] = {key: [] for key, _ in PHASES}
     per_phase: dict[str, list[float]] = {key: [] for key, _ in PHASES}
     rows = []
     with tempfile.TemporaryDirectory(prefix="crossload-startup-") as tmp:
         work = Path(tmp)
         for n in range(1, args.runs + 1):
+            if args.baseline is not None:
+                wait_quiet(max_wait_s=args.quiet_wait)
+                base_wall, base_phases, _code = one_run(args.duration, work, n, args.baseline.resolve())
+                base_walls.append(base_wall)
+                for key, value in base_phases.items():
+                    base_phase[key].append(value)
+                print(f"  run {n}: baseline wall {base_wall:.2f} s, beyond the load {base_wall - load_s:.2f} s",
+                      flush=True)
             speed = wait_quiet(max_wait_s=args.quiet_wait)
             busy = busy_fraction(0.3)
             wall, phases, code = one_run(args.duration, work, n)
@@ -209,14 +226,24 @@ def main() -> int:
         print("speed: a fixed CPU loop just before the run, 1.00 = the fastest seen; busy before: share of both "
               "cores used by other work just before the run (each run waits up to --quiet-wait s for < 0.15).")
         print()
-        print(table(["phase", "what", "median s"],
-                    [[key, what, f"{statistics.median(per_phase[key]):.3f}"] for key, what in PHASES], "llr"))
+        if base_walls:
+            print(table(["phase", "what", "median s", "baseline median s"],
+                        [[key, what, f"{statistics.median(per_phase[key]):.3f}",
+                          f"{statistics.median(base_phase[key]):.3f}"] for key, what in PHASES], "llrr"))
+        else:
+            print(table(["phase", "what", "median s"],
+                        [[key, what, f"{statistics.median(per_phase[key]):.3f}"] for key, what in PHASES], "llr"))
         if not args.no_phases:
             print("\neach phase by itself (median of the runs):")
             print(table(["probe", "median s"], [[label, f"{v:.3f}"] for label, v in standalone(args.runs, work)],
                         "lr"))
     med = statistics.median(walls) - load_s
     ok = med < args.limit
+    if base_walls:
+        base = statistics.median(base_walls) - load_s
+        print(f"\nbaseline ({args.baseline}): wall time minus {load_s:g} s of load, per run: "
+              f"{', '.join(f'{w - load_s:.2f}' for w in base_walls)}; median {base:.2f} s; this checkout "
+              f"{med - base:+.2f} s")
     print(f"\nwall time minus {load_s:g} s of load, per run: {', '.join(f'{w - load_s:.2f}' for w in walls)}; "
           f"median {med:.2f} s (limit < {args.limit:g} s): " + ("PASS" if ok else f"MISS by {med - args.limit:.2f} s"))
     return 0 if ok else 1
