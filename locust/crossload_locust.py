@@ -617,6 +617,20 @@ class Journey(SequentialTaskSet):
 # --- load shape -------------------------------------------------------------------------------------------
 
 
+_users_started = itertools.count()
+
+
+def arrival_phase(pacing_s: float) -> float:
+    """Seconds a new user waits before its first iteration in the open model, so that the users' paced
+    iterations spread over the pacing interval (as k6 spreads arrivals) instead of starting in bursts: the
+    n-th user of this process waits frac(n x golden ratio) of the interval."""
+    return (next(_users_started) * 0.6180339887498949) % 1.0 * pacing_s
+
+
+def wait_arrival_phase(pacing_s: float) -> None:
+    time.sleep(arrival_phase(pacing_s))
+
+
 class StageShape(LoadTestShape):
     """Users follow ``stages`` [(duration_s, users), ...] linearly, like k6's ramping-vus executor.
 

@@ -30,6 +30,9 @@ class ToolOutcome:
     collected_requests: int
     # The abort criterion that stopped this tool early (crossload.abort.Abort.to_json), if one did.
     stopped_early: dict[str, Any] | None = None
+    # Open model: iterations the arrival rate asked for that could not start, all max_users being busy
+    # (k6's dropped_iterations; Locust does not count them).
+    dropped_iterations: int | None = None
 
 
 @dataclass

@@ -14,6 +14,12 @@ Defaults follow common practice:
 - endurance: nominal 20 users for 1 h (ramps of 5 %).
 
 ``--spawn-rate`` (users per second) fixes how long each ramp takes; the flat stages give or take the time.
+
+The open model: a profile with a ``rate`` (iterations started per second) instead of users. The same shapes
+then describe the rate: k6 runs ramping-arrival-rate with at most ``max_users`` VUs; Locust paces each user
+to one iteration every ``pacing_s`` seconds (``constant_pacing``) and follows the user curve
+``rate x pacing_s``, so both start the same number of iterations per second while iterations finish within
+``pacing_s`` (``max_users / peak rate``), and both are capped at ``max_users`` iterations under way.
 """
 
 from __future__ import annotations
@@ -32,11 +38,39 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class RateStage:
+    duration_s: float
+    rate: float  # iterations started per second at the end of the stage
+
+
+@dataclass(frozen=True)
+class OpenModel:
+    """Arrival rate: iterations started per second over time, whatever the response times."""
+
+    rates: tuple[RateStage, ...]
+    max_users: int
+
+    @property
+    def peak_rate(self) -> float:
+        return max(s.rate for s in self.rates)
+
+    @property
+    def pacing_s(self) -> float:
+        """Seconds between the starts of one Locust user's iterations: at the peak, max_users users."""
+        return self.max_users / self.peak_rate
+
+
+@dataclass(frozen=True)
 class StageSchedule:
-    """The user curve of one run: start at 0 users, then the stages in order."""
+    """The user curve of one run: start at 0 users, then the stages in order.
+
+    With ``open`` set, the run follows an arrival rate; ``stages`` is then the user curve Locust follows to
+    start that many iterations per second (rate x pacing).
+    """
 
     profile: str
     stages: tuple[Stage, ...]
+    open: OpenModel | None = None
 
     @property
     def total_s(self) -> float:
@@ -74,13 +108,34 @@ class StageSchedule:
             prev = float(s.users)
         return prev
 
+    def rate_at(self, t: float) -> float:
+        """Iterations started per second at ``t`` (open model; linear within a stage, like k6)."""
+        assert self.open is not None
+        prev = 0.0
+        elapsed = 0.0
+        for s in self.open.rates:
+            if s.duration_s <= 0:
+                prev = s.rate
+                continue
+            if t < elapsed + s.duration_s:
+                return prev + (s.rate - prev) * (t - elapsed) / s.duration_s
+            elapsed += s.duration_s
+            prev = s.rate
+        return prev
+
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "profile": self.profile,
             "total_s": self.total_s,
             "peak_users": self.peak_users,
             "stages": [{"duration_s": s.duration_s, "users": s.users} for s in self.stages],
         }
+        if self.open is not None:
+            out["model"] = "open"
+            out["max_users"] = self.open.max_users
+            out["pacing_s"] = round(self.open.pacing_s, 6)
+            out["rates"] = [{"duration_s": s.duration_s, "rate": s.rate} for s in self.open.rates]
+        return out
 
 
 @dataclass(frozen=True)
@@ -134,6 +189,10 @@ def build_schedule(
         raise InputError(f"--spawn-rate must be greater than 0 users/s, got {spawn_rate:g}")
     base = DEFAULT_PROFILES[profile]
     override = scenario.profiles.get(profile, ProfileOverride()) if scenario else ProfileOverride()
+    if override.is_open:
+        if spawn_rate is not None:
+            raise InputError(f"{profile}: --spawn-rate applies to users; this profile sets a rate (open model)")
+        return _open_schedule(profile, override, max_users=users, duration_s=duration_s)
 
     if override.stages:
         stages = [Stage(s.duration_ms / 1000.0, s.users) for s in override.stages]
@@ -153,6 +212,38 @@ def build_schedule(
         built = _apply_spawn_rate(built, rate, target_total, profile)
     built = [Stage(round(s.duration_s, 3), s.users) for s in built]
     return StageSchedule(profile=profile, stages=tuple(built))
+
+
+def _open_schedule(profile: str, override: ProfileOverride, *, max_users: int | None,
+                   duration_s: float | None) -> StageSchedule:
+    """Rates from the file's rate stages, or the profile's default shape scaled to the file's ``rate``."""
+    if override.stages:
+        spec = [(s.duration_ms / 1000.0, s.rate or 0.0) for s in override.stages]
+        total = sum(d for d, _ in spec)
+        peak = max(r for _, r in spec)
+        shape = [(d / total, r / peak) for d, r in spec]
+        target_peak = override.rate or peak
+        target_total = duration_s or (override.duration_ms / 1000.0 if override.duration_ms else total)
+    else:
+        base = DEFAULT_PROFILES[profile]
+        shape = list(base.shape)
+        target_peak = override.rate or 1.0
+        target_total = duration_s or (override.duration_ms / 1000.0 if override.duration_ms else base.duration_s)
+    rates = tuple(RateStage(round(ft * target_total, 3), round(fr * target_peak, 6)) for ft, fr in shape)
+    cap = max_users or override.max_users or max(1, math.ceil(2 * target_peak))
+    model = OpenModel(rates=rates, max_users=cap)
+    pacing = model.pacing_s
+    users = tuple(Stage(s.duration_s, _pace_users(s.rate, pacing, cap)) for s in rates)
+    if max(s.users for s in users) < 1:
+        raise InputError(f"{profile}: the rate never reaches one iteration per {pacing:g}s; raise the rate")
+    return StageSchedule(profile=profile, stages=users, open=model)
+
+
+def _pace_users(rate: float, pacing_s: float, cap: int) -> int:
+    """Locust users that start ``rate`` iterations per second when each starts one every ``pacing_s``."""
+    if rate <= 0:
+        return 0
+    return min(cap, max(1, math.floor(rate * pacing_s + 0.5)))
 
 
 def _users(fraction: float, peak: int) -> int:

@@ -643,8 +643,10 @@ def _think_view(think: tuple[float, float]) -> dict[str, Any] | None:
 
 def _common(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[str, Any]:
     thinks = {think_of(scenario, r) for r in scenario.requests}
-    # A journey thinks after each of its steps: the single requests then think after themselves too.
-    shared = next(iter(thinks)) if len(thinks) == 1 and not scenario.journeys else None
+    # A journey thinks after each of its steps: the single requests then think after themselves too. In the
+    # open model the think time stays inside the iteration in both tools (Locust's wait_time paces instead).
+    shared = (next(iter(thinks)) if len(thinks) == 1 and not scenario.journeys and schedule.open is None
+              else None)
     return {
         "version": __version__,
         "scenario_name": scenario.name,
@@ -831,12 +833,29 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
         uses_sleep=any(req["think"] for req in requests) or any(
             s["think"] for j in journeys for s in [*j["setup"], *(x for i in j["items"] for x in i["steps"])]),
         stages=[{"duration": _duration_text(round(s.duration_s * 1000)), "target": s.users} for s in schedule.stages],
+        arrival=_k6_arrival(schedule),
         graceful_stop=f"{scenario.drain_s}s",  # what Locust's --stop-timeout waits, too
         timeout=None if timeout_ms == K6_DEFAULT_TIMEOUT_MS else _duration_text(timeout_ms),
         thresholds=k6_thresholds(scenario.all_thresholds, ws_rows(scenario)),
         system_tags=list(K6_SYSTEM_TAGS),
     )
     return view
+
+
+def _k6_arrival(schedule: StageSchedule) -> dict[str, Any] | None:
+    """ramping-arrival-rate options: whole iterations per second, or per minute when a rate needs it."""
+    if schedule.open is None:
+        return None
+    rates = [s.rate for s in schedule.open.rates]
+    per_second = all(abs(r - round(r)) < 1e-9 for r in rates)
+    scale = 1 if per_second else 60
+    return {
+        "time_unit": "1s" if per_second else "1m",
+        "unit_name": "second" if per_second else "minute",
+        "max_users": schedule.open.max_users,
+        "stages": [{"duration": _duration_text(round(s.duration_s * 1000)), "target": round(s.rate * scale)}
+                   for s in schedule.open.rates],
+    }
 
 
 def locust_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[str, Any]:
@@ -881,7 +900,11 @@ def locust_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dic
         if not requests:
             helpers.discard("Request")
     shared = view["shared_think"]
-    if shared is None:
+    if schedule.open is not None:
+        helpers.add("wait_arrival_phase")
+        pacing = py_literal(round(schedule.open.pacing_s, 6))
+        wait_function, wait_call = "constant_pacing", f"constant_pacing({pacing})"
+    elif shared is None:
         wait_function, wait_call = "constant", "constant(0)"
     elif shared["constant"]:
         wait_function, wait_call = "constant", f"constant({py_literal(shared['min'])})"
@@ -899,6 +922,8 @@ def locust_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dic
             s["think"] for j in journeys for s in [*j["setup"], *(x for i in j["items"] for x in i["steps"])]),
         stages=[[s.duration_s, s.users] for s in schedule.stages],
         spawn_rate=float(math.ceil(schedule.max_ramp_rate)),
+        arrival=None if schedule.open is None else {"pacing": round(schedule.open.pacing_s, 6),
+                                                    "pacing_text": f"{schedule.open.pacing_s:.6g} s"},
     )
     return view
 

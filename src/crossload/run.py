@@ -223,8 +223,13 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
             pusher = LivePusher(path, sink, RunTags.from_manifest(manifest.to_json())) if sink else None
             if not request.quiet:
                 out.write(f"run {run_id}: scenario {scenario.name!r}, profile {schedule.profile} "
-                          f"({format_duration_ms(schedule.total_s * 1000)}, peak {schedule.peak_users} users), "
+                          f"({format_duration_ms(schedule.total_s * 1000)}, {_load_text(schedule)}), "
                           f"tools: {', '.join(prep.tools)}\n")
+                if schedule.open is not None and "locust" in tools:
+                    out.write(f"[locust] open model by pacing: each user starts an iteration every "
+                              f"{schedule.open.pacing_s:g} s; an iteration that takes longer delays its user's next "
+                              "one, and Locust does not count what it could not start (k6 reports them as "
+                              "dropped_iterations)\n")
             scripts = {name: tool.render(scenario, schedule, where.target_url(target)).write(path / name)
                        for name, tool in tools.items()}
             manifest.tool_versions.update(_preflight(tools, scripts, env, where.preflight))
@@ -358,6 +363,12 @@ def _finish_influx(pusher: LivePusher, sink: Sink, path: Path) -> str:
     return f"influx: {written} points written to {sink.description}, nothing pending"
 
 
+def _load_text(schedule: StageSchedule) -> str:
+    if schedule.open is None:
+        return f"peak {schedule.peak_users} users"
+    return f"peak {schedule.open.peak_rate:g} iterations/s, at most {schedule.open.max_users} users at once"
+
+
 def _run_tool(tool: LoadTool, runner: Runner, script: Path, out_dir: Path, prep: Prepared, request: RunRequest,
               out: TextIO) -> tuple[ToolStats, ToolOutcome]:
     specs = tool.launch_group(script, out_dir, prep.scenario, request.workers)
@@ -400,11 +411,17 @@ def _run_tool(tool: LoadTool, runner: Runner, script: Path, out_dir: Path, prep:
     note = ""
     if totals is not None and totals.requests != stats.overall.count:
         note = f"  (warning: {tool.name} itself reported {totals.requests} requests)"
+    dropped = totals.dropped_iterations if totals is not None else None
+    if dropped and prep.schedule.open is not None:
+        progress.say(f"{dropped} iterations of the arrival rate were dropped: all {prep.schedule.open.max_users} "
+                     "users were busy (the target answers slower than the rate needs; raise max_users or expect "
+                     "fewer requests)")
     progress.final(stats.summary().overall, stats.duration_s, note)
     return stats, ToolOutcome(
         exit_code=outcome.exit_code, interrupted=outcome.interrupted, started_at=iso(outcome.started_at),
         ended_at=iso(outcome.ended_at), tool_reported_requests=totals.requests if totals else None,
         collected_requests=stats.overall.count, stopped_early=stopped_by[0].to_json() if stopped_by else None,
+        dropped_iterations=dropped,
     )
 
 

@@ -316,6 +316,7 @@ class Defaults:
 class StageSpec:
     duration_ms: float
     users: int
+    rate: float | None = None  # iterations per second (open model) instead of users
 
 
 @dataclass(frozen=True)
@@ -326,6 +327,12 @@ class ProfileOverride:
     duration_ms: float | None = None
     spawn_rate: float | None = None
     stages: tuple[StageSpec, ...] | None = None
+    rate: float | None = None  # peak iterations started per second: the open (arrival-rate) model
+    max_users: int | None = None  # open model: iterations under way at once, at most
+
+    @property
+    def is_open(self) -> bool:
+        return self.rate is not None or any(s.rate is not None for s in self.stages or ())
 
 
 @dataclass(frozen=True)
@@ -1031,34 +1038,73 @@ class _ScenarioReader:
         return {name: self.profile(m[name], _join(where, name)) for name in m}
 
     def profile(self, node: yaml.Node, where: str) -> ProfileOverride:
-        m = self.mapping(node, where, ("users", "duration", "spawn_rate", "stages"))
+        m = self.mapping(node, where, ("users", "duration", "spawn_rate", "stages", "rate", "max_users"))
         users = self.optional(m, "users", where, lambda n, w: self.integer(n, w, minimum=1), None)
         duration = self.optional(m, "duration", where, lambda n, w: self.duration_ms(n, w, positive=True),
                                  None)
         rate = self.optional(m, "spawn_rate", where,
                              lambda n, w: self.number(n, w, minimum=0, exclusive=True), None)
+        arrival = self.optional(m, "rate", where, self.iteration_rate, None)
+        max_users = self.optional(m, "max_users", where, lambda n, w: self.integer(n, w, minimum=1), None)
         stages: tuple[StageSpec, ...] | None = None
         if "stages" in m:
             here = _join(where, "stages")
-            items = self.sequence(m["stages"], here, "stages ({duration: 30s, users: 10})")
+            items = self.sequence(m["stages"], here, "stages ({duration: 30s, users: 10} or {duration: 30s, rate: 5})")
             if not items:
                 raise self.error(m["stages"], here, "list at least one stage")
             parsed = []
+            kinds: set[str] = set()
             for j, sn in enumerate(items):
-                sm = self.mapping(sn, f"{here}[{j}]", ("duration", "users"))
-                for key in ("duration", "users"):
-                    if key not in sm:
-                        raise self.error(sn, f"{here}[{j}].{key}", "missing")
-                parsed.append(StageSpec(
-                    duration_ms=self.duration_ms(sm["duration"], f"{here}[{j}].duration"),
-                    users=self.integer(sm["users"], f"{here}[{j}].users", minimum=0),
-                ))
+                at = f"{here}[{j}]"
+                sm = self.mapping(sn, at, ("duration", "users", "rate"))
+                if "duration" not in sm:
+                    raise self.error(sn, f"{at}.duration", "missing")
+                if ("users" in sm) == ("rate" in sm):
+                    raise self.error(sn, f"{at}.users", "give users (closed model) or rate (open model), not both"
+                                     if "users" in sm else "missing (or rate, for an arrival-rate stage)")
+                kind = "users" if "users" in sm else "rate"
+                if kinds and kind not in kinds:
+                    raise self.error(sm[kind], f"{at}.{kind}", "every stage gives users, or every stage gives rate")
+                kinds.add(kind)
+                duration_ms = self.duration_ms(sm["duration"], f"{at}.duration")
+                if kind == "users":
+                    parsed.append(StageSpec(duration_ms, self.integer(sm["users"], f"{at}.users", minimum=0)))
+                else:
+                    parsed.append(StageSpec(duration_ms, 0, self.iteration_rate(sm["rate"], f"{at}.rate",
+                                                                                zero=True)))
             if sum(s.duration_ms for s in parsed) <= 0:
                 raise self.error(m["stages"], here, "the stages must last longer than 0s in total")
-            if max(s.users for s in parsed) < 1:
+            if kinds == {"users"} and max(s.users for s in parsed) < 1:
                 raise self.error(m["stages"], here, "at least one stage needs users > 0")
+            if kinds == {"rate"} and max(s.rate or 0.0 for s in parsed) <= 0:
+                raise self.error(m["stages"], here, "at least one stage needs rate > 0")
             stages = tuple(parsed)
-        return ProfileOverride(users=users, duration_ms=duration, spawn_rate=rate, stages=stages)
+        result = ProfileOverride(users=users, duration_ms=duration, spawn_rate=rate, stages=stages, rate=arrival,
+                                 max_users=max_users)
+        if result.is_open:
+            for key, why in (("users", "an arrival-rate profile sets rate and max_users, not users"),
+                             ("spawn_rate", "spawn_rate applies to users; an arrival-rate profile ramps its rate")):
+                if key in m:
+                    raise self.error(m[key], _join(where, key), why)
+            if stages is not None and stages[0].rate is None:
+                raise self.error(m["rate"], _join(where, "rate"), "the stages give users; give rate in every stage")
+        elif max_users is not None:
+            raise self.error(m["max_users"], _join(where, "max_users"),
+                             "applies to the open model only (a profile with rate)")
+        return result
+
+    def iteration_rate(self, node: yaml.Node, where: str, zero: bool = False) -> float:
+        """Iterations started per second: a number, optionally followed by /s (or /m for per minute)."""
+        value = self.value(node, where)
+        text = str(value).strip() if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(?:/\s*([sm]))?", text or "")
+        if match is None:
+            raise self.error(node, where, f"expected iterations per second such as 10 or 10/s or 90/m, got "
+                                          f"{_kind(value) if text is None else repr(text)}")
+        rate = float(match.group(1)) / (60.0 if match.group(2) == "m" else 1.0)
+        if rate <= 0 and not zero:
+            raise self.error(node, where, "must be greater than 0")
+        return rate
 
 
     # -- data -----------------------------------------------------------------------------------------------

@@ -98,7 +98,8 @@ def test_golden_files_pass_preflight(tmp_path: Path) -> None:
                               text=True, check=False)
         assert proc.returncode == 0, proc.stderr
         options = json.loads(proc.stdout)
-        assert options["scenarios"]["crossload"]["executor"] == "ramping-vus"
+        executor = options["scenarios"]["crossload"]["executor"]
+        assert executor == ("ramping-arrival-rate" if scenario_dir.name == "arrivals" else "ramping-vus")
         assert sorted(options["systemTags"]) == sorted(K6_SYSTEM_TAGS)
 
         locust_dir = tmp_path / scenario_dir.name / "locust"

@@ -152,6 +152,15 @@ CASES: list[tuple[str, int, str, str]] = [
     ("stages_zero_duration.yaml", 10, "profiles.load.stages", "must last longer than 0s in total"),
     ("spawn_rate_zero.yaml", 9, "profiles.load.spawn_rate", "must be greater than 0"),
     ("spawn_rate_infinite.yaml", 9, "profiles.spike.spawn_rate", "expected a finite number"),
+    ("open_rate_and_users.yaml", 10, "profiles.load.users",
+     "an arrival-rate profile sets rate and max_users, not users"),
+    ("open_stages_mixed.yaml", 11, "profiles.load.stages[1].users",
+     "every stage gives users, or every stage gives rate"),
+    ("open_rate_text.yaml", 9, "profiles.smoke.rate",
+     "expected iterations per second such as 10 or 10/s or 90/m, got 'ten per second'"),
+    ("open_max_users_closed.yaml", 10, "profiles.load.max_users",
+     "applies to the open model only (a profile with rate)"),
+    ("open_rate_zero.yaml", 9, "profiles.spike.rate", "must be greater than 0"),
 ]
 
 

@@ -57,6 +57,7 @@ class ToolTotals:
     requests: int
     per_name: dict[str, int] = field(default_factory=dict)
     bytes_received: int | None = None
+    dropped_iterations: int | None = None  # open model: iterations that could not start (k6)
 
 
 def find_binary(name: str, variable: str, pin: str) -> str:

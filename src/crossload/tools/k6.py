@@ -156,7 +156,7 @@ class K6Tool:
     def own_totals(self, out_dir: Path) -> ToolTotals | None:
         """k6's summary export; with several instances (``k6-summary-i.json``) their sum."""
         paths = sorted(out_dir.glob("k6-summary-*.json")) or [out_dir / SUMMARY_EXPORT]
-        requests, received, seen = 0, None, False
+        requests, received, dropped, seen = 0, None, None, False
         for path in paths:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -169,7 +169,10 @@ class K6Tool:
             count = metrics.get("data_received", {}).get("count")
             if count is not None:
                 received = (received or 0) + int(count)
-        return ToolTotals(requests=requests, bytes_received=received) if seen else None
+            count = metrics.get("dropped_iterations", {}).get("count")
+            if count is not None:
+                dropped = (dropped or 0) + int(count)
+        return ToolTotals(requests=requests, bytes_received=received, dropped_iterations=dropped) if seen else None
 
     def finish(self, out_dir: Path, stats: ToolStats, totals: ToolTotals | None) -> None:
         # k6 counts bytes per iteration, without the request name: tool level only (docs/schema.md).
