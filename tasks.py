@@ -19,7 +19,7 @@ RUN_HELP = {
     "tool": "locust, k6 or both (default both: Locust first, then k6, same profile)",
     "target": "base URL of the system under test (default: the scenario's target, else the built-in demo target)",
     "scenario": "scenario file (default: scenarios/demo.yaml)",
-    "users": "peak users / VUs (scales the profile's user curve)",
+    "users": "peak users / VUs (scales the profile's user curve; an open profile: max_users)",
     "duration": "total duration, e.g. 45s, 5m, 1h (stages scale proportionally)",
     "spawn_rate": "users started (or stopped) per second on ramps; flat stages absorb the difference",
     "runner": "where the tools run: local (processes here) or docker (in their images); default: CROSSLOAD_RUNNER, "

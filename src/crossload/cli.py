@@ -68,7 +68,8 @@ def add_runner_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_shape_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--users", default=None, help="peak users/VUs (scales the profile's user curve)")
+    p.add_argument("--users", default=None,
+                   help="peak users/VUs (scales the profile's user curve; an open profile: max_users)")
     p.add_argument("--duration", default=None, help="total duration, e.g. 45s, 5m, 1h")
     p.add_argument("--spawn-rate", default=None, help="users started (or stopped) per second on ramps")
 
