@@ -25,7 +25,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import websocket
+try:
+    import websocket
+except ImportError:  # pragma: no cover - depends on the Locust environment
+    raise ImportError(
+        "WebSocket steps need the websocket-client package next to Locust: pip install 'websocket-client>=1.6,<2' "
+        "(with --runner docker: an image built FROM the Locust image with it installed, named by "
+        "CROSSLOAD_LOCUST_IMAGE)") from None
 from crossload_locust import (
     _LOCUST_CONTROL,
     _MISSING,
