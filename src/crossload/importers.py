@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, quote_plus, unquote, urlencode, urlsplit
 import yaml
 
 from crossload.errors import InputError
-from crossload.scenario import METHODS, parse_scenario, regex_problem
+from crossload.scenario import METHODS, check_target_url, parse_scenario, regex_problem
 
 # Headers the tools set themselves, or that only make sense in the recording browser.
 _DROPPED_HEADERS = frozenset({
@@ -120,6 +120,14 @@ def _unique(name: str, used: set[str]) -> str:
 def _env_name(prefix: str, name: str) -> str:
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
     return prefix + (re.sub(r"[^A-Z0-9]+", "_", snake.upper()).strip("_") or "SECRET")
+
+
+def _d(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _l(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _header_ok(name: str, value: str) -> bool:
@@ -213,7 +221,7 @@ class _OpenAPI:
             kind = next((k for k in kind if k != "null"), None)
         if kind == "object" or (kind is None and "properties" in schema):
             out = {}
-            for name, prop in (schema.get("properties") or {}).items():
+            for name, prop in _d(schema.get("properties")).items():
                 resolved = self.resolve(prop)
                 if writing and isinstance(resolved, dict) and resolved.get("readOnly"):
                     continue
@@ -263,6 +271,8 @@ class _OpenAPI:
         return self.example(param.get("schema", {}))
 
     def media_value(self, media: Mapping[str, Any]) -> Any:
+        if not isinstance(media, dict):
+            return None
         if "example" in media:
             return media["example"]
         examples = media.get("examples")
@@ -280,20 +290,23 @@ class _OpenAPI:
         if not isinstance(servers, list) or not servers or not isinstance(servers[0], dict):
             return None, ""
         url = str(servers[0].get("url") or "")
-        for name, var in (servers[0].get("variables") or {}).items():
+        for name, var in _d(servers[0].get("variables")).items():
             if isinstance(var, dict) and "default" in var:
                 url = url.replace("{" + str(name) + "}", str(var["default"]))
         if url.startswith("/"):
             self.target_note = (f"The description's server URL {url} is relative: every path starts with it; give "
                                 "the host with --target.")
             return None, url.rstrip("/")
-        parts = urlsplit(url)
-        if parts.scheme in ("http", "https") and parts.hostname and "{" not in url and " " not in url \
-                and not parts.query and not parts.fragment:
-            return url.rstrip("/"), ""
-        if url:
-            self._note(f"server URL {url!r} is not an http(s) URL: give the target with --target")
-        return None, ""
+        if not url:
+            return None, ""
+        try:
+            check_target_url(url, ImportFileError)
+            if "{" in url or "$" in url:
+                raise ImportFileError(f"{url!r} holds an undefined variable")
+        except ImportFileError as e:
+            self._note(f"the server URL: {e}; give the target with --target")
+            return None, ""
+        return url.rstrip("/"), ""
 
     def security(self, op: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str], dict[str, str]]:
         """(auth, headers, query) for the first security requirement that applies to an operation."""
@@ -303,7 +316,7 @@ class _OpenAPI:
         query: dict[str, str] = {}
         if not isinstance(requirements, list) or not requirements or not isinstance(requirements[0], dict):
             return auth, headers, query
-        schemes = (self.spec.get("components") or {}).get("securitySchemes") or {}
+        schemes = _d(_d(self.spec.get("components")).get("securitySchemes"))
         cookies: list[str] = []
         for name in requirements[0]:
             scheme = self.resolve(schemes.get(name))
@@ -363,7 +376,7 @@ class _OpenAPI:
         info: dict[str, Any] = spec["info"] if isinstance(spec.get("info"), dict) else {}
         target, base = self.server()
         by_tag: dict[str, list[dict[str, Any]]] = {}
-        for tag in spec.get("tags") or []:
+        for tag in _l(spec.get("tags")):
             if isinstance(tag, dict) and tag.get("name"):
                 by_tag.setdefault(str(tag["name"]), [])
         used: set[str] = set()
@@ -372,14 +385,14 @@ class _OpenAPI:
             item = self.resolve(item)
             if not isinstance(item, dict):
                 continue
-            shared = [self.resolve(p) for p in item.get("parameters") or []]
+            shared = [self.resolve(p) for p in _l(item.get("parameters"))]
             for method_key, op in item.items():
                 method = str(method_key).upper()
                 if method not in METHODS or not isinstance(op, dict):
                     if method == "TRACE":
                         self._note(f"TRACE {path}: method not supported")
                     continue
-                tags = op.get("tags") or []
+                tags = _l(op.get("tags"))
                 tag = str(tags[0]) if tags else "untagged"
                 title = str(op.get("operationId") or op.get("summary") or f"{method} {path}")
                 request = self.request(str(path), base, method, op, shared, title)
@@ -413,7 +426,7 @@ class _OpenAPI:
 
     def request(self, path: str, base: str, method: str, op: Mapping[str, Any], shared: list[Any],
                 title: str) -> dict[str, Any]:
-        own = [self.resolve(p) for p in op.get("parameters") or []]
+        own = [self.resolve(p) for p in _l(op.get("parameters"))]
         params: dict[tuple[str, str], Mapping[str, Any]] = {}
         for p in [*shared, *own]:  # an operation's parameter replaces a path item's of the same name and place
             if isinstance(p, dict) and "name" in p:
@@ -470,7 +483,7 @@ class _OpenAPI:
         if auth:
             out["auth"] = auth
         out.update(body)
-        codes = sorted(int(c) for c in (op.get("responses") or {}) if str(c).isdigit() and 200 <= int(c) < 300)
+        codes = sorted(int(c) for c in _d(op.get("responses")) if str(c).isdigit() and 200 <= int(c) < 300)
         if codes:
             out["checks"] = {"status": codes[0]}
         return out
@@ -497,15 +510,23 @@ def _indent(text: str, pad: str) -> str:
 
 def _header_list(message: Mapping[str, Any]) -> list[tuple[str, str]]:
     out = []
-    for h in message.get("headers") or []:
+    headers = message.get("headers")
+    for h in headers if isinstance(headers, list) else []:
         if isinstance(h, dict) and h.get("name") is not None:
             out.append((str(h["name"]), str(h.get("value", ""))))
     return out
 
 
+def _response(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    response = entry.get("response")
+    return response if isinstance(response, dict) else {}
+
+
 def _response_text(entry: Mapping[str, Any]) -> tuple[str, str]:
     """(mime type, body text) of an entry's response; base64 content decoded."""
-    content = (entry.get("response") or {}).get("content") or {}
+    content = _response(entry).get("content")
+    if not isinstance(content, dict):
+        return "", ""
     mime = str(content.get("mimeType", "")).lower()
     text = content.get("text")
     if not isinstance(text, str):
@@ -713,7 +734,7 @@ class _Har:
             return self._drop("WebSocket and event streams")
         if method not in METHODS:
             return self._drop("other methods")
-        status = (entry.get("response") or {}).get("status")
+        status = _response(entry).get("status")
         if not isinstance(status, int) or not 100 <= status <= 599:
             return self._drop("not answered")
         return True
@@ -758,7 +779,7 @@ class _Har:
                     var = _new_var(words[-1] if words else "value", self.variables)
                     extract[var] = {"json": _path_text(steps)}
                     self.known.append((value, var))
-        for name, value in _header_list(entry.get("response") or {}):
+        for name, value in _header_list(_response(entry)):
             low = name.lower()
             if low in _PLAIN_RESPONSE_HEADERS or len(value) < _MIN_LONG_VALUE \
                     or any(v in value for v, _ in self.known) or not self._used_later(value, later, sent_before):
@@ -886,7 +907,7 @@ class _Har:
             headers["Content-Type"] = r.mime  # crossload sends no Content-Type of its own with a text body
         if headers:
             step["headers"] = headers
-        status = (r.entry.get("response") or {}).get("status")
+        status = _response(r.entry).get("status")
         if isinstance(status, int):
             step["checks"] = {"status": [200, 304] if status == 304 else status}
         return step
@@ -908,7 +929,10 @@ class _Har:
                 next_entry += 1
             step = self._step(r, names, jar)
             if i + 1 < len(requests):
-                ends = _started(r.entry) + max(0.0, float(r.entry.get("time") or 0)) / 1000.0
+                took = r.entry.get("time")
+                if not isinstance(took, int | float) or isinstance(took, bool) or took < 0:
+                    took = 0.0
+                ends = _started(r.entry) + took / 1000.0
                 gap = min(max(0.0, _started(requests[i + 1].entry) - ends), _MAX_THINK_S)
                 if gap >= 0.001:
                     step["think_time"] = f"{round(gap * 1000)}ms"
@@ -969,8 +993,8 @@ def _form_pair(key: str, value: str) -> str:
 
 
 def _set_cookies(entry: Mapping[str, Any]) -> set[str]:
-    response = entry.get("response") or {}
-    names = {str(c.get("name")) for c in response.get("cookies") or [] if isinstance(c, dict) and c.get("name")}
+    response = _response(entry)
+    names = {str(c.get("name")) for c in _l(response.get("cookies")) if isinstance(c, dict) and c.get("name")}
     for name, value in _header_list(response):
         if name.lower() == "set-cookie":
             for line in value.split("\n"):
@@ -1029,8 +1053,11 @@ def import_text(kind: str, text: str, source: str) -> str:
     """The scenario (YAML text) imported from a document's text; ImportFileError when it cannot be."""
     if kind not in KINDS:
         raise ImportFileError(f"{source}: unknown import kind {kind!r} (expected openapi or har)")
-    data = load_document(text, source, json_only=kind == "har")
-    scenario = openapi_scenario(data, source) if kind == "openapi" else har_scenario(data, source)
+    try:
+        data = load_document(text, source, json_only=kind == "har")
+        scenario = openapi_scenario(data, source) if kind == "openapi" else har_scenario(data, source)
+    except RecursionError:
+        raise ImportFileError(f"{source}: nested too deeply to be imported") from None
     try:
         parse_scenario(scenario, f"{source} (imported)")
     except InputError as e:

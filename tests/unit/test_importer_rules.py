@@ -569,3 +569,22 @@ def test_base64_responses_form_params_and_json_media_types() -> None:
     assert first["json"] == {"data": {"type": "orders"}}
     assert second["body"] == "order={{ number }}&via=a+b"
     assert second["headers"] == {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize("damage", [
+    {"response": 1.5}, {"time": "slow"}, {"time": {"a": 1}}, {"startedDateTime": None},
+    {"request": {"method": "GET", "url": f"{API}/x", "headers": 7}},
+    {"response": {"status": 200, "content": "text", "headers": None, "cookies": 3}},
+])
+def test_entries_of_unexpected_shapes_do_not_stop_an_import(damage: dict[str, Any]) -> None:
+    odd = {**_entry(f"{API}/odd", 0.5), **damage}
+    _, doc = _import_har(_entry(f"{API}/a", 0.0), odd, _entry(f"{API}/b", 1.0))
+    assert {"GET /a", "GET /b"} <= {s["name"] for s in _steps(doc)}
+
+
+def test_a_document_nested_too_deeply_is_an_input_error() -> None:
+    deep = "openapi: 3.0.0\npaths: " + "[" * 5000 + "]" * 5000 + "\n"
+    with pytest.raises(ImportFileError, match=r"nested too deeply|neither JSON nor YAML"):
+        import_text("openapi", deep, "deep.yaml")
+    with pytest.raises(ImportFileError, match="nested too deeply"):
+        import_text("har", '{"log": {"entries": ' + "[" * 100000 + "]" * 100000 + "}}", "deep.har")
