@@ -652,6 +652,7 @@ class _Request:
         """The whole parts of what this request sends, where a short value (an id) is looked for."""
         out = {unquote(s) for s in self.path.split("/") if s}
         out |= {v for _, v in self.query}
+        out |= {v.strip() for _, v in self.headers}
         if self.is_json:
             out |= {str(v) for _, v in _json_leaves(self.json)}
         if self.form and self.body:
@@ -661,7 +662,7 @@ class _Request:
 
 class _Sent:
     """What some requests sent: a long value is looked for anywhere in their texts, a short one (an id) among
-    their whole parts (path segments, query values, JSON values, form values)."""
+    their whole parts (path segments, query values, header values, JSON values, form values)."""
 
     def __init__(self, requests: list[_Request]) -> None:
         self.text = "\n".join(t for r in requests for t in r.texts())

@@ -327,7 +327,7 @@ def test_a_value_a_later_request_sends_back_is_extracted_and_referred_to() -> No
                response_headers=(("Location", "/api/items/1057"), ("X-Trace-Id", "trace-77f0a9b2"))),
         _entry(f"{API}/api/items/1057", 2.0, headers=(("Authorization", f"Bearer {token}"),
                                                        ("X-Trace-Id", "trace-77f0a9b2"))),
-        _entry(f"{API}/api/items/10570/related?near=1057&not=x1057", 3.0),
+        _entry(f"{API}/api/items/10570/related?near=1057&not=x1057", 3.0, headers=(("X-Item", "1057"),)),
         _entry(f"{API}/api/orders", 4.0, method="POST", status=201,
                post=("application/json", json.dumps({"item": 1057, "owner": 4242, "age": 42, "label": "lamp"}))),
     )
@@ -342,6 +342,7 @@ def test_a_value_a_later_request_sends_back_is_extracted_and_referred_to() -> No
     # A short value only as a whole part: 10570 and x1057 are other values.
     assert related["path"] == "/api/items/10570/related"
     assert related["query"] == {"near": "{{ id_2 }}", "not": "x1057"}
+    assert related["headers"] == {"X-Item": "{{ id_2 }}"}
     # 42 is too short to tell from any other 42.
     assert order["json"] == {"item": "{{ id_2 }}", "owner": "{{ id }}", "age": 42, "label": "lamp"}
 
@@ -588,3 +589,13 @@ def test_a_document_nested_too_deeply_is_an_input_error() -> None:
         import_text("openapi", deep, "deep.yaml")
     with pytest.raises(ImportFileError, match="nested too deeply"):
         import_text("har", '{"log": {"entries": ' + "[" * 100000 + "]" * 100000 + "}}", "deep.har")
+
+
+def test_a_short_value_sent_back_as_a_whole_header_is_correlated() -> None:
+    _, doc = _import_har(
+        _entry(f"{API}/cart", 0.0, method="POST", body='{"cart": 7310, "size": 731}'),
+        _entry(f"{API}/checkout", 1.0, headers=(("X-Cart", "7310"), ("X-Note", "size 731 of 7310"))),
+    )
+    cart, checkout = _steps(doc)
+    assert cart["extract"] == {"cart": {"json": "$.cart"}}  # 731 is only part of a header: not taken
+    assert checkout["headers"] == {"X-Cart": "{{ cart }}", "X-Note": "size 731 of {{ cart }}"}
