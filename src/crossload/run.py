@@ -233,9 +233,11 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
                               f"{schedule.open.pacing_s:g} s; an iteration that takes longer delays its user's next "
                               "one, and Locust does not count what it could not start (k6 reports them as "
                               "dropped_iterations)\n")
-            scripts = {name: tool.render(scenario, schedule, where.target_url(target)).write(path / name)
-                       for name, tool in tools.items()}
-            manifest.tool_versions.update(_preflight(tools, scripts, env, where.preflight))
+            url = where.target_url(target)
+            scripts, versions = _render_and_preflight(
+                tools, lambda tool, name: tool.render(scenario, schedule, url).write(path / name), env,
+                where.preflight)
+            manifest.tool_versions.update(versions)
             manifest.save(path)
             try:
                 target_ready()  # a demo target started while the files were rendered and checked
@@ -281,17 +283,19 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
     return _finish(request, out, prep, manifest, path, stats, failure, interrupted, pusher, sink)
 
 
-def _preflight(tools: dict[str, LoadTool], scripts: dict[str, Path], env: dict[str, str],
-               preflight: Callable[[LoadTool, Path, dict[str, str]], str]) -> dict[str, str]:
-    """Every tool's pre-flight and version where the runner runs it (``Placement.preflight``), side by side
+def _render_and_preflight(tools: dict[str, LoadTool], render: Callable[[LoadTool, str], Path],
+                          env: dict[str, str], preflight: Callable[[LoadTool, Path, dict[str, str]], str],
+                          ) -> tuple[dict[str, Path], dict[str, str]]:
+    """Each tool's file rendered, then its pre-flight and version where the runner runs it
+    (``Placement.preflight``) started at once, side by side with the next tool's rendering and pre-flight
     (each is a child process or a container of its own); the first failure, in tool order, is raised."""
-
-    def check(name: str) -> str:
-        return preflight(tools[name], scripts[name], env)
-
+    scripts: dict[str, Path] = {}
     with ThreadPoolExecutor(max_workers=len(tools), thread_name_prefix="crossload-preflight") as pool:
-        futures = {name: pool.submit(check, name) for name in tools}
-        return {name: future.result() for name, future in futures.items()}
+        futures = {}
+        for name, tool in tools.items():
+            scripts[name] = render(tool, name)
+            futures[name] = pool.submit(preflight, tool, scripts[name], env)
+        return scripts, {name: future.result() for name, future in futures.items()}
 
 
 def _finish(request: RunRequest, out: TextIO, prep: Prepared, manifest: Manifest, path: Path,
