@@ -123,7 +123,7 @@ export function buildUrl(target, path, query) {
 // A request ready for http.request(): { name, method, url, body, params }, with every ${VAR} resolved from
 // __ENV and the URL encoded. `defaults` holds baseUrl and timeout; `spec` holds name, method, path and,
 // when the scenario gives them, query, headers (already merged with the defaults, Content-Type included),
-// json or body, responseType and responseCallback.
+// json or body, responseType, responseCallback and the request's own timeout.
 export function prepare(defaults, spec) {
   const base = resolve(defaults.baseUrl).replace(/\/+$/, '');
   const query = (spec.query || []).map(function (kv) { return [kv[0], resolve(kv[1])]; });
@@ -147,7 +147,9 @@ export function prepare(defaults, spec) {
     params.headers = params.headers || {};
     params.headers.Authorization = basicAuthHeader(resolve(spec.basicAuth[0]), resolve(spec.basicAuth[1]));
   }
-  if (defaults.timeout !== undefined && defaults.timeout !== K6_DEFAULT_TIMEOUT) {
+  if (spec.timeout !== undefined) {
+    params.timeout = spec.timeout; // the request's own timeout
+  } else if (defaults.timeout !== undefined && defaults.timeout !== K6_DEFAULT_TIMEOUT) {
     params.timeout = defaults.timeout;
   }
   if (spec.responseType !== undefined) {
@@ -389,7 +391,9 @@ export function fillJson(value, values) {
 // A journey step, prepared once per VU in the init context (the spec as prepare() takes it).
 export function step(defaults, spec) {
   const params = { tags: { name: spec.name } };
-  if (defaults.timeout !== undefined && defaults.timeout !== K6_DEFAULT_TIMEOUT) {
+  if (spec.timeout !== undefined) {
+    params.timeout = spec.timeout; // the request's own timeout
+  } else if (defaults.timeout !== undefined && defaults.timeout !== K6_DEFAULT_TIMEOUT) {
     params.timeout = defaults.timeout;
   }
   if (spec.responseType !== undefined) {
@@ -440,7 +444,17 @@ export function fill(s, values) {
            params: params };
 }
 
-// The value `spec` ({json: steps}, {header: name} or {regex: pattern}) finds in a response, or undefined.
+// A cookie the response sets (Set-Cookie; k6 parses the headers as Go's net/http does): the value of the last
+// one named `name`, or undefined when there is none or its value is empty.
+function cookieValue(res, name) {
+  const found = res.cookies !== undefined && Object.prototype.hasOwnProperty.call(res.cookies, name)
+    ? res.cookies[name] : [];
+  const value = found.length ? found[found.length - 1].value : '';
+  return value === '' ? undefined : value;
+}
+
+// The value `spec` ({json: steps}, {header: name}, {regex: pattern} or {cookie: name}) finds in a response, or
+// undefined.
 export function extractValue(res, spec) {
   if (spec.json !== undefined) {
     const json = bodyJson(res);
@@ -453,6 +467,9 @@ export function extractValue(res, spec) {
   }
   if (spec.header !== undefined) {
     return headerValue(res, spec.header);
+  }
+  if (spec.cookie !== undefined) {
+    return cookieValue(res, spec.cookie);
   }
   const m = new RegExp(spec.regex).exec(typeof res.body === 'string' ? res.body : '');
   if (m === null) {

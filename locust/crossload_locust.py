@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import gevent
+import gevent.ssl
 from crossload_recorder import CHECK_PREFIX, HTTP_STATUS_PREFIX
 from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopUser
 from locust.shape import LoadTestShape
@@ -213,6 +215,65 @@ def first_failed_header_check(headers: Any, checks: Mapping[str, Sequence[Any]])
     return None
 
 
+def _cookie_value_ok(value: str) -> bool:
+    return all(0x20 <= ord(c) < 0x7F and c not in '";\\' for c in value)
+
+
+def cookie_value(headers: Any, name: str) -> str | None:
+    """The value of the last cookie named ``name`` that the response sets (Set-Cookie), read as k6 reads it
+    (Go's net/http): the text between the first ``=`` and ``;``, double quotes around it removed, a cookie with
+    other than printable ASCII (or ``"``, ``;``, ``\\``) in its value skipped. None when there is none or its
+    value is empty."""
+    hit = headers.get("Set-Cookie") if headers is not None else None
+    if hit is None:
+        return None
+    found = ""
+    for line in hit if isinstance(hit, list) else [hit]:
+        key, eq, value = str(line).strip(" \t\r\n").split(";", 1)[0].strip(" \t\r\n").partition("=")
+        if not eq or key.strip(" \t\r\n") != name:
+            continue
+        if len(value) > 1 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if _cookie_value_ok(value):
+            found = value
+    return found or None
+
+
+class RequestTimeout(TimeoutError):
+    """No complete response within the request's own timeout."""
+
+
+def _start_timer(seconds: float | None) -> gevent.Timeout | None:
+    """A timer on the whole request (as k6's timeout), for a request with its own timeout."""
+    if seconds is None:
+        return None
+    timer = gevent.Timeout(seconds, RequestTimeout(f"no complete response within {seconds:g} s"))
+    timer.start()
+    return timer
+
+
+def _timed_out(timer: gevent.Timeout | None) -> BaseException | None:
+    """The timer's exception when it fired (it is then no longer pending), else None."""
+    if timer is None or timer.pending:
+        return None
+    return timer.exception if isinstance(timer.exception, BaseException) else RequestTimeout("timed out")
+
+
+class TrustedCa:
+    """The user class's ssl_context_factory for tls: {ca: file}: the system's authorities and the file's. The
+    file is read next to the locustfile, where crossload copies it."""
+
+    def __init__(self, filename: str) -> None:
+        self.path = os.path.join(os.path.dirname(os.path.abspath(__file__)), filename)
+
+    def __call__(self, cafile: str | None = None) -> Any:
+        context = gevent.ssl.create_default_context()
+        context.load_verify_locations(cafile=self.path)
+        if cafile:
+            context.load_verify_locations(cafile=cafile)
+        return context
+
+
 def basic_auth_header(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
@@ -244,14 +305,16 @@ class Request:
     acceptable.
     """
 
-    __slots__ = ("body", "checks", "expected_statuses", "header_checks", "headers", "method", "name", "path")
+    __slots__ = ("body", "checks", "expected_statuses", "header_checks", "headers", "method", "name", "path",
+                 "timeout")
 
     def __init__(self, name: str, method: str, path: str, *, query: Sequence[Sequence[str]] = (),
                  headers: Mapping[str, str] | None = None, basic_auth: Sequence[str] | None = None,
                  json: Any = _NO_BODY, body: str | None = None, expected_statuses: Sequence[int] = (),
                  header_checks: Mapping[str, Sequence[Any]] | None = None,
-                 checks: Mapping[str, BodyCheck] | None = None) -> None:
+                 checks: Mapping[str, BodyCheck] | None = None, timeout: float | None = None) -> None:
         self.name = name
+        self.timeout = timeout
         self.method = method
         self.path = build_path(resolve(path), [(k, resolve(v)) for k, v in query])
         self.headers = {key: resolve(value) for key, value in (headers or {}).items()}
@@ -278,16 +341,18 @@ class Request:
         cannot be encoded, say) is recorded as a failed request too, with that exception. Without checks,
         Locust's own rule is crossload's (no response or a status of 400 and above fails), so the request
         skips the catch_response machinery, which costs Locust measurable throughput. Redirects are never
-        followed (the user class sets max_redirects = 0).
+        followed (the user class sets max_redirects = 0). A request with its own ``timeout`` runs under a
+        timer on the whole request; when it fires, the request fails with RequestTimeout (cause ``timeout``).
         """
         start = time.perf_counter()
+        timer = _start_timer(self.timeout)
         try:
-            if not self.expected_statuses and not self.checks and not self.header_checks:
+            if timer is None and not self.expected_statuses and not self.checks and not self.header_checks:
                 user.client.request(self.method, self.path, name=self.name, data=self.body, headers=self.headers)
                 return
             with user.client.request(self.method, self.path, name=self.name, data=self.body, headers=self.headers,
                                      catch_response=True) as resp:
-                self._judge(resp)
+                self._judge(resp, timer)
         except _LOCUST_CONTROL:
             raise
         except Exception as e:
@@ -295,10 +360,15 @@ class Request:
                 request_type=self.method, name=self.name, response_time=(time.perf_counter() - start) * 1000.0,
                 response_length=0, exception=e, context={}, response=None,
             )
+        finally:
+            if timer is not None:
+                timer.close()
 
-    def _judge(self, resp: Any) -> None:
+    def _judge(self, resp: Any, timer: gevent.Timeout | None = None) -> None:
         code = resp.status_code or 0
-        if not code:
+        if (late := _timed_out(timer)) is not None:
+            resp.failure(late)
+        elif not code:
             resp.failure(getattr(resp, "error", None) or ConnectionError("no response"))
         elif not self.status_ok(code):
             resp.failure(f"{HTTP_STATUS_PREFIX}{code}")
@@ -417,9 +487,10 @@ def fill_json(value: Any, values: Mapping[str, Any]) -> str:
 
 
 def extract_value(spec: Mapping[str, Any], body: str, headers: Any) -> Any:
-    """The value ``spec`` ({json: steps}, {header: name} or {regex: pattern}) finds in a response; _MISSING
-    when there is none. A JSON value must be text, a number or a boolean; a header that appears several
-    times gives its values joined by ', '; a regex gives its group's text (or the whole match)."""
+    """The value ``spec`` ({json: steps}, {header: name}, {regex: pattern} or {cookie: name}) finds in a
+    response; _MISSING when there is none. A JSON value must be text, a number or a boolean; a header that
+    appears several times gives its values joined by ', '; a regex gives its group's text (or the whole match);
+    a cookie is read as ``cookie_value`` reads it."""
     if "json" in spec:
         doc = _body_json(body)
         if doc is _NOT_JSON:
@@ -429,6 +500,9 @@ def extract_value(spec: Mapping[str, Any], body: str, headers: Any) -> Any:
     if "header" in spec:
         hit = header_value(headers, spec["header"])
         return _MISSING if hit is None else hit
+    if "cookie" in spec:
+        cookie = cookie_value(headers, spec["cookie"])
+        return _MISSING if cookie is None else cookie
     m = re.search(spec["regex"], body, re.ASCII)
     if m is None:
         return _MISSING
@@ -442,15 +516,17 @@ class Step:
     checks like one more check."""
 
     __slots__ = ("basic_auth", "body", "checks", "expected_statuses", "extract", "header_checks", "headers", "json",
-                 "method", "name", "path", "query", "reads_body")
+                 "method", "name", "path", "query", "reads_body", "timeout")
 
     def __init__(self, name: str, method: str, path: str, *, query: Sequence[Sequence[str]] = (),
                  headers: Mapping[str, str] | None = None, basic_auth: Sequence[str] | None = None,
                  json: Any = _NO_BODY, body: str | None = None, expected_statuses: Sequence[int] = (),
                  header_checks: Mapping[str, Sequence[Any]] | None = None,
                  checks: Mapping[str, BodyCheck] | None = None,
-                 extract: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None) -> None:
+                 extract: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
+                 timeout: float | None = None) -> None:
         self.name = name
+        self.timeout = timeout
         self.method = method
         self.path = Text(path)
         self.query = [(k, Text(v)) for k, v in query]
@@ -462,7 +538,8 @@ class Step:
         self.expected_statuses = tuple(expected_statuses)
         self.checks = dict(checks or {})
         self.extract = dict(extract or {})
-        self.reads_body = bool(self.checks) or any("header" not in spec for _, spec in self.extract.values())
+        self.reads_body = bool(self.checks) or any("header" not in spec and "cookie" not in spec
+                                                   for _, spec in self.extract.values())
 
     def status_ok(self, code: int) -> bool:
         return code in self.expected_statuses if self.expected_statuses else 200 <= code < 400
@@ -471,6 +548,7 @@ class Step:
         """Send the step as ``user``, recorded once as a success or a failure (as Request.send); True when it
         succeeded, its extracted values then stored in ``values``."""
         start = time.perf_counter()
+        timer = _start_timer(self.timeout)
         try:
             path = build_path(self.path.fill(values), [(k, v.fill(values)) for k, v in self.query])
             headers = {key: value.fill(values) for key, value in self.headers.items()}
@@ -484,7 +562,7 @@ class Step:
                 data = self.body.fill(values).encode("utf-8")
             with user.client.request(self.method, path, name=self.name, data=data, headers=headers,
                                      catch_response=True) as resp:
-                return self._judge(resp, values)
+                return self._judge(resp, values, timer)
         except _LOCUST_CONTROL:
             raise
         except Exception as e:
@@ -493,9 +571,15 @@ class Step:
                 response_length=0, exception=e, context={}, response=None,
             )
             return False
+        finally:
+            if timer is not None:
+                timer.close()
 
-    def _judge(self, resp: Any, values: dict[str, Any]) -> bool:
+    def _judge(self, resp: Any, values: dict[str, Any], timer: gevent.Timeout | None = None) -> bool:
         code = resp.status_code or 0
+        if (late := _timed_out(timer)) is not None:
+            resp.failure(late)
+            return False
         if not code:
             resp.failure(getattr(resp, "error", None) or ConnectionError("no response"))
             return False

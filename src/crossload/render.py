@@ -31,6 +31,7 @@ from crossload import __version__
 from crossload.paths import resource_dir
 from crossload.profiles import StageSchedule
 from crossload.scenario import (
+    COMPRESSION,
     TARGET_METRICS,
     Checks,
     DataSource,
@@ -45,6 +46,7 @@ from crossload.scenario import (
     WsExpect,
     WsHold,
     WsSend,
+    timeout_of,
 )
 from crossload.units import format_duration_ms
 from crossload.wire import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE
@@ -453,15 +455,20 @@ def extraction_label(e: Extraction) -> str:
         return _shorten(f"extract {e.var} from {json_path_text(e.steps)}", LABEL_MAX_CHARS)
     if e.source == "header":
         return _shorten(f"extract {e.var} from header {e.header}", LABEL_MAX_CHARS)
+    if e.source == "cookie":
+        return _shorten(f"extract {e.var} from cookie {e.cookie}", LABEL_MAX_CHARS)
     return _shorten(f"extract {e.var} from regex {_quoted(e.pattern)}", LABEL_MAX_CHARS)
 
 
 def extraction_spec(e: Extraction) -> dict[str, Any]:
-    """What the support modules' extract() reads: {json: steps}, {header: name} or {regex: pattern}."""
+    """What the support modules' extract() reads: {json: steps}, {header: name}, {regex: pattern} or
+    {cookie: name}."""
     if e.source == "json":
         return {"json": list(e.steps)}
     if e.source == "header":
         return {"header": e.header}
+    if e.source == "cookie":
+        return {"cookie": e.cookie}
     return {"regex": e.pattern}
 
 
@@ -596,6 +603,8 @@ def merged_headers(scenario: Scenario, r: Request) -> dict[str, str]:
     any letter case; its auth replaces an Authorization header), then the Content-Type a body implies when
     neither sets one. Basic auth is not a header here: see basic_auth_of."""
     headers: dict[str, str] = dict(scenario.defaults.headers)
+    if scenario.defaults.compression is not None:
+        headers["Accept-Encoding"] = COMPRESSION[scenario.defaults.compression]
     own: list[tuple[str, str]] = list(r.headers)
     default_auth = scenario.defaults.auth
     if default_auth is not None and default_auth.scheme == "bearer":
@@ -610,6 +619,9 @@ def merged_headers(scenario: Scenario, r: Request) -> dict[str, str]:
         for existing in [h for h in headers if h.lower() == key.lower()]:
             del headers[existing]
         headers[key] = value
+    if r.compression is not None:
+        headers = {k: v for k, v in headers.items() if k.lower() != "accept-encoding"}
+        headers["Accept-Encoding"] = COMPRESSION[r.compression]
     if not any(h.lower() == "content-type" for h in headers):
         if r.has_json_body:
             headers["Content-Type"] = JSON_CONTENT_TYPE
@@ -652,15 +664,24 @@ def _common(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
         "scenario_name": scenario.name,
         "profile": schedule.profile,
         "target": target,
-        "timeout_s": scenario.defaults.timeout_s,
+        "timeout_s": user_timeout_s(scenario),
         "verify_tls": scenario.defaults.verify_tls,
+        "ca_file": Path(scenario.defaults.ca_file).name if scenario.defaults.ca_file else "",
         "shared_think": _think_view(shared) if shared else None,
         "per_request_think": shared is None,
         "total_weight": sum(r.weight for r in scenario.requests) + sum(j.weight for j in scenario.journeys),
     }
 
 
+def user_timeout_s(scenario: Scenario) -> float:
+    """The timeouts of Locust's user class (connect, and each read): the longest timeout of any request. A
+    request with a shorter one is cut by its own timer, on the whole request as k6's timeout is."""
+    return max([scenario.defaults.timeout_s]
+               + [r.timeout_s for r in scenario.all_requests if r.timeout_s is not None and r.ws is None])
+
+
 def _request_common(scenario: Scenario, r: Request) -> dict[str, Any]:
+    own = timeout_of(scenario.defaults, r)
     view: dict[str, Any] = {
         "name": r.name,
         "method": r.method,
@@ -668,7 +689,7 @@ def _request_common(scenario: Scenario, r: Request) -> dict[str, Any]:
         "query": [list(kv) for kv in r.query],
         "headers": merged_headers(scenario, r),
         "basic_auth": basic_auth_of(scenario, r),
-        "reads_body": r.checks.reads_body or any(e.source != "header" for e in r.extract),
+        "reads_body": r.checks.reads_body or any(e.source not in ("header", "cookie") for e in r.extract),
         "weight": r.weight,
         "statuses": list(r.checks.status),
         "status_check": status_check(r.checks.status),
@@ -679,6 +700,9 @@ def _request_common(scenario: Scenario, r: Request) -> dict[str, Any]:
         "body": r.raw_body,
         "summary": f"{r.method} {r.path}",
         "ws": None,
+        "timeout": _duration_text(round(r.timeout_s * 1000))
+        if r.timeout_s is not None and r.timeout_s != scenario.defaults.timeout_s else None,
+        "timer": own if own < user_timeout_s(scenario) else None,
     }
     return view
 
@@ -864,6 +888,8 @@ def locust_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dic
     idents = unique_identifiers((r.name for r in scenario.requests), py_identifier, PY_RESERVED, "_")
     requests = []
     helpers = {"Request", "StageShape", "resolve_target"}
+    if scenario.defaults.ca_file:
+        helpers.add("TrustedCa")
     for r, ident in zip(scenario.requests, idents, strict=True):
         req = _request_common(scenario, r)
         req.update(ident=ident, constant=ident.upper(), docstring=py_docstring(req["summary"]),
@@ -963,9 +989,15 @@ def environment() -> jinja2.Environment:
 
 def render_locust(scenario: Scenario, schedule: StageSchedule, target: str) -> RenderedFile:
     text = environment().get_template(LOCUST_TEMPLATE).render(**locust_view(scenario, schedule, target))
-    return RenderedFile("locustfile.py", text, tuple(resource_dir("locust") / name for name in LOCUST_SUPPORT))
+    return RenderedFile("locustfile.py", text,
+                        tuple(resource_dir("locust") / name for name in LOCUST_SUPPORT) + _ca_files(scenario))
 
 
 def render_k6(scenario: Scenario, schedule: StageSchedule, target: str) -> RenderedFile:
     text = environment().get_template(K6_TEMPLATE).render(**k6_view(scenario, schedule, target))
-    return RenderedFile("script.js", text, (resource_dir("k6") / K6_SUPPORT,))
+    return RenderedFile("script.js", text, (resource_dir("k6") / K6_SUPPORT, *_ca_files(scenario)))
+
+
+def _ca_files(scenario: Scenario) -> tuple[Path, ...]:
+    """The CA file of tls: {ca: ...}, copied next to the rendered file (both tools read it from there)."""
+    return (Path(scenario.defaults.ca_file),) if scenario.defaults.ca_file else ()

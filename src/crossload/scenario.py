@@ -55,9 +55,14 @@ GENERATORS = ("uuid", "integer", "choice", "timestamp")
 TIMESTAMP_FORMATS = ("ms", "s", "iso")
 DATA_ORDERS = ("sequential", "random")
 DATA_PER = ("iteration", "user")
-EXTRACT_SOURCES = ("json", "header", "regex")
+EXTRACT_SOURCES = ("json", "header", "regex", "cookie")
 WS_EXTRACT_SOURCES = ("json", "regex")  # a WebSocket message has no headers
 WS_SEND_KINDS = ("text", "json", "binary")
+# compression: what both tools ask for (Accept-Encoding) and decode.
+COMPRESSION = {"gzip": "gzip", "none": "identity"}
+# Names the support files and rendered files take next to the CA file in a run's folder.
+RENDERED_NAMES = frozenset({"locustfile.py", "script.js", "crossload.js", "crossload_locust.py",
+                            "crossload_recorder.py", "crossload_ws.py"})
 WS_METHOD = "WS"  # the method of every result row of a WebSocket step
 HEADER_CHECK_OPS = ("exists", "equals", "at_least", "at_most")
 
@@ -165,6 +170,8 @@ class Request:
     auth: Auth | None = None
     # A WebSocket step (method WS, path: the URL's path): its session; None for an HTTP request.
     ws: WsSession | None = None
+    timeout_s: float | None = None  # its own timeout; None: defaults.timeout
+    compression: str | None = None  # its own compression (a key of COMPRESSION); None: defaults.compression
 
     @property
     def result_names(self) -> tuple[str, ...]:
@@ -244,7 +251,8 @@ def received_name(ws_name: str) -> str:
 
 @dataclass(frozen=True)
 class Extraction:
-    """``var: {json: $.id}``, ``{header: Location}`` or ``{regex: 'id=(\\d+)'}``: a value for later steps."""
+    """``var: {json: $.id}``, ``{header: Location}``, ``{regex: 'id=(\\d+)'}`` or ``{cookie: session}``: a value
+    for later steps."""
 
     var: str
     source: str  # one of EXTRACT_SOURCES
@@ -252,6 +260,7 @@ class Extraction:
     path: str = ""  # json, as written
     header: str = ""
     pattern: str = ""
+    cookie: str = ""
 
 
 @dataclass(frozen=True)
@@ -310,6 +319,13 @@ class Defaults:
     think_time: ThinkTime = ThinkTime(0.0, 0.0)
     auth: Auth | None = None
     verify_tls: bool = True  # tls: {verify: false} is the explicit opt-out of certificate checks
+    ca_file: str = ""  # tls: {ca: file}: a certificate authority both tools trust, resolved from the scenario file
+    compression: str | None = None  # a key of COMPRESSION; None: each tool's own Accept-Encoding
+
+
+def timeout_of(defaults: Defaults, r: Request) -> float:
+    """The timeout of a request in seconds: its own, else the default one."""
+    return r.timeout_s if r.timeout_s is not None else defaults.timeout_s
 
 
 @dataclass(frozen=True)
@@ -376,7 +392,8 @@ class Scenario:
                     + [r.think_time.max_s for r in self.all_requests if r.think_time])
         # A WebSocket step in progress: its handshake, holds and expects.
         ws = max([r.ws.longest_s for r in self.all_requests if r.ws is not None], default=0.0)
-        return math.ceil(self.defaults.timeout_s + ws + think + 1.0)
+        timeout = max([self.defaults.timeout_s] + [r.timeout_s for r in self.all_requests if r.timeout_s])
+        return math.ceil(timeout + ws + think + 1.0)
 
     @staticmethod
     def default_drain_s() -> int:
@@ -672,26 +689,73 @@ class _ScenarioReader:
         return url.rstrip("/")
 
     def defaults(self, node: yaml.Node, where: str) -> Defaults:
-        m = self.mapping(node, where, ("headers", "timeout", "think_time", "auth", "tls"))
+        m = self.mapping(node, where, ("headers", "timeout", "think_time", "auth", "tls", "compression"))
         headers: tuple[tuple[str, str], ...] = self.optional(m, "headers", where, self.headers, ())
         timeout_ms = self.optional(m, "timeout", where, lambda n, w: self.duration_ms(n, w, positive=True),
                                    30_000.0)
         think = self.optional(m, "think_time", where, self.think_time, ThinkTime(0.0, 0.0))
         auth = self.optional(m, "auth", where, self.auth, None)
         self.check_auth_header(auth, headers, m, where)
-        verify = self.optional(m, "tls", where, self.tls, True)
+        verify, ca = self.optional(m, "tls", where, self.tls, (True, ""))
+        compression = self.optional(m, "compression", where, self.compression, None)
+        self.check_compression_header(compression, headers, m, where)
         return Defaults(headers=headers, timeout_s=timeout_ms / 1000.0, think_time=think, auth=auth,
-                        verify_tls=verify)
+                        verify_tls=verify, ca_file=ca, compression=compression)
 
-    def tls(self, node: yaml.Node, where: str) -> bool:
-        m = self.mapping(node, where, ("verify",))
-        if "verify" not in m:
+    def tls(self, node: yaml.Node, where: str) -> tuple[bool, str]:
+        m = self.mapping(node, where, ("verify", "ca"))
+        if not m:
             raise self.error(node, _join(where, "verify"), "missing; write tls: {verify: false} to skip certificate "
-                                                           "checks")
-        v = self.value(m["verify"], _join(where, "verify"))
-        if not isinstance(v, bool):
-            raise self.error(m["verify"], _join(where, "verify"), f"expected true or false, got {_kind(v)}")
+                                                           "checks, or tls: {ca: file.pem} to trust a certificate "
+                                                           "authority")
+        verify = True
+        if "verify" in m:
+            v = self.value(m["verify"], _join(where, "verify"))
+            if not isinstance(v, bool):
+                raise self.error(m["verify"], _join(where, "verify"), f"expected true or false, got {_kind(v)}")
+            verify = v
+        ca = ""
+        if "ca" in m:
+            at = _join(where, "ca")
+            if not verify:
+                raise self.error(m["ca"], at, "a CA is only used to check certificates; give either verify: false "
+                                              "or ca, not both")
+            ca = self.ca_file(m["ca"], at)
+        return verify, ca
+
+    def ca_file(self, node: yaml.Node, where: str) -> str:
+        """A PEM file of certificate authorities, relative to the scenario file; its absolute path."""
+        written = self.string(node, where)
+        path = (Path(self.file).parent / written).absolute()
+        if path.name in RENDERED_NAMES:
+            raise self.error(node, where, f"{written!r}: the CA file is copied next to the rendered files, which "
+                                          "use this name; rename it")
+        try:
+            text = path.read_bytes().decode("ascii")
+        except FileNotFoundError:
+            raise self.error(node, where, f"{written!r} not found (relative to the scenario file: {path})") from None
+        except IsADirectoryError:
+            raise self.error(node, where, f"{written!r} is a directory, expected a PEM file") from None
+        except UnicodeDecodeError:
+            raise self.error(node, where, f"{written!r} is not a PEM file (it is not ASCII text)") from None
+        except OSError as e:
+            raise self.error(node, where, f"{written!r} cannot be read: {e.strerror}") from None
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise self.error(node, where, f"{written!r} holds no certificate (-----BEGIN CERTIFICATE-----)")
+        return str(path)
+
+    def compression(self, node: yaml.Node, where: str) -> str:
+        v = self.value(node, where)
+        if not isinstance(v, str) or v not in COMPRESSION:
+            raise self.error(node, where, f"expected one of {', '.join(COMPRESSION)}, got "
+                                          f"{repr(v) if isinstance(v, str) else _kind(v)}")
         return v
+
+    def check_compression_header(self, compression: str | None, headers: tuple[tuple[str, str], ...],
+                                 m: dict[str, yaml.Node], where: str) -> None:
+        if compression is not None and any(k.lower() == "accept-encoding" for k, _ in headers):
+            raise self.error(m["compression"], _join(where, "compression"),
+                             "give either compression or an Accept-Encoding header, not both")
 
     def auth(self, node: yaml.Node, where: str) -> Auth:
         m = self.mapping(node, where, ("basic", "bearer"))
@@ -778,9 +842,9 @@ class _ScenarioReader:
 
     def request(self, node: yaml.Node, where: str, *, step: bool = False) -> Request:
         keys = ("name", "method", "path", "query", "headers", "auth", "json", "body", "weight", "checks",
-                "think_time", "thresholds")
+                "think_time", "thresholds", "timeout", "compression")
         if step:  # a journey step: no weight (the journey has one), values to extract
-            keys = (*keys[:8], "checks", "extract", "think_time", "thresholds")
+            keys = (*keys[:8], "checks", "extract", "think_time", "thresholds", "timeout", "compression")
             weight = next((k for k, _ in getattr(node, "value", ()) if getattr(k, "value", None) == "weight"), None)
             if isinstance(node, yaml.MappingNode) and weight is not None:
                 raise self.error(weight, _join(where, "weight"), "a step has no weight: the journey's weight sets how "
@@ -834,6 +898,9 @@ class _ScenarioReader:
         think = self.optional(m, "think_time", where, self.think_time, None)
         thresholds: tuple[Threshold, ...] = self.optional(
             m, "thresholds", where, lambda n, w: self.thresholds(n, w, name, None), ())
+        timeout_ms = self.optional(m, "timeout", where, lambda n, w: self.duration_ms(n, w, positive=True), None)
+        compression = self.optional(m, "compression", where, self.compression, None)
+        self.check_compression_header(compression, headers, m, where)
         return Request(
             name=name,
             method=method,
@@ -850,6 +917,8 @@ class _ScenarioReader:
             location=Location(self.file, node.start_mark.line + 1),
             where=where,
             auth=auth,
+            timeout_s=timeout_ms / 1000.0 if timeout_ms is not None else None,
+            compression=compression,
         )
 
     def check_json_value(self, node: yaml.Node, where: str) -> None:
@@ -1670,6 +1739,10 @@ class _JourneyReader:
                 if not _HEADER_NAME.match(text):
                     raise self.r.error(snode, at, "not a valid HTTP header name")
                 out.append(Extraction(var=var, source=source, header=text))
+            elif source == "cookie":
+                if not _HEADER_NAME.match(text):
+                    raise self.r.error(snode, at, "not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~)")
+                out.append(Extraction(var=var, source=source, cookie=text))
             else:
                 problem = regex_problem(text)
                 if problem:

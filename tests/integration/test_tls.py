@@ -1,13 +1,16 @@
-"""HTTPS targets: both tools check the certificate (Locust's FastHttpUser would not by default), and both
-skip the check when the scenario says tls: {verify: false}. The target is a local HTTPS server with a
-self-signed certificate made by openssl for this test."""
+"""HTTPS targets: both tools check the certificate (Locust's FastHttpUser would not by default), both skip
+the check when the scenario says tls: {verify: false}, and both trust a certificate authority given as
+tls: {ca: file}. The targets are local HTTPS servers: one with a self-signed certificate, one with a
+certificate for 127.0.0.1 issued by a CA, all made by openssl for this test."""
 
 from __future__ import annotations
 
 import io
 import json
+import shutil
 import ssl
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,14 +34,38 @@ class _Ok(BaseHTTPRequestHandler):
         pass
 
 
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
 @pytest.fixture(scope="module")
 def https_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                    "/CN=127.0.0.1", "-keyout", str(tmp / "key.pem"), "-out", str(tmp / "cert.pem")],
-                   check=True, capture_output=True, timeout=60)
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+             "-keyout", str(tmp / "key.pem"), "-out", str(tmp / "cert.pem"))
+    yield from _serve(tmp / "cert.pem", tmp / "key.pem")
+
+
+@pytest.fixture(scope="module")
+def ca_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A server whose certificate (for IP 127.0.0.1) a test CA issued; the CA's certificate file."""
+    tmp = tmp_path_factory.mktemp("ca")
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=crossload test CA",
+             "-keyout", str(tmp / "ca-key.pem"), "-out", str(tmp / "ca.pem"))
+    _openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+             "-keyout", str(tmp / "key.pem"), "-out", str(tmp / "server.csr"))
+    (tmp / "ext.cnf").write_text("basicConstraints=critical,CA:FALSE\nsubjectAltName=IP:127.0.0.1\n",
+                                 encoding="ascii")
+    _openssl("x509", "-req", "-in", str(tmp / "server.csr"), "-CA", str(tmp / "ca.pem"), "-CAkey",
+             str(tmp / "ca-key.pem"), "-CAcreateserial", "-days", "2", "-extfile", str(tmp / "ext.cnf"),
+             "-out", str(tmp / "cert.pem"))
+    for url in _serve(tmp / "cert.pem", tmp / "key.pem"):
+        yield url, tmp / "ca.pem"
+
+
+def _serve(cert: Path, key: Path) -> Iterator[str]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
+    context.load_cert_chain(cert, key)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
     server.daemon_threads = True
     server.socket = context.wrap_socket(server.socket, server_side=True)
@@ -76,3 +103,29 @@ def test_both_tools_check_the_certificate_unless_told_not_to(tmp_path: Path, htt
         assert set(home["errors"]) == {"TLS error"}, (tool, home["errors"])
         ok = skipped["tools"][tool]["requests"]["home"]  # type: ignore[index]
         assert ok["count"] > 0 and ok["failures"] == 0, (tool, ok)
+
+
+def test_both_tools_trust_a_ca_given_in_the_scenario(tmp_path: Path, ca_target: tuple[str, Path]) -> None:
+    target, ca = ca_target
+    (tmp_path / "trusted").mkdir()
+    shutil.copy(ca, tmp_path / "trusted" / "test-ca.pem")  # next to the scenario: the path is relative to it
+    trusted = _run(tmp_path / "trusted", target, BASE.format(tls="  tls: {ca: test-ca.pem}\n"))
+    untrusted = _run(tmp_path / "untrusted", target, BASE.format(tls=""))
+    for tool in ("locust", "k6"):
+        ok = trusted["tools"][tool]["requests"]["home"]  # type: ignore[index]
+        assert ok["count"] > 0 and ok["failures"] == 0, (tool, ok)
+        home = untrusted["tools"][tool]["requests"]["home"]  # type: ignore[index]
+        assert home["count"] > 0 and home["failures"] == home["count"], (tool, home)
+        assert set(home["errors"]) == {"TLS error"}, (tool, home["errors"])
+    # The CA is not a secret, but it is the scenario's file: the run keeps the copy the tools read.
+    run_dir = next((tmp_path / "trusted" / "results").iterdir())
+    assert sorted(p.name for p in run_dir.rglob("test-ca.pem")) == ["test-ca.pem", "test-ca.pem"]
+
+
+def test_a_ca_that_does_not_exist_is_a_line_precise_error(tmp_path: Path) -> None:
+    path = tmp_path / "tls.yaml"
+    path.write_text(BASE.format(tls="  tls:\n    ca: missing.pem\n"), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "crossload", "validate", str(path)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode == 2, proc
+    assert proc.stderr.strip().startswith(f"{path}:6: defaults.tls.ca: 'missing.pem' not found"), proc.stderr

@@ -173,9 +173,10 @@ def test_default_timeout() -> None:
     assert s.defaults.timeout_s == 60.0
 
 
-def test_a_request_has_no_timeout_of_its_own() -> None:
-    with pytest.raises(ScenarioError, match="unknown key"):
-        parse(one_request("    timeout: 1500ms\n"))
+def test_a_request_has_a_timeout_of_its_own() -> None:
+    s = parse(one_request("    timeout: 1500ms\n", top="defaults:\n  timeout: 1m\n"))
+    assert s.requests[0].timeout_s == 1.5
+    assert s.defaults.timeout_s == 60.0
 
 
 def test_method_is_case_insensitive() -> None:

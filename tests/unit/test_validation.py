@@ -93,6 +93,13 @@ CASES: list[tuple[str, int, str, str]] = [
     ("header_check_not_a_number.yaml", 9, "requests[0].checks.headers.X-Total-Count.at_least",
      "expected a number, got text ('many')"),
     ("tls_verify_text.yaml", 6, "defaults.tls.verify", "expected true or false, got text ('off')"),
+    ("tls_ca_not_found.yaml", 6, "defaults.tls.ca", "'certs/shop-ca.pem' not found (relative to the scenario file"),
+    ("tls_ca_and_no_verify.yaml", 7, "defaults.tls.ca", "give either verify: false or ca, not both"),
+    # transport options
+    ("request_timeout_zero.yaml", 7, "requests[0].timeout", "must be longer than 0s"),
+    ("compression_unknown.yaml", 5, "defaults.compression", "expected one of gzip, none, got 'brotli'"),
+    ("compression_and_accept_encoding.yaml", 9, "requests[0].compression",
+     "give either compression or an Accept-Encoding header, not both"),
     # journeys
     ("journey_unknown_key.yaml", 6, "journeys[0].stpes", "unknown key (did you mean 'steps'?)"),
     ("journey_step_weight.yaml", 9, "journeys[0].steps[0].weight", "a step has no weight"),
@@ -103,7 +110,8 @@ CASES: list[tuple[str, int, str, str]] = [
      "duplicate request name 'home' (first used by requests[0])"),
     ("journey_nested_group.yaml", 9, "journeys[0].steps[0].steps[0]", "groups cannot be nested"),
     ("journey_extract_two_sources.yaml", 11, "journeys[0].steps[0].extract.id",
-     "give exactly one of json, header, regex"),
+     "give exactly one of json, header, regex, cookie"),
+    ("journey_extract_cookie_name.yaml", 11, "journeys[0].steps[0].extract.sid.cookie", "not a valid cookie name"),
     ("journey_extract_named_group.yaml", 10, "journeys[0].steps[0].extract.csrf.regex",
      "Python and JavaScript read differently"),
     # data

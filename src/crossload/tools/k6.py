@@ -113,7 +113,10 @@ class K6Tool:
             command("k6", "CROSSLOAD_K6_BIN", K6_VERSION), "run", "--quiet", "--no-usage-report", "--no-color",
             "--out", f"json={raw.name}", "--summary-export", summary.name, script.name,
         )
-        return LaunchSpec(tool=self.name, argv=argv, env={}, cwd=out_dir, log=out_dir / "k6.log", raw_output=raw)
+        # tls: {ca: ...}: k6 has no script option for a CA; Go's TLS reads one from SSL_CERT_FILE (the file is
+        # copied next to the script, in the process's working directory), next to the system's authorities.
+        env = {"SSL_CERT_FILE": Path(scenario.defaults.ca_file).name} if scenario and scenario.defaults.ca_file else {}
+        return LaunchSpec(tool=self.name, argv=argv, env=env, cwd=out_dir, log=out_dir / "k6.log", raw_output=raw)
 
     def launch_group(self, script: Path, out_dir: Path, scenario: Scenario | None = None,
                      workers: int = 0) -> list[LaunchSpec]:
