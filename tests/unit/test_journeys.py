@@ -10,6 +10,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -379,3 +381,83 @@ def test_hostile_strings_in_journeys_render_valid_files(tmp_path_factory: pytest
     proc = subprocess.run(["k6", "inspect", "script.js"], cwd=out, env=K6_ENV, capture_output=True, text=True,
                           check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+# --- cookie extraction ------------------------------------------------------------------------------------
+
+# Set-Cookie lines of one response, and what {cookie: name} finds in it (None: nothing).
+SET_COOKIES = ['sid="s-1"; Path=/', "plain=abc", "dup=first", "dup=second; HttpOnly", "spaced = v w ; Path=/",
+               "bad=ok", 'bad=x"y', "slash=a\\b", "empty=", "noeq", "utf=café", "Case=1", 'q="a b"', "semi=v;;",
+               "comma=a,b", "eq=a=b"]
+COOKIES = {"sid": "s-1", "plain": "abc", "dup": "second", "spaced": " v w", "bad": "ok", "slash": None,
+           "empty": None, "noeq": None, "utf": None, "case": None, "Case": "1", "q": "a b", "semi": "v",
+           "comma": "a,b", "eq": "a=b", "missing": None}
+
+
+class _SetsCookies(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        for line in SET_COOKIES:
+            self.send_header("Set-Cookie", line)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+_COOKIE_LOCUST_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import crossload_locust as cl
+from locust.contrib.fasthttp import LocustUserAgent
+resp = LocustUserAgent().urlopen(sys.argv[2] + "/")
+found = {}
+for name in json.loads(sys.argv[3]):
+    v = cl.extract_value({"cookie": name}, "", resp.headers)
+    found[name] = None if v is cl._MISSING else v
+print(json.dumps(found))
+"""
+
+_COOKIE_K6_PROBE = """
+import http from 'k6/http';
+import { extractValue } from './crossload.js';
+export const options = { iterations: 1, vus: 1 };
+export default function () {
+  const res = http.get(__ENV.URL);
+  const found = {};
+  for (const name of JSON.parse(__ENV.NAMES)) {
+    const v = extractValue(res, { cookie: name });
+    found[name] = v === undefined ? null : v;
+  }
+  console.log('RESULT ' + JSON.stringify(found));
+}
+"""
+
+
+def test_both_support_modules_read_set_cookie_alike(tmp_path: Path) -> None:
+    """A real response's Set-Cookie headers, read by Locust's client and by k6 (whose res.cookies Go parses):
+    quotes removed, the last of a name, invalid values skipped, names compared exactly."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SetsCookies)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    names = json.dumps(list(COOKIES))
+    try:
+        proc = subprocess.run([sys.executable, "-c", _COOKIE_LOCUST_PROBE, str(resource_dir("locust")), url, names],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr
+        (tmp_path / "crossload.js").write_bytes((resource_dir("k6") / "crossload.js").read_bytes())
+        (tmp_path / "probe.js").write_text(_COOKIE_K6_PROBE, encoding="utf-8")
+        k6 = subprocess.run(["k6", "run", "-q", "--no-summary", "--log-format", "raw", "probe.js"], cwd=tmp_path,
+                            env={**K6_ENV, "URL": url, "NAMES": names}, capture_output=True, text=True, timeout=60,
+                            check=False)
+        assert k6.returncode == 0, k6.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    k6_line = next(x for x in (k6.stdout + k6.stderr).splitlines() if x.startswith("RESULT "))
+    assert json.loads(k6_line[len("RESULT "):]) == COOKIES
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == COOKIES

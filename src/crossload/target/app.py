@@ -9,6 +9,8 @@ something to catch; and WebSocket endpoints: `/ws/echo` (every message
 back) and `/ws/notifications` (a periodic stream); GET /_crossload/ws-log
 lists every WebSocket connection accepted (its handshake headers, the
 messages it received, how many it sent), so generators can be verified.
+Transport options have their own routes: `/gzip` (a JSON body compressed
+when the request accepts gzip) and `/cookies` (Set-Cookie from the query).
 
 The server must never be the bottleneck of the measurement, so the hot
 handlers return pre-serialized bytes, there is no middleware and no
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import gzip
 import hashlib
 import hmac
 import importlib
@@ -391,6 +394,49 @@ async def delay(request: web.Request) -> web.Response:
     return _json({"delayed_ms": ms})
 
 
+# --------------------------------------------------------------------------
+# Transport options: compressed responses, cookies.
+# --------------------------------------------------------------------------
+
+
+def _accepts_gzip(header: str) -> bool:
+    for part in header.split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip().lower() == "gzip":
+            q = params.strip().lower()
+            return not (q.startswith("q=") and _parse_float(q[2:]) == 0.0)
+    return False
+
+
+def _parse_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+async def gzipped(request: web.Request) -> web.Response:
+    """GET /gzip: ``{"gzipped": ..., "accept_encoding": ...}``, gzip-compressed (Content-Encoding: gzip)
+    when the request's Accept-Encoding accepts gzip, else as is; it says what the request asked for."""
+    asked = request.headers.get("Accept-Encoding", "")
+    accepts = _accepts_gzip(asked)
+    body = _dump({"gzipped": accepts, "accept_encoding": asked})
+    response = _raw(gzip.compress(body, mtime=0) if accepts else body)
+    response.headers["Vary"] = "Accept-Encoding"
+    if accepts:
+        response.headers["Content-Encoding"] = "gzip"
+    return response
+
+
+async def cookies(request: web.Request) -> web.Response:
+    """GET /cookies?name=value&...: one ``Set-Cookie: name=value; Path=/`` per query parameter, in order; the
+    body lists the cookies the request carried."""
+    response = _json({"cookies": dict(request.cookies)})
+    for name, value in request.query.items():
+        response.headers.add("Set-Cookie", f"{name}={value}; Path=/")
+    return response
+
+
 MAX_WS_INTERVAL_MS = 60_000
 MAX_WS_MESSAGES = 100_000
 
@@ -606,6 +652,8 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/_crossload/ws-log", get_ws_log, allow_head=False)
     router.add_delete("/_crossload/ws-log", clear_ws_log)
     router.add_get("/delay/{ms}", delay)
+    router.add_get("/gzip", gzipped)
+    router.add_get("/cookies", cookies)
     router.add_get("/leak/{kb}", leak)
     router.add_get("/ws/echo", ws_echo)
     router.add_get("/ws/notifications", ws_notifications)
