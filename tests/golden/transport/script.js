@@ -1,0 +1,205 @@
+// k6 script for scenario 'transport', profile smoke: rendered by crossload 0.1.0.
+// Edit the scenario file and render again rather than this file. Run it on its own with `k6 run script.js`
+// (crossload.js must sit next to it); ${VAR} references are read from the environment (__ENV).
+import http from 'k6/http';
+import { check, group, sleep } from 'k6';
+import { countFailedCheck, extract, fill, headerCheck, jsonPathEquals, prepare, step } from './crossload.js';
+
+export const options = {
+  scenarios: {
+    crossload: {
+      executor: 'ramping-vus',
+      startVUs: 0,
+      stages: [
+        { duration: '1s', target: 2 },
+        { duration: '14s', target: 2 },
+      ],
+      // Long enough for a request under way (and its think time) to complete and be counted.
+      gracefulRampDown: '7s',
+      gracefulStop: '7s',
+    },
+  },
+  discardResponseBodies: true,
+  maxRedirects: 0,
+  systemTags: ['status', 'method', 'name', 'expected_response', 'error_code', 'check'],
+  summaryTrendStats: ['count', 'avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
+};
+
+// Where the requests go and how long one may take.
+const defaults = {
+  baseUrl: 'http://127.0.0.1:8089',
+  timeout: '5s',
+};
+
+// The requests of the scenario, prepared once per VU (init context): ${VAR} references resolved, URL encoded.
+const requests = {
+  compressed: prepare(defaults, {
+    name: 'compressed',
+    method: 'GET',
+    path: '/gzip',
+    headers: {
+      'Accept-Encoding': 'gzip',
+    },
+    responseType: 'text', // the body checks read the body
+  }),
+  uncompressed: prepare(defaults, {
+    name: 'uncompressed',
+    method: 'GET',
+    path: '/gzip',
+    headers: {
+      'Accept-Encoding': 'identity',
+    },
+    responseType: 'text', // the body checks read the body
+  }),
+  slowButAllowed: prepare(defaults, {
+    name: 'slow but allowed',
+    method: 'GET',
+    path: '/delay/200',
+    headers: {
+      'Accept-Encoding': 'gzip',
+    },
+    timeout: '1s', // this request's own timeout
+  }),
+};
+
+// compressed: GET /gzip
+function compressed() {
+  const req = requests.compressed;
+  const res = http.get(req.url, req.params);
+  const statusOk = check(res, {
+    'status is 2xx or 3xx': (r) => r.status >= 200 && r.status < 400,
+  });
+  if (statusOk) {
+    const bodyChecks = {
+      'header Content-Encoding == "gzip"': (r) => headerCheck(r, 'Content-Encoding', 'equals', 'gzip'),
+      '$.gzipped == true': (r) => jsonPathEquals(r, ['gzipped'], true),
+    };
+    if (!check(res, bodyChecks)) {
+      countFailedCheck(res, req, bodyChecks);
+    }
+  }
+  sleep(0.05); // think time: 50ms
+}
+
+// uncompressed: GET /gzip
+function uncompressed() {
+  const req = requests.uncompressed;
+  const res = http.get(req.url, req.params);
+  const statusOk = check(res, {
+    'status is 2xx or 3xx': (r) => r.status >= 200 && r.status < 400,
+  });
+  if (statusOk) {
+    const bodyChecks = {
+      '$.gzipped == false': (r) => jsonPathEquals(r, ['gzipped'], false),
+    };
+    if (!check(res, bodyChecks)) {
+      countFailedCheck(res, req, bodyChecks);
+    }
+  }
+  sleep(0.05); // think time: 50ms
+}
+
+// slow but allowed: GET /delay/200
+function slowButAllowed() {
+  const req = requests.slowButAllowed;
+  const res = http.get(req.url, req.params);
+  check(res, {
+    'status is 2xx or 3xx': (r) => r.status >= 200 && r.status < 400,
+  });
+  sleep(0.05); // think time: 50ms
+}
+
+// The steps of the journeys, prepared once per VU: ${VAR} references resolved; each {{ name }} is filled in
+// from the VU's values when the step is sent, then the URL is encoded.
+const steps = {
+  startSession: step(defaults, {
+    name: 'start session',
+    method: 'GET',
+    path: '/cookies',
+    query: [
+      ['session', 's-42'],
+    ],
+    headers: {
+      'Accept-Encoding': 'gzip',
+    },
+  }),
+  useSession: step(defaults, {
+    name: 'use session',
+    method: 'GET',
+    path: '/echo/session/{{ session }}',
+    headers: {
+      'Accept-Encoding': 'gzip',
+    },
+    responseType: 'text', // the body checks read the body
+  }),
+};
+
+// Per VU (every VU runs this file in its own runtime): the values its journeys drew and extracted, and
+// whether each journey's setup ran.
+const vars = {};
+const setupDone = {};
+
+// start session (session): GET /cookies
+function startSession() {
+  const req = fill(steps.startSession, vars);
+  const res = http.get(req.url, req.params);
+  let ok = check(res, {
+    'status is 2xx or 3xx': (r) => r.status >= 200 && r.status < 400,
+  });
+  if (ok) {
+    const bodyChecks = {
+      'extract session from cookie session': (r) => extract(r, vars, 'session', { cookie: 'session' }),
+    };
+    ok = check(res, bodyChecks);
+    if (!ok) {
+      countFailedCheck(res, req, bodyChecks);
+    }
+  }
+  sleep(0.05); // think time: 50ms
+  return ok;
+}
+
+// use session (session): GET /echo/session/{{ session }}
+function useSession() {
+  const req = fill(steps.useSession, vars);
+  const res = http.get(req.url, req.params);
+  let ok = check(res, {
+    'status is 2xx or 3xx': (r) => r.status >= 200 && r.status < 400,
+  });
+  if (ok) {
+    const bodyChecks = {
+      'body contains "s-42"': (r) => r.body.includes('s-42'),
+    };
+    ok = check(res, bodyChecks);
+    if (!ok) {
+      countFailedCheck(res, req, bodyChecks);
+    }
+  }
+  sleep(0.05); // think time: 50ms
+  return ok;
+}
+
+// Journey 'session': each iteration: start session, use session.
+// A failed step ends the iteration: the steps after it need what it did not get.
+function session() {
+  group('session', function () {
+    if (!startSession()) {
+      return;
+    }
+    useSession();
+  });
+}
+
+// Each iteration sends one request or walks one journey, picked at random with probability weight / 4.
+export default function () {
+  const pick = Math.random() * 4;
+  if (pick < 1) {
+    compressed(); // weight 1
+  } else if (pick < 2) {
+    uncompressed(); // weight 1
+  } else if (pick < 3) {
+    slowButAllowed(); // weight 1
+  } else {
+    session(); // journey, weight 1
+  }
+}
