@@ -1,7 +1,7 @@
 """Transport options on the wire: per-request timeouts, compressed responses and cookie extraction behave the
 same in both tools against the demo target.
 
-One scenario, two users per tool for a few seconds:
+One scenario, three users per tool for a few seconds (every request and step is picked many times):
 
 - ``/delay/300`` with its own ``timeout: 100ms`` fails every time with the cause ``timeout``; the same route
   with ``timeout: 5s`` (longer than the default of 2 s) and ``/health`` with the default never fail;
@@ -76,8 +76,8 @@ def test_timeouts_compression_and_cookies_behave_alike_in_both_tools(tmp_path: P
     scenario_file.write_text(yaml.safe_dump(SCENARIO, sort_keys=False), encoding="utf-8")
     _call(demo_target, "/_crossload/echo-log", "DELETE")
     out = io.StringIO()
-    result = execute(RunRequest(profile="smoke", target=demo_target, scenario=str(scenario_file), users=2,
-                                duration_s=3, results_dir=tmp_path / "results", quiet=True), out=out)
+    result = execute(RunRequest(profile="smoke", target=demo_target, scenario=str(scenario_file), users=3,
+                                duration_s=4, results_dir=tmp_path / "results", quiet=True), out=out)
     assert result.path is not None, (result.message, out.getvalue())
     summary = json.loads((result.path / "summary.json").read_text(encoding="utf-8"))
 
