@@ -131,6 +131,7 @@ def render_manifests(scenario: Scenario, schedule: StageSchedule, target: str, p
         "profile": schedule.profile, "parallelism": parallelism, "influx": influx,
         "influx_secret": INFLUX_SECRET, "env_secret": ENV_SECRET, "master_port": MASTER_PORT,
         "stop_timeout": drain_s(scenario), "total_s": schedule.total_s,
+        "ca_file": Path(scenario.defaults.ca_file).name if scenario.defaults.ca_file else "",
     }
     out: dict[str, str] = {}
     template = _environment()

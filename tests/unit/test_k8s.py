@@ -163,3 +163,24 @@ def test_recorder_lines_are_crossloads_points() -> None:
     assert req_line == to_line(interval_points([IntervalAggregate.from_json("locust", record)], tags)[0])
     assert users_line == to_line(interval_points([UsersSample("locust", 1795300591, 7)], tags)[0])
     assert percentiles == [hist.percentile_ms(q) for q in (50, 90, 95, 99)]
+
+
+def test_a_scenarios_ca_travels_in_the_configmaps_and_k6_is_told_where(tmp_path: Path) -> None:
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=crossload k8s CA", "-keyout", str(tmp_path / "ca.key"), "-out", str(tmp_path / "corp-ca.pem")],
+                   check=True, capture_output=True, timeout=60)
+    scenario = tmp_path / "tls.yaml"
+    scenario.write_text("version: 1\nname: tls\ndefaults:\n  tls: {ca: corp-ca.pem}\n"
+                        "requests:\n  - name: home\n    path: /\n", encoding="utf-8")
+    prep = prepare(RunRequest(profile="load", scenario=str(scenario)), need_env=False)
+    texts = render_manifests(prep.scenario, prep.schedule, "https://shop.default.svc", 2, {}, ["locust", "k6"],
+                             run_id="20261121T223959Z-load-89d6")
+    pem = (tmp_path / "corp-ca.pem").read_text(encoding="utf-8")
+    config, run = yaml.safe_load_all(texts["k6-testrun.yaml"])
+    assert config["data"]["corp-ca.pem"] == pem
+    assert _env(run["spec"]["runner"])["SSL_CERT_FILE"] == "/test/corp-ca.pem"  # the operator's mount
+    locust_config = _kind(list(yaml.safe_load_all(texts["locust.yaml"])), "ConfigMap")[0]
+    assert locust_config["data"]["corp-ca.pem"] == pem
+    assert "TrustedCa('corp-ca.pem')" in locust_config["data"]["locustfile.py"]
+    # Without a CA the runner has no such variable.
+    assert "SSL_CERT_FILE" not in _env(_render(2)["k6-testrun.yaml"][1]["spec"]["runner"])
