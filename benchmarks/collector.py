@@ -126,9 +126,11 @@ def record(target: Target, work: Path, seconds: float, vus: int) -> Path:
     res = execute(RunRequest(profile="smoke", tool="k6", scenario=str(scenario), results_dir=work / "results",
                              quiet=True), out=io.StringIO())
     raw_name = get_tool("k6").launch(Path("script.js"), work).raw_output.name
-    if res.path is None or not (res.path / "k6" / raw_name).exists():
-        raise SystemExit(f"recording failed: {res.message}")
-    return res.path / "k6" / raw_name
+    # k6's output is written plain and compressed once the run is over (K6Tool.finish): either may be there.
+    for name in (raw_name, raw_name + ".gz"):
+        if res.path is not None and (res.path / "k6" / name).exists():
+            return res.path / "k6" / name
+    raise SystemExit(f"recording failed: {res.message}")
 
 
 def open_text(path: Path) -> TextIO:
