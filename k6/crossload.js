@@ -7,8 +7,10 @@
 // - prepare(): a request resolved (${VAR}), URL-encoded and serialized once per VU, in the init context;
 // - hasJsonPath(), lacksJsonPath(), jsonPathEquals(): the JSON-path checks used in check() callbacks;
 // - countFailedCheck(): crossload's record of a failed body check (see docs/schema.md);
-// - wsStep(), wsSession(): a WebSocket step of a journey (k6/ws), mirroring locust/crossload_ws.py.
+// - wsStep(), wsSession(): a WebSocket step of a journey (k6/ws), mirroring locust/crossload_ws.py;
+// - timedGroup(): a journey's group, its wall time and outcome recorded as one crossload_group sample.
 
+import { group } from 'k6';
 import http from 'k6/http';
 import ws from 'k6/ws';
 import { b64decode, b64encode } from 'k6/encoding';
@@ -19,7 +21,27 @@ import { Counter, Trend } from 'k6/metrics';
 // Value: the request's duration (ms); tags: name, method, and check (the label of the first failing check).
 const checkFailed = new Counter('crossload_check_failed');
 
+// One sample per group of a journey that ran to its end or to a failed step: the wall time of the group()
+// call (what k6 reports as group_duration: everything inside the callback, think times included); tags: name
+// (the group's), method GROUP, and cause when one of its steps failed.
+const groupTime = new Trend('crossload_group', true);
+
+export const GROUP_METHOD = 'GROUP';
+export const GROUP_FAILED = 'step failed';
+
 const K6_DEFAULT_TIMEOUT = '60s';
+
+// Run fn (the group's steps, true when all of them passed) inside k6's group(name) and record it.
+export function timedGroup(name, fn) {
+  const start = Date.now();
+  const ok = group(name, fn);
+  const tags = { name: name, method: GROUP_METHOD };
+  if (!ok) {
+    tags.cause = GROUP_FAILED;
+  }
+  groupTime.add(Date.now() - start, tags);
+  return ok;
+}
 
 const REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 

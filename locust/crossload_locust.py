@@ -12,7 +12,8 @@ check semantics and failure rules stay identical):
 - ``StageShape``: the load profile as a LoadTestShape that follows the same curve as k6's ramping-vus;
 - ``Journey``, ``Step``: a journey as a SequentialTaskSet (its steps in order, setup once per user, a failed
   step ends the iteration), steps whose ``{{ name }}`` references are filled in from the user's values (drawn
-  from the scenario's data, extracted from earlier responses) when they are sent.
+  from the scenario's data, extracted from earlier responses) when they are sent;
+- ``Journey.group``: a group of steps timed as a whole, recorded as one ``GROUP`` request (its wall time).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 import gevent
 import gevent.ssl
-from crossload_recorder import CHECK_PREFIX, HTTP_STATUS_PREFIX
+from crossload_recorder import CHECK_PREFIX, GROUP_FAILED, GROUP_METHOD, HTTP_STATUS_PREFIX
 from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopUser
 from locust.shape import LoadTestShape
 
@@ -656,6 +657,7 @@ class Journey(SequentialTaskSet):
     journey = ""
     data: Mapping[str, Mapping[str, Any]] = {}
     wait_time = constant(0)  # the steps think themselves
+    _group_failed = False  # whether a step of the group under way failed
 
     @property
     def state(self) -> _UserState:
@@ -672,7 +674,14 @@ class Journey(SequentialTaskSet):
         return True
 
     def send(self, step: Step) -> bool:
-        return step.send(self.user, self.state.values)
+        ok = step.send(self.user, self.state.values)
+        if not ok:
+            self._group_failed = True
+        return ok
+
+    def group(self, name: str) -> GroupTimer:
+        """``with self.group(name):`` around a group's steps: its wall time, recorded when they end."""
+        return GroupTimer(self, name)
 
     def end_iteration(self) -> None:
         self.interrupt(reschedule=True)
@@ -696,6 +705,39 @@ class Journey(SequentialTaskSet):
             self.end_iteration()
         self._left -= 1
         return super().get_next_task()
+
+
+class GroupFailed(Exception):
+    """A group one of whose steps failed (its cause in the results: ``step failed``)."""
+
+
+class GroupTimer:
+    """A journey's group as k6 times a ``group()`` call: from before its first step to after its last step's
+    think time, or to after the think time of the step that failed and ended the iteration. Recorded as one
+    request of method ``GROUP`` named after the group, failed when one of its steps failed. A group the run
+    stopped in the middle of (the user stopped) is not recorded, as k6 records no group it did not finish."""
+
+    __slots__ = ("journey", "name", "start")
+
+    def __init__(self, journey: Journey, name: str) -> None:
+        self.journey = journey
+        self.name = name
+        self.start = 0.0
+
+    def __enter__(self) -> GroupTimer:
+        self.journey._group_failed = False
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None and not issubclass(exc_type, InterruptTaskSet):
+            return  # the user stopped, or an error: no group result, as in k6
+        ms = (time.perf_counter() - self.start) * 1000.0
+        failed = self.journey._group_failed
+        self.journey._group_failed = False
+        self.journey.user.environment.events.request.fire(
+            request_type=GROUP_METHOD, name=self.name, response_time=ms, response_length=0, response=None,
+            context={}, exception=GroupFailed(GROUP_FAILED) if failed else None)
 
 
 # --- load shape -------------------------------------------------------------------------------------------

@@ -37,6 +37,9 @@ from locust import events
 HTTP_STATUS_PREFIX = "HTTP "
 CHECK_PREFIX = "check failed: "
 WS_CLOSED = "ws closed"  # the server closed a WebSocket before the message an expect waited for
+GROUP_METHOD = "GROUP"  # the request type of a journey group's wall time (crossload_locust.GroupTimer)
+GROUP_FAILED = "step failed"  # the cause of a group one of whose steps failed
+GROUP_STATUS = "group"  # the status class of a group's row: it has no response of its own
 
 
 def bucket_us(us: int) -> int:
@@ -75,7 +78,7 @@ def failure_cause(exception: BaseException, status_code: int) -> str:
     """The cause of a failed request, in crossload.causes' words."""
     text = str(exception)
     if text.startswith(CHECK_PREFIX) or (text.startswith(HTTP_STATUS_PREFIX) and text[5:].isdigit()) \
-            or text == WS_CLOSED:
+            or text in (WS_CLOSED, GROUP_FAILED):
         return text  # written by crossload_locust's checks
     cause = _transport_cause(exception)
     if cause is not None:
@@ -128,7 +131,7 @@ class IntervalRecorder:
         hist = agg[6]
         hist[b] = hist.get(b, 0) + 1
         code = getattr(response, "status_code", 0) or 0
-        cls = _CLASSES.get(code // 100, "error") if code else "error"
+        cls = _CLASSES.get(code // 100, "error") if code else GROUP_STATUS if request_type == GROUP_METHOD else "error"
         status = agg[7]
         status[cls] = status.get(cls, 0) + 1
         if exception is not None:

@@ -25,7 +25,7 @@ from typing import IO, Protocol
 import orjson
 
 from crossload.causes import CHECK_PREFIX, http_status, k6_error_code
-from crossload.results import AggregateWriter, IntervalAggregate, ToolStats, UsersSample, item_from_json
+from crossload.results import GROUP_METHOD, AggregateWriter, IntervalAggregate, ToolStats, UsersSample, item_from_json
 
 Item = IntervalAggregate | UsersSample
 
@@ -265,6 +265,8 @@ class ToolCollector:
             if isinstance(item, UsersSample):
                 self.users = self.stats.users_at(item.t)
                 continue
+            if item.method == GROUP_METHOD:
+                continue  # a group's wall time is no request of the second
             second = seconds.get(item.t)
             if second is None:
                 second = seconds[item.t] = IntervalAggregate(tool=self.tool, t=item.t, name="", method="")

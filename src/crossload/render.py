@@ -841,6 +841,8 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
                            for c in st["body_checks"] if h + "(" in c.js)
     if journeys:
         helpers.update(("step", "fill"))
+        if any(item["group"] is not None for j in journeys for item in j["items"]):
+            helpers.add("timedGroup")
         if not requests:
             helpers.discard("prepare")
     if scenario.data:

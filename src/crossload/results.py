@@ -28,6 +28,10 @@ from crossload.histogram import Histogram
 from crossload.paths import PROJECT_ROOT, results_root, running_from_checkout
 from crossload.summary import PERCENTILES, LatencySummary, RequestSummary, ToolSummary
 
+# The method of a journey group's row: the group's wall time, one per execution (docs/schema.md). Its rows are
+# results of their own, left out of the tool's overall numbers, which count requests.
+GROUP_METHOD = "GROUP"
+
 
 @dataclass
 class IntervalAggregate:
@@ -260,7 +264,8 @@ class ToolStats:
         if isinstance(item, UsersSample):
             self.users.setdefault(item.t, {})[item.source] = item.users
             return
-        self.overall.merge(item)
+        if item.method != GROUP_METHOD:
+            self.overall.merge(item)
         self.requests.setdefault(item.name, RequestStats()).merge(item)
 
     def users_at(self, t: int) -> int | None:

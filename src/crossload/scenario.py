@@ -1349,8 +1349,9 @@ class _JourneyReader:
             if key not in m:
                 raise self.r.error(node, _join(where, key), "missing")
         name = self.r.string(m["name"], _join(where, "name"))
-        if "\0" in name or len(name) > 200:
-            raise self.r.error(m["name"], _join(where, "name"), "must be at most 200 characters, without NUL")
+        if "\0" in name or len(name) > 200 or "::" in name:
+            raise self.r.error(m["name"], _join(where, "name"),
+                               "must be at most 200 characters, without NUL or '::' (k6 joins group names with '::')")
         weight = self.r.optional(m, "weight", where,
                                  lambda n, w: self.r.integer(n, w, minimum=1, maximum=MAX_WEIGHT), 1)
         headers: tuple[tuple[str, str], ...] = self.r.optional(m, "headers", where, self.r.headers, ())
@@ -1379,7 +1380,17 @@ class _JourneyReader:
                 if gname in groups:
                     raise self.r.error(gm["group"], _join(at, "group"),
                                        f"duplicate group name {gname!r} (first used by {groups[gname]})")
+                if "::" in gname or "\0" in gname or len(gname) > 200:
+                    raise self.r.error(gm["group"], _join(at, "group"),
+                                       "must be at most 200 characters, without NUL or '::' (k6 joins group names "
+                                       "with '::')")
+                if gname in self.names:
+                    raise self.r.error(gm["group"], _join(at, "group"),
+                                       f"{gname!r} is already the name of {self.names[gname]}; a group's results "
+                                       f"are a row named after it, so names of groups, requests and steps are "
+                                       f"unique in the file")
                 groups[gname] = at
+                self.names[gname] = at
                 if "steps" not in gm:
                     raise self.r.error(sn, _join(at, "steps"), "missing")
                 gnodes = self.r.sequence(gm["steps"], _join(at, "steps"), "steps")

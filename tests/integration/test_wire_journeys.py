@@ -230,5 +230,6 @@ def test_journeys_send_the_same_correlated_requests_in_both_tools(
     assert first_rows["k6"] == first_rows["locust"] == {0, 1}, first_rows
     for tool in ("k6", "locust"):
         summary = json.loads((result.path / "summary.json").read_text(encoding="utf-8"))
-        assert set(summary["tools"][tool]["requests"]) == {"plain", "sign in", "create", "echo one", "echo two"}
+        assert set(summary["tools"][tool]["requests"]) == {"plain", "sign in", "create", "echo one", "echo two",
+                                                           "second"}  # the group's row
         assert summary["tools"][tool]["overall"]["failures"] == 0, tool

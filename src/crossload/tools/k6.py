@@ -15,7 +15,7 @@ from crossload.collect import K6JsonParser, StreamParser, _epoch_second
 from crossload.errors import InputError, ToolError
 from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile, render_k6
-from crossload.results import ToolStats
+from crossload.results import GROUP_METHOD, ToolStats
 from crossload.scenario import WS_METHOD, Scenario, received_name, sent_name
 from crossload.tools.base import LaunchSpec, ToolTotals, command, find_binary
 from crossload.versions import K6_IMAGE, K6_VERSION
@@ -39,6 +39,9 @@ _WS_CONNECT_FAILED = '{"metric":"crossload_ws_connect_failed","type":"Point"'
 # What k6's summary export counts for them: with http_reqs, the tool's own total of crossload's rows.
 WS_TOTALS = ("ws_connecting", "crossload_ws", "ws_msgs_sent", "ws_msgs_received")
 UPGRADED = "1xx"  # a WebSocket's rows after its handshake carry the handshake's status class (101)
+# Groups of journeys: one sample per group run to its end (the script's timedGroup), tags name and cause.
+_GROUP = '{"metric":"crossload_group","type":"Point"'
+GROUP_STATUS = "group"  # the status class of a group's row: it has no response of its own
 
 
 class K6WsJsonParser(K6JsonParser):
@@ -49,10 +52,19 @@ class K6WsJsonParser(K6JsonParser):
       the script instead (``crossload_ws_connect_failed``, its cause tag from the connection error);
     - ``ws_msgs_sent`` / ``ws_msgs_received`` (k6's counts, one sample per message): ``<name> sent`` and
       ``<name> received``, 0 ms each;
-    - ``crossload_ws`` (the script's expects): the expect's row, its round trip; failed when tagged with a cause.
+    - ``crossload_ws`` (the script's expects): the expect's row, its round trip; failed when tagged with a cause;
+    - ``crossload_group`` (the script's groups of journeys): the group's row (method ``GROUP``), its wall time;
+      failed (cause ``step failed``) when one of its steps failed.
     """
 
     def feed(self, line: str) -> None:
+        if line.startswith(_GROUP):
+            d = orjson.loads(line)["data"]
+            tags = d["tags"]
+            cause = tags.get("cause")
+            self._agg(_epoch_second(d["time"]), tags.get("name", ""), GROUP_METHOD).add(
+                float(d["value"]), cause is not None, GROUP_STATUS, cause=cause)
+            return
         if not line.startswith('{"metric":"ws_') and not line.startswith('{"metric":"crossload_ws'):
             super().feed(line)
             return

@@ -13,7 +13,7 @@ from crossload.collect import LocustRecordParser, StreamParser
 from crossload.errors import InputError, ToolError
 from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile, render_locust
-from crossload.results import ToolStats
+from crossload.results import GROUP_METHOD, ToolStats
 from crossload.scenario import Scenario
 from crossload.tools.base import LaunchSpec, ToolTotals, command, drain_s, find_binary, free_port
 from crossload.versions import LOCUST_IMAGE, LOCUST_VERSION
@@ -119,6 +119,8 @@ class LocustTool:
             return None
         per_name: dict[str, int] = {}
         for entry in entries if isinstance(entries, list) else []:
+            if entry.get("method") == GROUP_METHOD:
+                continue  # a group's wall time, not a request (left out of the overall numbers too)
             name = str(entry.get("name"))
             per_name[name] = per_name.get(name, 0) + int(entry.get("num_requests", 0))
         return ToolTotals(requests=sum(per_name.values()), per_name=per_name)

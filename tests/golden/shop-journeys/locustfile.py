@@ -214,10 +214,11 @@ class BuyJourney(Journey):
     @task
     def look_around(self) -> None:
         """Group 'look around': list items, search colour."""
-        if not self.send(LIST_ITEMS):
-            self.end_iteration()
-        self.send(SEARCH_COLOUR)
-        time.sleep(0.2)  # think time: 200ms
+        with self.group('look around'):
+            if not self.send(LIST_ITEMS):
+                self.end_iteration()
+            self.send(SEARCH_COLOUR)
+            time.sleep(0.2)  # think time: 200ms
 
 
 class BrowseJourney(Journey):

@@ -4,7 +4,7 @@
 import http from 'k6/http';
 import { check, group, sleep } from 'k6';
 import { SharedArray } from 'k6/data';
-import { countFailedCheck, draw, extract, fill, hasJsonPath, headerCheck, step } from './crossload.js';
+import { countFailedCheck, draw, extract, fill, hasJsonPath, headerCheck, step, timedGroup } from './crossload.js';
 
 export const options = {
   scenarios: {
@@ -318,7 +318,7 @@ function buy() {
     if (!readItemByLocation()) {
       return;
     }
-    group('look around', function () {
+    timedGroup('look around', function () {
       if (!listItems()) {
         return false;
       }
