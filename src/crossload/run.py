@@ -18,6 +18,7 @@ The parts have their own homes: tools (crossload.tools), runners (crossload.runn
 from __future__ import annotations
 
 import contextlib
+import importlib
 import shutil
 import sys
 import time
@@ -236,7 +237,7 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
             url = where.target_url(target)
             scripts, versions = _render_and_preflight(
                 tools, lambda tool, name: tool.render(scenario, schedule, url).write(path / name), env,
-                where.preflight)
+                where.preflight, meanwhile=_load_report_modules)
             manifest.tool_versions.update(versions)
             manifest.save(path)
             try:
@@ -283,18 +284,28 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
     return _finish(request, out, prep, manifest, path, stats, failure, interrupted, pusher, sink)
 
 
+def _load_report_modules() -> None:
+    """Import the report writers the end of a run needs, while this process would only wait for the
+    pre-flights (child processes of their own) otherwise."""
+    importlib.import_module("crossload.report.outputs")
+
+
 def _render_and_preflight(tools: dict[str, LoadTool], render: Callable[[LoadTool, str], Path],
                           env: dict[str, str], preflight: Callable[[LoadTool, Path, dict[str, str]], str],
+                          meanwhile: Callable[[], None] | None = None,
                           ) -> tuple[dict[str, Path], dict[str, str]]:
     """Each tool's file rendered, then its pre-flight and version where the runner runs it
     (``Placement.preflight``) started at once, side by side with the next tool's rendering and pre-flight
-    (each is a child process or a container of its own); the first failure, in tool order, is raised."""
+    (each is a child process or a container of its own); ``meanwhile`` runs while they do. The first
+    failure, in tool order, is raised."""
     scripts: dict[str, Path] = {}
     with ThreadPoolExecutor(max_workers=len(tools), thread_name_prefix="crossload-preflight") as pool:
         futures = {}
         for name, tool in tools.items():
             scripts[name] = render(tool, name)
             futures[name] = pool.submit(preflight, tool, scripts[name], env)
+        if meanwhile is not None:
+            meanwhile()
         return scripts, {name: future.result() for name, future in futures.items()}
 
 
