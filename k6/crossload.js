@@ -8,7 +8,8 @@
 // - hasJsonPath(), lacksJsonPath(), jsonPathEquals(): the JSON-path checks used in check() callbacks;
 // - countFailedCheck(): crossload's record of a failed body check (see docs/schema.md);
 // - wsStep(), wsSession(): a WebSocket step of a journey (k6/ws), mirroring locust/crossload_ws.py;
-// - timedGroup(): a journey's group, its wall time and outcome recorded as one crossload_group sample.
+// - timedGroup(): a journey's group, its wall time and outcome recorded as one crossload_group sample;
+// - holds(): a step's or group's if.
 
 import { group } from 'k6';
 import http from 'k6/http';
@@ -357,6 +358,13 @@ function Text(text) {
 function lookupValue(values, ref) {
   const value = values[ref[0]];
   return ref[1] === undefined ? value : value[ref[1]];
+}
+
+// A step's or group's if (crossload.varref.holds): {name, field?, equals | not_equals}; the value written as
+// text, as it is filled in, compared with the condition's text.
+export function holds(values, cond) {
+  const text = String(lookupValue(values, [cond.name, cond.field]));
+  return 'equals' in cond ? text === cond.equals : text !== cond.not_equals;
 }
 
 Text.prototype.fill = function (values) {

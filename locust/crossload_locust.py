@@ -13,7 +13,8 @@ check semantics and failure rules stay identical):
 - ``Journey``, ``Step``: a journey as a SequentialTaskSet (its steps in order, setup once per user, a failed
   step ends the iteration), steps whose ``{{ name }}`` references are filled in from the user's values (drawn
   from the scenario's data, extracted from earlier responses) when they are sent;
-- ``Journey.group``: a group of steps timed as a whole, recorded as one ``GROUP`` request (its wall time).
+- ``Journey.group``: a group of steps timed as a whole, recorded as one ``GROUP`` request (its wall time);
+- ``holds``: a step's or group's ``if``.
 """
 
 from __future__ import annotations
@@ -435,6 +436,13 @@ def value_text(value: Any) -> str:
 def _lookup_value(values: Mapping[str, Any], name: str, field: str | None) -> Any:
     value = values[name]
     return value[field] if field is not None else value
+
+
+def holds(values: Mapping[str, Any], cond: Mapping[str, str]) -> bool:
+    """A step's or group's if (crossload.varref.holds): ``{name, field?, equals | not_equals}``; the value
+    written as text, as it is filled in, compared with the condition's text."""
+    text = value_text(_lookup_value(values, cond["name"], cond.get("field")))
+    return text == cond["equals"] if "equals" in cond else text != cond["not_equals"]
 
 
 class Text:

@@ -767,14 +767,22 @@ def ws_view(scenario: Scenario, r: Request) -> dict[str, Any] | None:
 
 
 def _step_view(scenario: Scenario, r: Request, ident: str, where: str) -> dict[str, Any]:
+    if r.condition is not None:
+        where += ", " + r.condition.describe()
     view = _request_common(scenario, r)
     view["ws"] = ws_view(scenario, r)
     checks, extracts = step_checks(r)
     user_checks = checks[: len(checks) - len(extracts)]
     view.update(ident=ident, where=where, body_checks=checks, extracts=extracts,
                 user_checks=[c for c in user_checks if c.header is None],
-                header_checks=[c for c in user_checks if c.header is not None])
+                header_checks=[c for c in user_checks if c.header is not None],
+                condition=r.condition.spec() if r.condition is not None else None)
     return view
+
+
+def _uses_conditions(journeys: list[dict[str, Any]]) -> bool:
+    return any(item.get("condition") or any(st["condition"] for st in item["steps"])
+               for j in journeys for item in j["items"])
 
 
 def _journey_views(scenario: Scenario, step_ident: Callable[[Request], str],
@@ -787,9 +795,17 @@ def _journey_views(scenario: Scenario, step_ident: Callable[[Request], str],
         for item in j.items:
             if isinstance(item, Group):
                 steps = [_step_view(scenario, r, step_ident(r), f"{j.name}, group {item.name}") for r in item.steps]
+                summary = ", ".join(s["name"] for s in steps)
+                if item.condition is not None:
+                    summary += ", " + item.condition.describe()
+                if item.repeat > 1:
+                    summary += f", {item.repeat} times"
+                    if item.index:
+                        summary += f" ({item.index} = 1 to {item.repeat})"
                 items.append({"group": item.name, "steps": steps,
                               "ident": group_ident(item.name) if group_ident else "",
-                              "summary": ", ".join(s["name"] for s in steps)})
+                              "condition": item.condition.spec() if item.condition is not None else None,
+                              "repeat": item.repeat, "index": item.index, "summary": summary})
             else:
                 items.append({"group": None, "steps": [_step_view(scenario, item, step_ident(item), j.name)]})
         words = [s["name"] for s in setup]
@@ -843,6 +859,8 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
         helpers.update(("step", "fill"))
         if any(item["group"] is not None for j in journeys for item in j["items"]):
             helpers.add("timedGroup")
+        if _uses_conditions(journeys):
+            helpers.add("holds")
         if not requests:
             helpers.discard("prepare")
     if scenario.data:
@@ -923,6 +941,8 @@ def locust_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dic
     steps = [s for j in journeys for s in [*j["setup"], *(x for i in j["items"] for x in i["steps"])]]
     if journeys:
         helpers.update(("Journey",))
+        if _uses_conditions(journeys):
+            helpers.add("holds")
         if any(s["ws"] is None for s in steps):
             helpers.add("Step")
         if not requests:

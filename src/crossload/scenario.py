@@ -172,6 +172,7 @@ class Request:
     ws: WsSession | None = None
     timeout_s: float | None = None  # its own timeout; None: defaults.timeout
     compression: str | None = None  # its own compression (a key of COMPRESSION); None: defaults.compression
+    condition: Condition | None = None  # journey steps only: ``if``, the step runs only when it holds
 
     @property
     def result_names(self) -> tuple[str, ...]:
@@ -264,11 +265,46 @@ class Extraction:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """``if: {var: NAME[.field], equals: VALUE}`` (or ``not_equals``) on a step or a group: it runs only when
+    the user's value, written as text the way it is filled in (crossload.varref.value_text), is (or is not)
+    the condition's text."""
+
+    name: str
+    field: str | None
+    op: str  # one of CONDITION_OPS
+    text: str
+
+    def spec(self) -> dict[str, str]:
+        """What both support modules read (``holds(values, spec)``)."""
+        out = {"name": self.name}
+        if self.field is not None:
+            out["field"] = self.field
+        out[self.op] = self.text
+        return out
+
+    def holds(self, values: Mapping[str, Any]) -> bool:
+        return varref.holds(values, self.name, self.field, self.op, self.text)
+
+    def describe(self) -> str:
+        var = self.name + (f".{self.field}" if self.field else "")
+        return f"if {var} {'=' if self.op == 'equals' else '!='} {json.dumps(self.text, ensure_ascii=False)}"
+
+
+CONDITION_OPS = ("equals", "not_equals")
+MAX_REPEAT = 100
+
+
+@dataclass(frozen=True)
 class Group:
-    """Steps of a journey timed as a whole (k6 ``group()``); one level deep."""
+    """Steps of a journey timed as a whole (k6 ``group()``); one level deep. ``repeat`` runs its steps that
+    many times in order inside the one group, ``index`` (1, 2, ...) naming the round for the steps."""
 
     name: str
     steps: tuple[Request, ...]
+    condition: Condition | None = None
+    repeat: int = 1
+    index: str | None = None
 
 
 @dataclass(frozen=True)
@@ -841,10 +877,10 @@ class _ScenarioReader:
         return tuple(out)
 
     def request(self, node: yaml.Node, where: str, *, step: bool = False) -> Request:
-        keys = ("name", "method", "path", "query", "headers", "auth", "json", "body", "weight", "checks",
-                "think_time", "thresholds", "timeout", "compression")
+        keys: tuple[str, ...] = ("name", "method", "path", "query", "headers", "auth", "json", "body", "weight",
+                                 "checks", "think_time", "thresholds", "timeout", "compression")
         if step:  # a journey step: no weight (the journey has one), values to extract
-            keys = (*keys[:8], "checks", "extract", "think_time", "thresholds", "timeout", "compression")
+            keys = (*keys[:8], "checks", "extract", "think_time", "thresholds", "timeout", "compression", "if")
             weight = next((k for k, _ in getattr(node, "value", ()) if getattr(k, "value", None) == "weight"), None)
             if isinstance(node, yaml.MappingNode) and weight is not None:
                 raise self.error(weight, _join(where, "weight"), "a step has no weight: the journey's weight sets how "
@@ -1365,7 +1401,12 @@ class _JourneyReader:
             here = _join(where, "setup")
             nodes = self.r.sequence(m["setup"], here, "steps")
             for j, sn in enumerate(nodes):
-                setup.append(self.any_step(sn, f"{here}[{j}]", headers, known, later, used))
+                step = self.any_step(sn, f"{here}[{j}]", headers, known, later, used)
+                if step.condition is not None:
+                    key = next(k for k, _ in sn.value if getattr(k, "value", None) == "if")
+                    raise self.r.error(key, f"{here}[{j}].if", "a setup step has no if: the setup runs once per "
+                                                               "user, all of it")
+                setup.append(step)
         here = _join(where, "steps")
         nodes = self.r.sequence(m["steps"], here, "steps")
         if not nodes:
@@ -1375,7 +1416,7 @@ class _JourneyReader:
         for j, sn in enumerate(nodes):
             at = f"{here}[{j}]"
             if _has_key(sn, "group"):
-                gm = self.r.mapping(sn, at, ("group", "steps"))
+                gm = self.r.mapping(sn, at, ("group", "steps", "if", "repeat"))
                 gname = self.r.string(gm["group"], _join(at, "group"))
                 if gname in groups:
                     raise self.r.error(gm["group"], _join(at, "group"),
@@ -1396,13 +1437,27 @@ class _JourneyReader:
                 gnodes = self.r.sequence(gm["steps"], _join(at, "steps"), "steps")
                 if not gnodes:
                     raise self.r.error(gm["steps"], _join(at, "steps"), "list at least one step")
+                condition = None
+                if "if" in gm and not _is_null(gm["if"]):
+                    condition = self.condition(gm["if"], _join(at, "if"), known, later, used)
+                repeat, index = 1, None
+                if "repeat" in gm and not _is_null(gm["repeat"]):
+                    repeat, index = self.repeat(gm["repeat"], _join(at, "repeat"), known, later)
+                    if index is not None:
+                        known[index] = _join(at, "repeat")
                 gsteps = []
                 for k, gn in enumerate(gnodes):
                     gat = f"{at}.steps[{k}]"
                     if _has_key(gn, "group"):
                         raise self.r.error(gn, gat, "groups cannot be nested; list the steps of the inner group here")
-                    gsteps.append(self.any_step(gn, gat, headers, known, later, used))
-                items.append(Group(gname, tuple(gsteps)))
+                    step = self.any_step(gn, gat, headers, known, later, used)
+                    if condition is not None and step.extract:
+                        raise self.r.error(gn, _join(gat, "extract"), "a step of a group with if cannot extract: the "
+                                                                      "steps after the group could not rely on it")
+                    gsteps.append(step)
+                if index is not None:
+                    del known[index]  # the round's number, for the group's own steps
+                items.append(Group(gname, tuple(gsteps), condition, repeat, index))
             else:
                 items.append(self.any_step(sn, at, headers, known, later, used))
         data = tuple(d for d in self.data if d in used)
@@ -1647,10 +1702,59 @@ class _JourneyReader:
         for key, value in req.headers:
             headers = [(k, v) for k, v in headers if k.lower() != key.lower()]
             headers.append((key, value))
+        condition = None
+        if "if" in m and not _is_null(m["if"]):
+            condition = self.condition(m["if"], _join(where, "if"), known, later, used)
+            if "extract" in m and not _is_null(m["extract"]):
+                raise self.r.error(m["extract"], _join(where, "extract"),
+                                   "a step with if cannot extract: the steps after it could not rely on the value")
         extract: tuple[Extraction, ...] = ()
         if "extract" in m and not _is_null(m["extract"]):
             extract = self.extractions(m["extract"], _join(where, "extract"), known)
-        return replace(req, headers=tuple(headers), extract=extract)
+        return replace(req, headers=tuple(headers), extract=extract, condition=condition)
+
+    def condition(self, node: yaml.Node, where: str, known: dict[str, str], later: dict[str, str],
+                  used: set[str]) -> Condition:
+        """``{var: NAME[.field], equals: VALUE}`` or ``{var: ..., not_equals: VALUE}``."""
+        m = self.r.mapping(node, where, ("var", *CONDITION_OPS))
+        if "var" not in m:
+            raise self.r.error(node, _join(where, "var"), "missing: the name of a value, such as var: row.tier")
+        var = self.r.string(m["var"], _join(where, "var"))
+        ref = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?", var.strip())
+        if ref is None:
+            raise self.r.error(m["var"], _join(where, "var"), f"{var!r} is not a value's name: write NAME or "
+                                                               "NAME.column, without {{ }}")
+        self.check_refs("{{ " + var.strip() + " }}", _join(where, "var"), m["var"], known, later, used)
+        ops = [op for op in CONDITION_OPS if op in m]
+        if len(ops) != 1:
+            raise self.r.error(node, where, "give exactly one of equals, not_equals")
+        value = self.r.value(m[ops[0]], _join(where, ops[0]))
+        if value is None or isinstance(value, dict | list):
+            raise self.r.error(m[ops[0]], _join(where, ops[0]), f"expected text, a number or true/false, got "
+                                                                 f"{_kind(value)}")
+        return Condition(ref.group(1), ref.group(2), ops[0], varref.value_text(value))
+
+    def repeat(self, node: yaml.Node, where: str, known: dict[str, str], later: dict[str, str]
+               ) -> tuple[int, str | None]:
+        """``repeat: N`` or ``repeat: {times: N, index: NAME}``."""
+        if not isinstance(node, yaml.MappingNode):
+            return self.r.integer(node, where, minimum=1, maximum=MAX_REPEAT), None
+        m = self.r.mapping(node, where, ("times", "index"))
+        if "times" not in m:
+            raise self.r.error(node, _join(where, "times"), "missing")
+        times = self.r.integer(m["times"], _join(where, "times"), minimum=1, maximum=MAX_REPEAT)
+        index = None
+        if "index" in m and not _is_null(m["index"]):
+            index = self.r.string(m["index"], _join(where, "index"))
+            if not varref.NAME.match(index):
+                raise self.r.error(m["index"], _join(where, "index"),
+                                   f"{index!r} is not a name: a letter or _, then letters, digits, _")
+            taken = ("a data name" if index in self.data else f"extracted by {known.get(index) or later[index]}"
+                     if index in known or index in later else None)
+            if taken is not None:
+                raise self.r.error(m["index"], _join(where, "index"), f"{index!r} is already {taken}; name the "
+                                                                       "round otherwise")
+        return times, index
 
     def step_strings(self, req: Request, m: dict[str, yaml.Node], where: str
                      ) -> list[tuple[str, str, yaml.Node]]:

@@ -47,6 +47,13 @@ def fill(text: str, values: Mapping[str, Any]) -> str:
     return REF.sub(lambda m: value_text(lookup(values, m.group(1), m.group(2))), text)
 
 
+def holds(values: Mapping[str, Any], name: str, field: str | None, op: str, text: str) -> bool:
+    """A step's ``if``: the value written as text (``value_text``) is (``equals``) or is not (``not_equals``)
+    the condition's text."""
+    filled = value_text(lookup(values, name, field))
+    return filled == text if op == "equals" else filled != text
+
+
 def value_text(value: Value) -> str:
     """A value as text, the way JavaScript's ``String(value)`` writes it (both tools send the same bytes)."""
     if isinstance(value, bool):

@@ -1,18 +1,24 @@
-"""Groups of journeys on the wire: both tools record each group's wall time as a result row of its own.
+"""Groups, conditional steps and loops of journeys on the wire, alike in both tools.
 
-Each tool runs the same journey with two users against the demo target: a step, a group of two steps (the
-first one thinks), then a group whose first step fails (its second step is never sent). A group row counts
-one per group run to its end, fails when one of its steps failed, lasts at least as long as its steps and
-their think times, and stays out of the tool's overall numbers, so each tool's own total of requests still
-equals crossload's.
+Groups: each tool runs the same journey with two users against the demo target: a step, a group of two steps
+(the first one thinks), then a group whose first step fails (its second step is never sent). A group row
+counts one per group run to its end, fails when one of its steps failed, lasts at least as long as its steps
+and their think times, and stays out of the tool's overall numbers, so each tool's own total of requests
+still equals crossload's.
+
+Flow: two users per tool, each with its own row of a data file (per user): a step that runs only for the
+"gold" row, a group repeated three times sending page=1, 2, 3, a group that runs only for the other row. The
+demo target's echo log shows each user's sequence of requests: the same in both tools.
 """
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
@@ -99,3 +105,84 @@ def test_group_rows_time_each_group_alike_in_both_tools(tmp_path: Path, demo_tar
         assert tool_summary["requests"]["timed"]["count"] == timed["count"]
         outcome = manifest["outcomes"][tool]
         assert outcome["tool_reported_requests"] == outcome["collected_requests"] == requests, (tool, outcome)
+
+
+FLOW = {
+    "version": 1,
+    "name": "wire-flow-steps",
+    "defaults": {"think_time": "5ms"},
+    "data": {"row": {"file": "rows.csv", "order": "sequential", "per": "user"}},
+    "journeys": [{
+        "name": "flow",
+        "steps": [
+            {"name": "first", "path": "/echo/first", "query": {"u": "{{ row.name }}"}},
+            {"name": "gold only", "path": "/echo/gold", "query": {"u": "{{ row.name }}"},
+             "if": {"var": "row.tier", "equals": "gold"}},
+            {"group": "pages", "repeat": {"times": 3, "index": "page"}, "steps": [
+                {"name": "page", "path": "/echo/page", "query": {"u": "{{ row.name }}", "page": "{{ page }}"}},
+            ]},
+            {"group": "basic extras", "if": {"var": "row.tier", "not_equals": "gold"}, "steps": [
+                {"name": "extra", "path": "/echo/extra", "query": {"u": "{{ row.name }}"}},
+            ]},
+        ],
+    }],
+}
+PATTERN = {
+    "ann": ["first", "gold", "page 1", "page 2", "page 3"],
+    "bob": ["first", "page 1", "page 2", "page 3", "extra"],
+}
+
+
+def _call(base: str, path: str, method: str = "GET") -> Any:
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request(method, path)
+        return json.loads(conn.getresponse().read() or b"null")
+    finally:
+        conn.close()
+
+
+def test_conditions_and_loops_send_the_same_sequence_in_both_tools(tmp_path: Path, demo_target: str) -> None:
+    from crossload.run import RunRequest, execute
+
+    (tmp_path / "rows.csv").write_text("name,tier\nann,gold\nbob,basic\n", encoding="utf-8")
+    scenario_file = tmp_path / "flow.yaml"
+    scenario_file.write_text(yaml.safe_dump(FLOW, sort_keys=False), encoding="utf-8")
+    _call(demo_target, "/_crossload/echo-log", "DELETE")
+    out = io.StringIO()
+    result = execute(RunRequest(profile="smoke", target=demo_target, scenario=str(scenario_file), users=2,
+                                duration_s=3, results_dir=tmp_path / "results", quiet=True), out=out)
+    assert result.exit_code == 0, (result.message, out.getvalue())
+    assert result.path is not None
+
+    sequences: dict[tuple[str, str], list[str]] = {}
+    for e in _call(demo_target, "/_crossload/echo-log")["entries"]:
+        headers = {k.lower(): v for k, v in e["headers"]}
+        tool = "k6" if "k6/" in headers.get("user-agent", "") else "locust"
+        parts = urlsplit(e["raw_path"])
+        query = parse_qs(parts.query)
+        kind = parts.path.rsplit("/", 1)[-1]
+        if kind == "page":
+            kind += " " + query["page"][0]
+        sequences.setdefault((tool, query["u"][0]), []).append(kind)
+    assert sorted(sequences) == [("k6", "ann"), ("k6", "bob"), ("locust", "ann"), ("locust", "bob")], list(sequences)
+    summary = json.loads((result.path / "summary.json").read_text(encoding="utf-8"))
+    for (tool, user), seen in sequences.items():
+        pattern = PATTERN[user]
+        rounds = len(seen) // len(pattern)
+        assert rounds >= 2, (tool, user, seen)
+        # Whole iterations, then possibly the start of one the end of the load cut short.
+        assert seen == (pattern * (rounds + 1))[: len(seen)], (tool, user, seen)
+    for tool in ("k6", "locust"):
+        requests = summary["tools"][tool]["requests"]
+        assert summary["tools"][tool]["overall"]["failures"] == 0, tool
+        pages_done = sum(seen.count("page 3") for (t, _), seen in sequences.items() if t == tool)
+        extras = sum(seen.count("extra") for (t, _), seen in sequences.items() if t == tool)
+        # One group row per group run to its end: the loop counts once, a skipped group not at all.
+        assert requests["pages"]["count"] == pages_done, (tool, requests["pages"], pages_done)
+        assert requests["basic extras"]["count"] == extras, (tool, requests["basic extras"], extras)
+        assert requests["gold only"]["count"] == sum(
+            seen.count("gold") for (t, _), seen in sequences.items() if t == tool)
+        # Three pages with their think times in each run of the group.
+        assert requests["pages"]["min_ms"] >= 3 * (requests["page"]["min_ms"] + 5) - 1, (tool, requests["pages"])

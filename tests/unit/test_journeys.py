@@ -25,7 +25,7 @@ from crossload.errors import ScenarioError
 from crossload.paths import resource_dir
 from crossload.profiles import build_schedule
 from crossload.render import render_k6, render_locust, step_checks
-from crossload.scenario import Group, load_scenario, regex_problem
+from crossload.scenario import Condition, Group, load_scenario, regex_problem
 from crossload.wire import request_target
 
 GOLDEN = resource_dir("tests") / "golden"
@@ -47,9 +47,13 @@ def test_shop_scenario_model() -> None:
     assert s.requests == () and [j.name for j in s.journeys] == ["buy", "browse"]
     buy = s.journeys[0]
     assert [r.name for r in buy.setup] == ["sign in"]
-    assert isinstance(buy.items[-1], Group) and buy.items[-1].name == "look around"
+    assert isinstance(buy.items[-2], Group) and buy.items[-2].name == "look around"
     assert [r.name for r in buy.steps] == ["sign in", "create item", "read item", "read item by location",
-                                          "list items", "search colour"]
+                                          "list items", "search colour", "search matching shades"]
+    shades = buy.steps[-1]
+    assert shades.condition is not None and shades.condition.spec() == {"name": "colour", "equals": "red"}
+    pages = s.journeys[1].items[-1]
+    assert isinstance(pages, Group) and (pages.name, pages.repeat, pages.index) == ("first pages", 3, "page_no")
     assert buy.data == ("shopper", "item_ref", "price", "colour", "page")
     assert s.journeys[1].data == ("page",)
     # Journey headers come first in every step; a step's own header of the same name replaces them.
@@ -158,6 +162,15 @@ HEADER_CHECKS = [  # [name, op, value], verdict
     (["X-None", "equals", ""], False),
 ]
 BASIC = [["ann", "s3cret"], ["é", "p:w d"], ["", ""]]
+# A step's if: [name, field, op, text] against VALUES, and its verdict (the value written as text, as filled in).
+CONDITIONS = [
+    (["a", None, "equals", "x y/é"], True), (["a", None, "equals", "x y"], False),
+    (["a", None, "not_equals", "x y"], True), (["b", "c", "equals", "C&D"], True),
+    (["b", "c", "not_equals", "C&D"], False), (["n", None, "equals", "12"], True),
+    (["n", None, "equals", "12.0"], False), (["f", None, "equals", "1e-7"], True),
+    (["t", None, "equals", "true"], True), (["t", None, "equals", "True"], False),
+    (["t", None, "not_equals", "false"], True),
+]
 EXTRACTS = [{"json": ["id"]}, {"json": ["name"]}, {"json": ["ok"]}, {"json": ["n"]}, {"json": ["list"]},
             {"json": ["list", 1, "k"]}, {"json": ["missing"]}, {"header": "location"}, {"header": "X-Many"},
             {"header": "X-None"}, {"regex": "csrf=([a-z0-9-]+)"}, {"regex": "lamp"}, {"regex": "(z)?lamp"},
@@ -200,13 +213,16 @@ out = {
              for user in (1, 2)],
     "header_checks": [cl.header_check(headers, *c) for c in cases["header_checks"]],
     "basic": [cl.basic_auth_header(u, p) for u, p in cases["basic"]],
+    "conditions": [cl.holds(values, c) for c in cases["conditions"]],
 }
 out["urls"] = [cl.build_path(f, [("q", f)]) for f in out["filled"]]
 print(json.dumps(out))
 """
 
 _K6_PROBE = """
-import { basicAuthHeader, buildUrl, drawValue, extractValue, fill, fillJson, headerCheck, step } from './crossload.js';
+import {
+  basicAuthHeader, buildUrl, drawValue, extractValue, fill, fillJson, headerCheck, holds, step,
+} from './crossload.js';
 const CASES = JSON.parse(open('./cases.json'));
 export const options = { iterations: 1, vus: 1 };
 export default function () {
@@ -232,6 +248,7 @@ export default function () {
       return drawValue({ rows: [0, 1, 2], order: 'sequential' }, u, n); }); }),
     header_checks: CASES.header_checks.map(function (c) { return headerCheck(res, c[0], c[1], c[2]); }),
     basic: CASES.basic.map(function (c) { return basicAuthHeader(c[0], c[1]); }),
+    conditions: CASES.conditions.map(function (c) { return holds(CASES.values, c); }),
   }));
 }
 """
@@ -245,7 +262,8 @@ def test_support_modules_fill_extract_and_draw_like_the_reference(tmp_path_facto
     doc = {"whole": "{{ n }}", "float": "{{ f }}", "flag": "{{ t }}", "col": "{{ b.c }}",
            "mixed": "n={{ n }} ${A}", "list": ["{{ a }}", 1.5, None, {"k": "{{a}}"}], "__proto__": "{{ n }}"}
     cases = {"texts": texts, "values": VALUES, "doc": doc, "numbers": NUMBERS, "response": RESPONSE,
-             "extracts": EXTRACTS, "header_checks": [c for c, _ in HEADER_CHECKS], "basic": BASIC}
+             "extracts": EXTRACTS, "header_checks": [c for c, _ in HEADER_CHECKS], "basic": BASIC,
+             "conditions": [Condition(*c).spec() for c, _ in CONDITIONS]}
     want = _reference(texts)
     want_json = {"whole": 12, "float": 1e-7, "flag": True, "col": "C&D", "mixed": "n=12 alpha",
                  "list": ["x y/é", 1.5, None, {"k": "x y/é"}], "__proto__": 12}
@@ -276,6 +294,8 @@ def test_support_modules_fill_extract_and_draw_like_the_reference(tmp_path_facto
         assert got["rows"] == [[0, 1, 2, 0], [1, 2, 0, 1]], tool
         assert got["header_checks"] == [verdict for _, verdict in HEADER_CHECKS], tool
         assert got["basic"] == ["Basic " + base64.b64encode(f"{u}:{p}".encode()).decode() for u, p in BASIC], tool
+        assert got["conditions"] == [verdict for _, verdict in CONDITIONS], tool
+    assert [Condition(*c).holds(VALUES) for c, _ in CONDITIONS] == [verdict for _, verdict in CONDITIONS]
 
 
 # --- rendering --------------------------------------------------------------------------------------------
@@ -287,7 +307,13 @@ def test_rendered_journeys_read_like_tool_code() -> None:
     assert "import { SharedArray } from 'k6/data';" in script
     assert "function buy() {\n  group('buy', function () {\n" in script
     assert "    if (!setupDone.buy) {\n" in script and "setupDone.buy = signIn();" in script
-    assert "    timedGroup('look around', function () {\n      if (!listItems()) {\n        return false;\n" in script
+    assert ("    if (!timedGroup('look around', function () {\n      if (!listItems()) {\n        return false;\n"
+            in script)
+    assert ("    if (holds(vars, { name: 'colour', equals: 'red' })) {\n      searchMatchingShades();\n    }\n"
+            in script)
+    assert ("    timedGroup('first pages', function () {\n      for (let round = 1; round <= 3; round++) {\n"
+            "        vars.page_no = round;\n        if (!listPage()) {\n          return false;\n        }\n"
+            "      }\n      return true;\n    });\n") in script
     assert "'extract item_id from $.id': (r) => extract(r, vars, 'item_id', { json: ['id'] })," in script
     assert "    buy(); // journey, weight 3\n" in script
     locustfile = (GOLDEN / "shop-journeys" / "locustfile.py").read_text(encoding="utf-8")
@@ -301,6 +327,10 @@ def test_rendered_journeys_read_like_tool_code() -> None:
     assert ("    def look_around(self) -> None:\n        \"\"\"Group 'look around': list items, search colour.\"\"\"\n"
             "        with self.group('look around'):\n            if not self.send(LIST_ITEMS):\n"
             "                self.end_iteration()\n") in locustfile
+    assert ("        if holds(self.vars, {'name': 'colour', 'equals': 'red'}):\n"
+            "            self.send(SEARCH_MATCHING_SHADES)\n") in locustfile
+    assert ("        with self.group('first pages'):\n            for round_ in range(1, 3 + 1):\n"
+            "                self.vars['page_no'] = round_\n                ok = self.send(LIST_PAGE)\n") in locustfile
 
 
 def test_journeys_take_part_in_the_mix_with_requests(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import time
 
 from locust import FastHttpUser, constant, task
 
-from crossload_locust import Journey, StageShape, Step, has_json_path, resolve_target
+from crossload_locust import Journey, StageShape, Step, has_json_path, holds, resolve_target
 from crossload_recorder import install_recorder
 
 install_recorder()
@@ -149,6 +149,19 @@ SEARCH_COLOUR = Step(
     },
 )
 
+SEARCH_MATCHING_SHADES = Step(
+    name='search matching shades',
+    method='GET',
+    path='/api/search',
+    query=[
+        ['q', '{{ colour }} shades'],
+    ],
+    headers={
+        'Accept': 'application/json',
+        'X-Shopper': '{{ shopper.username }}',
+    },
+)
+
 BROWSE_PAGE = Step(
     name='browse page',
     method='GET',
@@ -177,9 +190,22 @@ BROWSED_PRODUCT = Step(
     },
 )
 
+LIST_PAGE = Step(
+    name='list page',
+    method='GET',
+    path='/api/items',
+    query=[
+        ['page', '{{ page_no }}'],
+        ['limit', '10'],
+    ],
+    headers={
+        'Accept': 'application/json',
+    },
+)
+
 
 class BuyJourney(Journey):
-    """Journey 'buy': sign in once per user, then each iteration: create item, read item, read item by location, group 'look around'."""
+    """Journey 'buy': sign in once per user, then each iteration: create item, read item, read item by location, group 'look around', search matching shades."""
 
     journey = 'buy'
     # Drawn at the start of each iteration (values with per: user once per user).
@@ -217,12 +243,20 @@ class BuyJourney(Journey):
         with self.group('look around'):
             if not self.send(LIST_ITEMS):
                 self.end_iteration()
-            self.send(SEARCH_COLOUR)
+            ok = self.send(SEARCH_COLOUR)
             time.sleep(0.2)  # think time: 200ms
+            if not ok:
+                self.end_iteration()
+
+    @task
+    def search_matching_shades(self) -> None:
+        """GET /api/search"""
+        if holds(self.vars, {'name': 'colour', 'equals': 'red'}):
+            self.send(SEARCH_MATCHING_SHADES)
 
 
 class BrowseJourney(Journey):
-    """Journey 'browse': each iteration: browse page, browsed product."""
+    """Journey 'browse': each iteration: browse page, browsed product, group 'first pages'."""
 
     journey = 'browse'
     # Drawn at the start of each iteration (a value with per: user once per user).
@@ -239,7 +273,19 @@ class BrowseJourney(Journey):
     @task
     def browsed_product(self) -> None:
         """GET /api/items/{{ first_id }}"""
-        self.send(BROWSED_PRODUCT)
+        if not self.send(BROWSED_PRODUCT):
+            self.end_iteration()
+
+    @task
+    def first_pages(self) -> None:
+        """Group 'first pages': list page, 3 times (page_no = 1 to 3)."""
+        with self.group('first pages'):
+            for round_ in range(1, 3 + 1):
+                self.vars['page_no'] = round_
+                ok = self.send(LIST_PAGE)
+                time.sleep(0.1)  # think time: 100ms
+                if not ok:
+                    self.end_iteration()
 
 
 class ScenarioUser(FastHttpUser):

@@ -4,7 +4,7 @@
 import http from 'k6/http';
 import { check, group, sleep } from 'k6';
 import { SharedArray } from 'k6/data';
-import { countFailedCheck, draw, extract, fill, hasJsonPath, headerCheck, step, timedGroup } from './crossload.js';
+import { countFailedCheck, draw, extract, fill, hasJsonPath, headerCheck, holds, step, timedGroup } from './crossload.js';
 
 export const options = {
   scenarios: {
@@ -159,6 +159,18 @@ const steps = {
     },
     responseType: 'text', // the body checks read the body
   }),
+  searchMatchingShades: step(defaults, {
+    name: 'search matching shades',
+    method: 'GET',
+    path: '/api/search',
+    query: [
+      ['q', '{{ colour }} shades'],
+    ],
+    headers: {
+      Accept: 'application/json',
+      'X-Shopper': '{{ shopper.username }}',
+    },
+  }),
   browsePage: step(defaults, {
     name: 'browse page',
     method: 'GET',
@@ -180,6 +192,18 @@ const steps = {
       Accept: 'application/json',
     },
     responseType: 'text', // the body checks read the body
+  }),
+  listPage: step(defaults, {
+    name: 'list page',
+    method: 'GET',
+    path: '/api/items',
+    query: [
+      ['page', '{{ page_no }}'],
+      ['limit', '10'],
+    ],
+    headers: {
+      Accept: 'application/json',
+    },
   }),
 };
 
@@ -297,7 +321,17 @@ function searchColour() {
   return ok;
 }
 
-// Journey 'buy': sign in once per user, then each iteration: create item, read item, read item by location, group 'look around'.
+// search matching shades (buy, if colour = "red"): GET /api/search
+function searchMatchingShades() {
+  const req = fill(steps.searchMatchingShades, vars);
+  const res = http.get(req.url, req.params);
+  const ok = check(res, {
+    'status is 2xx or 3xx': (r) => r.status >= 200 && r.status < 400,
+  });
+  return ok;
+}
+
+// Journey 'buy': sign in once per user, then each iteration: create item, read item, read item by location, group 'look around', search matching shades.
 // A failed step ends the iteration: the steps after it need what it did not get.
 function buy() {
   group('buy', function () {
@@ -318,12 +352,17 @@ function buy() {
     if (!readItemByLocation()) {
       return;
     }
-    timedGroup('look around', function () {
+    if (!timedGroup('look around', function () {
       if (!listItems()) {
         return false;
       }
       return searchColour();
-    });
+    })) {
+      return;
+    }
+    if (holds(vars, { name: 'colour', equals: 'red' })) {
+      searchMatchingShades();
+    }
   });
 }
 
@@ -366,7 +405,18 @@ function browsedProduct() {
   return ok;
 }
 
-// Journey 'browse': each iteration: browse page, browsed product.
+// list page (browse, group first pages): GET /api/items
+function listPage() {
+  const req = fill(steps.listPage, vars);
+  const res = http.get(req.url, req.params);
+  const ok = check(res, {
+    'status is 2xx or 3xx': (r) => r.status >= 200 && r.status < 400,
+  });
+  sleep(0.1); // think time: 100ms
+  return ok;
+}
+
+// Journey 'browse': each iteration: browse page, browsed product, group 'first pages'.
 // A failed step ends the iteration: the steps after it need what it did not get.
 function browse() {
   group('browse', function () {
@@ -374,7 +424,18 @@ function browse() {
     if (!browsePage()) {
       return;
     }
-    browsedProduct();
+    if (!browsedProduct()) {
+      return;
+    }
+    timedGroup('first pages', function () {
+      for (let round = 1; round <= 3; round++) {
+        vars.page_no = round;
+        if (!listPage()) {
+          return false;
+        }
+      }
+      return true;
+    });
   });
 }
 
