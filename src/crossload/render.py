@@ -781,7 +781,7 @@ def _step_view(scenario: Scenario, r: Request, ident: str, where: str) -> dict[s
 
 
 def _uses_conditions(journeys: list[dict[str, Any]]) -> bool:
-    return any(item.get("condition") or any(st["condition"] for st in item["steps"])
+    return any(item.get("condition") or item.get("until") or any(st["condition"] for st in item["steps"])
                for j in journeys for item in j["items"])
 
 
@@ -802,10 +802,14 @@ def _journey_views(scenario: Scenario, step_ident: Callable[[Request], str],
                     summary += f", {item.repeat} times"
                     if item.index:
                         summary += f" ({item.index} = 1 to {item.repeat})"
+                    if item.until is not None:
+                        summary += ", until " + item.until.describe()[3:]
                 items.append({"group": item.name, "steps": steps,
                               "ident": group_ident(item.name) if group_ident else "",
                               "condition": item.condition.spec() if item.condition is not None else None,
-                              "repeat": item.repeat, "index": item.index, "summary": summary})
+                              "repeat": item.repeat, "index": item.index, "summary": summary,
+                              "loop": item.repeat > 1 or item.index is not None or item.until is not None,
+                              "until": item.until.spec() if item.until is not None else None})
             else:
                 items.append({"group": None, "steps": [_step_view(scenario, item, step_ident(item), j.name)]})
         words = [s["name"] for s in setup]

@@ -298,13 +298,15 @@ MAX_REPEAT = 100
 @dataclass(frozen=True)
 class Group:
     """Steps of a journey timed as a whole (k6 ``group()``); one level deep. ``repeat`` runs its steps that
-    many times in order inside the one group, ``index`` (1, 2, ...) naming the round for the steps."""
+    many times in order inside the one group, ``index`` (1, 2, ...) naming the round for the steps; ``until``
+    ends the loop after a round in which it holds."""
 
     name: str
     steps: tuple[Request, ...]
     condition: Condition | None = None
     repeat: int = 1
     index: str | None = None
+    until: Condition | None = None  # checked after each round: the loop stops when it holds
 
 
 @dataclass(frozen=True)
@@ -1440,9 +1442,9 @@ class _JourneyReader:
                 condition = None
                 if "if" in gm and not _is_null(gm["if"]):
                     condition = self.condition(gm["if"], _join(at, "if"), known, later, used)
-                repeat, index = 1, None
+                repeat, index, until_node = 1, None, None
                 if "repeat" in gm and not _is_null(gm["repeat"]):
-                    repeat, index = self.repeat(gm["repeat"], _join(at, "repeat"), known, later)
+                    repeat, index, until_node = self.repeat(gm["repeat"], _join(at, "repeat"), known, later)
                     if index is not None:
                         known[index] = _join(at, "repeat")
                 gsteps = []
@@ -1455,9 +1457,13 @@ class _JourneyReader:
                         raise self.r.error(gn, _join(gat, "extract"), "a step of a group with if cannot extract: the "
                                                                       "steps after the group could not rely on it")
                     gsteps.append(step)
+                until = None
+                if until_node is not None:
+                    # After a round: its steps' values and the round's number are known.
+                    until = self.condition(until_node, _join(at, "repeat.until"), known, later, used)
                 if index is not None:
                     del known[index]  # the round's number, for the group's own steps
-                items.append(Group(gname, tuple(gsteps), condition, repeat, index))
+                items.append(Group(gname, tuple(gsteps), condition, repeat, index, until))
             else:
                 items.append(self.any_step(sn, at, headers, known, later, used))
         data = tuple(d for d in self.data if d in used)
@@ -1735,11 +1741,12 @@ class _JourneyReader:
         return Condition(ref.group(1), ref.group(2), ops[0], varref.value_text(value))
 
     def repeat(self, node: yaml.Node, where: str, known: dict[str, str], later: dict[str, str]
-               ) -> tuple[int, str | None]:
-        """``repeat: N`` or ``repeat: {times: N, index: NAME}``."""
+               ) -> tuple[int, str | None, yaml.Node | None]:
+        """``repeat: N`` or ``repeat: {times: N, index: NAME, until: CONDITION}`` (the until read later, once
+        the group's steps are known)."""
         if not isinstance(node, yaml.MappingNode):
-            return self.r.integer(node, where, minimum=1, maximum=MAX_REPEAT), None
-        m = self.r.mapping(node, where, ("times", "index"))
+            return self.r.integer(node, where, minimum=1, maximum=MAX_REPEAT), None, None
+        m = self.r.mapping(node, where, ("times", "index", "until"))
         if "times" not in m:
             raise self.r.error(node, _join(where, "times"), "missing")
         times = self.r.integer(m["times"], _join(where, "times"), minimum=1, maximum=MAX_REPEAT)
@@ -1754,7 +1761,8 @@ class _JourneyReader:
             if taken is not None:
                 raise self.r.error(m["index"], _join(where, "index"), f"{index!r} is already {taken}; name the "
                                                                        "round otherwise")
-        return times, index
+        until = m["until"] if "until" in m and not _is_null(m["until"]) else None
+        return times, index, until
 
     def step_strings(self, req: Request, m: dict[str, yaml.Node], where: str
                      ) -> list[tuple[str, str, yaml.Node]]:

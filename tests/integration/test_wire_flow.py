@@ -7,8 +7,9 @@ and their think times, and stays out of the tool's overall numbers, so each tool
 still equals crossload's.
 
 Flow: two users per tool, each with its own row of a data file (per user): a step that runs only for the
-"gold" row, a group repeated three times sending page=1, 2, 3, a group that runs only for the other row. The
-demo target's echo log shows each user's sequence of requests: the same in both tools.
+"gold" row, a group repeated three times sending page=1, 2, 3, a loop of up to five rounds that stops when
+the value its step extracted is 2, a group that runs only for the other row. The demo target's echo log shows
+each user's sequence of requests: the same in both tools.
 """
 
 from __future__ import annotations
@@ -121,6 +122,10 @@ FLOW = {
             {"group": "pages", "repeat": {"times": 3, "index": "page"}, "steps": [
                 {"name": "page", "path": "/echo/page", "query": {"u": "{{ row.name }}", "page": "{{ page }}"}},
             ]},
+            {"group": "scan", "repeat": {"times": 5, "index": "p", "until": {"var": "seen", "equals": 2}}, "steps": [
+                {"name": "scan page", "path": "/echo/scan", "query": {"u": "{{ row.name }}", "p": "{{ p }}"},
+                 "extract": {"seen": {"regex": "[?&]p=([0-9]+)"}}},
+            ]},
             {"group": "basic extras", "if": {"var": "row.tier", "not_equals": "gold"}, "steps": [
                 {"name": "extra", "path": "/echo/extra", "query": {"u": "{{ row.name }}"}},
             ]},
@@ -128,8 +133,8 @@ FLOW = {
     }],
 }
 PATTERN = {
-    "ann": ["first", "gold", "page 1", "page 2", "page 3"],
-    "bob": ["first", "page 1", "page 2", "page 3", "extra"],
+    "ann": ["first", "gold", "page 1", "page 2", "page 3", "scan 1", "scan 2"],
+    "bob": ["first", "page 1", "page 2", "page 3", "scan 1", "scan 2", "extra"],
 }
 
 
@@ -165,6 +170,8 @@ def test_conditions_and_loops_send_the_same_sequence_in_both_tools(tmp_path: Pat
         kind = parts.path.rsplit("/", 1)[-1]
         if kind == "page":
             kind += " " + query["page"][0]
+        elif kind == "scan":
+            kind += " " + query["p"][0]
         sequences.setdefault((tool, query["u"][0]), []).append(kind)
     assert sorted(sequences) == [("k6", "ann"), ("k6", "bob"), ("locust", "ann"), ("locust", "bob")], list(sequences)
     summary = json.loads((result.path / "summary.json").read_text(encoding="utf-8"))
@@ -182,6 +189,9 @@ def test_conditions_and_loops_send_the_same_sequence_in_both_tools(tmp_path: Pat
         # One group row per group run to its end: the loop counts once, a skipped group not at all.
         assert requests["pages"]["count"] == pages_done, (tool, requests["pages"], pages_done)
         assert requests["basic extras"]["count"] == extras, (tool, requests["basic extras"], extras)
+        # The loop of five stops after the round whose page it extracted is 2.
+        scans = sum(seen.count("scan 2") for (t, _), seen in sequences.items() if t == tool)
+        assert requests["scan"]["count"] == scans, (tool, requests["scan"], scans)
         assert requests["gold only"]["count"] == sum(
             seen.count("gold") for (t, _), seen in sequences.items() if t == tool)
         # Three pages with their think times in each run of the group.

@@ -495,3 +495,64 @@ def test_both_support_modules_read_set_cookie_alike(tmp_path: Path) -> None:
     k6_line = next(x for x in (k6.stdout + k6.stderr).splitlines() if x.startswith("RESULT "))
     assert json.loads(k6_line[len("RESULT "):]) == COOKIES
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == COOKIES
+
+
+# --- conditions and loops ---------------------------------------------------------------------------------
+
+
+def test_conditions_and_loops_render_files_both_tools_load(tmp_path: Path) -> None:
+    """Every shape of if and repeat (a single round with an index, until, a conditional last step of a loop, a
+    conditional group last in the journey) renders a k6 script `k6 inspect` accepts and a locustfile Python
+    compiles; the model keeps what the file says."""
+    s = load_scenario(_journey_file(tmp_path, """
+data:
+  tier: {generate: choice, values: [gold, basic, 3]}
+journeys:
+  - name: j
+    steps:
+      - name: one
+        path: /echo/one
+        if: {var: tier, not_equals: 3}
+        extract: null
+      - group: single
+        repeat: {times: 1, index: i}
+        steps:
+          - name: two
+            path: /echo/{{ i }}
+            extract: {got: {regex: "([0-9]+)"}}
+      - group: scan
+        repeat: {times: 4, until: {var: got, equals: 1}}
+        steps:
+          - name: three
+            path: /echo/three
+            extract: {got: {regex: "([0-9]+)"}}
+          - name: four
+            path: /echo/four
+            if: {var: tier, equals: gold}
+      - group: last
+        if: {var: got, equals: 7}
+        steps:
+          - name: five
+            path: /echo/five
+            think_time: 5ms
+"""))
+    single, scan, last = s.journeys[0].items[1:]
+    assert isinstance(single, Group) and (single.repeat, single.index, single.until) == (1, "i", None)
+    assert isinstance(scan, Group) and scan.until is not None and scan.until.spec() == {"name": "got", "equals": "1"}
+    assert isinstance(last, Group) and last.condition is not None and last.condition.describe() == 'if got = "7"'
+    assert s.journeys[0].steps[0].condition is not None and s.journeys[0].steps[0].condition.text == "3"
+    schedule = build_schedule("smoke", s, duration_s=2)
+    locust_text = render_locust(s, schedule, "http://127.0.0.1:8089").text
+    compile(locust_text, "locustfile.py", "exec")
+    assert "            for round_ in range(1, 1 + 1):\n                self.vars['i'] = round_\n" in locust_text
+    assert "                if holds(self.vars, {'name': 'got', 'equals': '1'}):\n                    break\n" \
+        in locust_text
+    k6_file = render_k6(s, schedule, "http://127.0.0.1:8089")
+    assert "        if (holds(vars, { name: 'got', equals: '1' })) {\n          break;\n        }\n" in k6_file.text
+    assert "    if (holds(vars, { name: 'got', equals: '7' })) timedGroup('last', function () {\n" in k6_file.text
+    out = tmp_path / "k6"
+    out.mkdir()
+    k6_file.write(out)
+    proc = subprocess.run(["k6", "inspect", "script.js"], cwd=out, env=K6_ENV, capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr

@@ -119,6 +119,8 @@ CASES: list[tuple[str, int, str, str]] = [
     ("journey_setup_if.yaml", 12, "journeys[0].setup[0].if", "a setup step has no if"),
     ("journey_repeat_too_many.yaml", 8, "journeys[0].steps[0].repeat.times", "must be at most 100, got 1000"),
     ("journey_repeat_index_taken.yaml", 10, "journeys[0].steps[0].repeat.index", "'page' is already a data name"),
+    ("journey_until_unknown_var.yaml", 10, "journeys[0].steps[0].repeat.until.var",
+     "{{ last_page }}: unknown name"),
     ("journey_extract_two_sources.yaml", 11, "journeys[0].steps[0].extract.id",
      "give exactly one of json, header, regex, cookie"),
     ("journey_extract_cookie_name.yaml", 11, "journeys[0].steps[0].extract.sid.cookie", "not a valid cookie name"),
