@@ -532,9 +532,18 @@ def ws_rows(scenario: Scenario) -> dict[str, str]:
     return out
 
 
+def special_rows(scenario: Scenario) -> dict[str, str]:
+    """``ws_rows``, and the groups of journeys: name -> ``group`` (a group's wall time, the script's
+    crossload_group)."""
+    out = ws_rows(scenario)
+    out.update((i.name, "group") for j in scenario.journeys for i in j.items if isinstance(i, Group))
+    return out
+
+
 def k6_thresholds(thresholds: Iterable[Threshold], ws: dict[str, str] | None = None) -> K6Thresholds:
     """The scenario's thresholds as k6 ``options.thresholds``: metric (with tag filter) -> expressions.
-    ``ws``: the rows of WebSocket steps (``ws_rows``), whose latencies k6 keeps in its WebSocket metrics."""
+    ``ws``: the rows of WebSocket steps and groups (``special_rows``), whose latencies k6 keeps in metrics of
+    their own."""
     entries: dict[str, list[str | dict[str, object]]] = {}
     left_out: list[str] = []
     ws = ws or {}
@@ -544,7 +553,8 @@ def k6_thresholds(thresholds: Iterable[Threshold], ws: dict[str, str] | None = N
             continue
         kind = ws.get(t.request) if t.request is not None else None
         if kind is not None and (kind == "count" or t.metric not in _K6_LATENCY):
-            left_out.append(f"'{t.text}' on {t.request!r}: a WebSocket step's row, judged by crossload only")
+            row = "a group's row" if kind == "group" else "a WebSocket step's row"
+            left_out.append(f"'{t.text}' on {t.request!r}: {row}, judged by crossload only")
             continue
         if t.request is not None and not k6_tag_value_ok(t.request):
             left_out.append(f"'{t.text}' on request {t.request!r}: judged by crossload only (k6 cannot select a "
@@ -552,9 +562,9 @@ def k6_thresholds(thresholds: Iterable[Threshold], ws: dict[str, str] | None = N
             continue
         tags = [f"name:{t.request}"] if t.request is not None else []
         if kind is not None:
-            # A handshake that succeeded (status 101), or an expect that matched (no cause tag: k6 cannot
-            # select on a missing tag, so a failed expect's time counts too).
-            metric = "ws_connecting" if kind == "connect" else "crossload_ws"
+            # A handshake that succeeded (status 101); an expect or a group, failed ones included (k6 cannot
+            # select on a missing cause tag).
+            metric = {"connect": "ws_connecting", "group": "crossload_group"}.get(kind, "crossload_ws")
             if kind == "connect":
                 tags.append("status:101")
             expression = f"{_K6_LATENCY[t.metric]}{t.op}{number_text(t.value)}"
@@ -884,7 +894,7 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
         arrival=_k6_arrival(schedule),
         graceful_stop=f"{scenario.drain_s}s",  # what Locust's --stop-timeout waits, too
         timeout=None if timeout_ms == K6_DEFAULT_TIMEOUT_MS else _duration_text(timeout_ms),
-        thresholds=k6_thresholds(scenario.all_thresholds, ws_rows(scenario)),
+        thresholds=k6_thresholds(scenario.all_thresholds, special_rows(scenario)),
         system_tags=list(K6_SYSTEM_TAGS),
     )
     return view

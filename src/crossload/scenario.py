@@ -703,7 +703,8 @@ class _ScenarioReader:
         elif "data" in top and data:
             raise self.error(top["data"], "data", "data is only used by journeys (write {{ name }} in their steps); "
                                                   "add journeys or remove it")
-        names = {r.name for r in requests} | {n for j in journeys for s in j.steps for n in s.result_names}
+        names = {r.name for r in requests} | {n for j in journeys for s in j.steps for n in s.result_names} | {
+            i.name for j in journeys for i in j.items if isinstance(i, Group)}
         thresholds: tuple[Threshold, ...] = self.optional(
             top, "thresholds", "", lambda n, w: self.thresholds(n, w, None, names), ())
         profiles: dict[str, ProfileOverride] = self.optional(top, "profiles", "", self.profiles, {})

@@ -33,6 +33,8 @@ def _scenario() -> dict[str, Any]:
     return {
         "version": 1,
         "name": "wire-flow",
+        # Judged on the group's row in both tools (k6's own options.thresholds too: crossload_group).
+        "thresholds": [{"request": "timed", "check": "p95 < 10ms"}],
         "journeys": [{
             "name": "flow",
             "steps": [
@@ -77,7 +79,7 @@ def test_group_rows_time_each_group_alike_in_both_tools(tmp_path: Path, demo_tar
     out = io.StringIO()
     result = execute(RunRequest(profile="smoke", target=demo_target, scenario=str(scenario_file), users=2,
                                 duration_s=3, results_dir=tmp_path / "results", quiet=True), out=out)
-    # The failing step is a quarter of the requests: the smoke profile's error-rate threshold fails (exit 1).
+    # The failing step is a quarter of the requests, and no group lasts under 10 ms: thresholds fail (exit 1).
     assert result.exit_code == 1 and "threshold" in result.message, (result.message, out.getvalue())
     assert result.path is not None
     manifest = json.loads((result.path / "manifest.json").read_text(encoding="utf-8"))
@@ -106,6 +108,8 @@ def test_group_rows_time_each_group_alike_in_both_tools(tmp_path: Path, demo_tar
         assert tool_summary["requests"]["timed"]["count"] == timed["count"]
         outcome = manifest["outcomes"][tool]
         assert outcome["tool_reported_requests"] == outcome["collected_requests"] == requests, (tool, outcome)
+        verdict = next(t for t in summary["thresholds"] if t["tool"] == tool and t["request"] == "timed")
+        assert verdict["passed"] is False and verdict["measured"] >= 30 + THINK_MS - 1, (tool, verdict)
 
 
 FLOW = {

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from crossload.render import k6_thresholds, special_rows
 from crossload.results import GROUP_METHOD, IntervalAggregate, ToolStats
+from crossload.scenario import load_scenario
 from crossload.tools.k6 import K6WsJsonParser
 from crossload.tools.locust import FINAL_STATS, LocustTool
 
@@ -47,3 +49,26 @@ def test_locust_own_total_leaves_group_entries_out(tmp_path: Path) -> None:
     (tmp_path / f"{FINAL_STATS}.json").write_text(json.dumps(entries), encoding="utf-8")
     totals = LocustTool().own_totals(tmp_path)
     assert totals is not None and totals.requests == 7 and totals.per_name == {"list items": 7}
+
+
+def test_a_threshold_names_a_group_and_k6_judges_its_trend(tmp_path: Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text("""version: 1
+name: g
+journeys:
+  - name: j
+    steps:
+      - group: look around
+        steps:
+          - {name: list items, path: /api/items}
+thresholds:
+  - {request: look around, check: "p95 < 800ms"}
+  - {request: look around, check: "error_rate < 1%"}
+""", encoding="utf-8")
+    s = load_scenario(path)
+    assert [t.request for t in s.all_thresholds] == ["look around", "look around"]
+    rows = special_rows(s)
+    assert rows == {"look around": "group"}
+    k6 = k6_thresholds(s.all_thresholds, rows)
+    assert dict(k6.entries) == {"crossload_group{name:look around}": ("p(95)<800",)}
+    assert k6.left_out == ("'error_rate < 1%' on 'look around': a group's row, judged by crossload only",)

@@ -62,7 +62,7 @@ def test_shop_scenario_model() -> None:
     assert create.auth is not None and (create.auth.scheme, create.auth.token) == ("bearer", "{{ token }}")
     assert [(e.var, e.source) for e in create.extract] == [("item_id", "json"), ("item_url", "header")]
     assert {r.name for r in s.all_requests} >= {"sign in", "browsed product"}
-    assert [t.request for t in s.all_thresholds] == [None, None, "create item"]
+    assert [t.request for t in s.all_thresholds] == [None, None, "create item", "look around"]
     shopper = s.data[0]
     assert shopper.columns == ("username", "city") and dict(shopper.rows[1]) == {"username": "bob", "city": "Oslo"}
     # ${VAR} is read in the text between {{ }} references only; the password is the only one here.

@@ -26,6 +26,7 @@ export const options = {
     http_req_failed: ['rate<0.01'],
     'http_req_duration{expected_response:true}': ['p(95)<500'],
     'http_req_duration{name:create item,expected_response:true}': ['p(95)<300'],
+    'crossload_group{name:look around}': ['p(95)<800'],
   },
   discardResponseBodies: true,
   maxRedirects: 0,
