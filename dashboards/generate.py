@@ -231,9 +231,17 @@ def hide_time() -> model.DataTransformerConfig:
 
 # --- queries ---------------------------------------------------------------------------------------------
 
+# Rows of a journey's groups (method GROUP: a group's wall time, docs/schema.md) stand next to the requests per
+# name; a panel that adds requests up over names leaves them out, as summary.json's overall does.
+PER_NAME_MEASUREMENTS = ("crossload_requests", "crossload_errors", "crossload_status")
+NOT_GROUP = "\"method\" != 'GROUP'"
+
+
 def interval_query(select: str, where: Sequence[str], group: Sequence[str], fill: str = "none",
                    measurement: str = "crossload_requests") -> str:
     tags = "".join(f', "{g}"' for g in group)
+    if measurement in PER_NAME_MEASUREMENTS and "name" not in group:
+        where = [*where, NOT_GROUP]
     return f'SELECT {select} FROM "{measurement}" WHERE {" AND ".join([*where, TIME])} {BUCKET}{tags} fill({fill})'
 
 
