@@ -975,11 +975,12 @@ class _Har:
         if len(refs) < 2 or None in refs:
             return [s for _, s in steps]
         items: list[dict[str, Any]] = []
-        groups: set[str] = set()
+        # A group's name differs from every step's, and holds no "::" (k6 joins nested group names with it).
+        groups: set[str] = {str(s["name"]) for _, s in steps}
         last: str | None = None
         for ref, step in steps:
             if ref != last or not items:
-                title = self.pages.get(str(ref), str(ref))
+                title = re.sub(r":{2,}", ":", self.pages.get(str(ref), str(ref)))
                 items.append({"group": _unique(title, groups), "steps": []})
                 last = ref
             items[-1]["steps"].append(step)

@@ -17,7 +17,7 @@ import yaml
 
 from crossload import cli
 from crossload.importers import ImportFileError, import_file, import_text
-from crossload.scenario import Group, parse_scenario
+from crossload.scenario import Group, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "import"
@@ -426,6 +426,18 @@ def test_pages_become_groups_and_common_headers_move_to_the_journey() -> None:
         ("Shop", ["GET /a", "GET /b"]), ("Item", ["GET /c"])]
     assert journey["steps"][0]["steps"][1]["headers"] == {"X-Only": "b"}
     assert "headers" not in journey["steps"][0]["steps"][0]
+
+
+def test_page_titles_that_are_no_valid_group_names_are_made_valid(tmp_path: Path) -> None:
+    # k6 joins nested group names with "::", and a group may not share a step's name.
+    pages = [{"id": "p1", "title": "Shop :: Home", "startedDateTime": "2026-05-01T10:00:00Z", "pageTimings": {}},
+             {"id": "p2", "title": "GET /c", "startedDateTime": "2026-05-01T10:00:01Z", "pageTimings": {}}]
+    text, doc = _import_har(_entry(f"{API}/a", 0.0, pageref="p1"), _entry(f"{API}/c", 1.0, pageref="p2"),
+                            pages=pages)
+    assert [g["group"] for g in doc["journeys"][0]["steps"]] == ["Shop : Home", "GET /c (2)"]
+    path = tmp_path / "imported.yaml"
+    path.write_text(text, encoding="utf-8")
+    load_scenario(path)  # validates
 
 
 def test_the_demo_session_becomes_a_correlated_journey() -> None:
