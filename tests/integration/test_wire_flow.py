@@ -14,7 +14,6 @@ each user's sequence of requests: the same in both tools.
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 from pathlib import Path
@@ -23,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
+from demo_control import call
 
 pytestmark = pytest.mark.integration
 
@@ -142,23 +142,13 @@ PATTERN = {
 }
 
 
-def _call(base: str, path: str, method: str = "GET") -> Any:
-    parts = urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        conn.request(method, path)
-        return json.loads(conn.getresponse().read() or b"null")
-    finally:
-        conn.close()
-
-
 def test_conditions_and_loops_send_the_same_sequence_in_both_tools(tmp_path: Path, demo_target: str) -> None:
     from crossload.run import RunRequest, execute
 
     (tmp_path / "rows.csv").write_text("name,tier\nann,gold\nbob,basic\n", encoding="utf-8")
     scenario_file = tmp_path / "flow.yaml"
     scenario_file.write_text(yaml.safe_dump(FLOW, sort_keys=False), encoding="utf-8")
-    _call(demo_target, "/_crossload/echo-log", "DELETE")
+    call(demo_target, "/_crossload/echo-log", "DELETE")
     out = io.StringIO()
     result = execute(RunRequest(profile="smoke", target=demo_target, scenario=str(scenario_file), users=2,
                                 duration_s=3, results_dir=tmp_path / "results", quiet=True), out=out)
@@ -166,7 +156,7 @@ def test_conditions_and_loops_send_the_same_sequence_in_both_tools(tmp_path: Pat
     assert result.path is not None
 
     sequences: dict[tuple[str, str], list[str]] = {}
-    for e in _call(demo_target, "/_crossload/echo-log")["entries"]:
+    for e in call(demo_target, "/_crossload/echo-log")["entries"]:
         headers = {k.lower(): v for k, v in e["headers"]}
         tool = "k6" if "k6/" in headers.get("user-agent", "") else "locust"
         parts = urlsplit(e["raw_path"])

@@ -12,16 +12,15 @@ crossload.wire for the URL), from the values that request carried.
 from __future__ import annotations
 
 import base64
-import http.client
 import io
 import json
 import os
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from demo_control import call
 
 from crossload import envref, varref
 from crossload.wire import JSON_CONTENT_TYPE, request_target
@@ -33,16 +32,6 @@ HOSTILE = "a b&c=é/'\"\\`%41%zz ${CROSSLOAD_WIRE_J_SECRET} $${lit} {{ not close
 ROWS = [("ann", "Lisbon"), ("bob", "O'slo"), ("chen", "台北"), ("dana", "Quito, EC")]
 COLOURS = ["red", "gr een", "${X}", "é&?"]
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-
-
-def _call(base: str, path: str, method: str = "GET") -> Any:
-    parts = urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        conn.request(method, path)
-        return json.loads(conn.getresponse().read() or b"null")
-    finally:
-        conn.close()
 
 
 ONE = {
@@ -150,8 +139,8 @@ def test_journeys_send_the_same_correlated_requests_in_both_tools(
 
     scenario_file = tmp_path / "journeys.yaml"
     scenario_file.write_text(yaml.safe_dump(_scenario(tmp_path), allow_unicode=True, sort_keys=False), encoding="utf-8")
-    _call(demo_target, "/_crossload/echo-log", "DELETE")
-    _call(demo_target, "/_crossload/received", "DELETE")
+    call(demo_target, "/_crossload/echo-log", "DELETE")
+    call(demo_target, "/_crossload/received", "DELETE")
 
     out = io.StringIO()
     result = execute(RunRequest(profile="smoke", target=demo_target, scenario=str(scenario_file), users=2,
@@ -162,10 +151,10 @@ def test_journeys_send_the_same_correlated_requests_in_both_tools(
         assert SECRET not in rendered.read_text(encoding="utf-8")
 
     # Setup ran once per user: two users per tool.
-    received = _call(demo_target, "/_crossload/received")
+    received = call(demo_target, "/_crossload/received")
     assert received.get("/api/login") == 4, received
 
-    entries = _call(demo_target, "/_crossload/echo-log")["entries"]
+    entries = call(demo_target, "/_crossload/echo-log")["entries"]
     users: dict[tuple[str, str], list[dict[str, Any]]] = {}
     plain = {"k6": 0, "locust": 0}
     for e in entries:

@@ -15,27 +15,16 @@ One scenario, three users per tool for a few seconds (every request and step is 
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from demo_control import call
 
 pytestmark = pytest.mark.integration
-
-
-def _call(base: str, path: str, method: str = "GET") -> Any:
-    parts = urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        conn.request(method, path)
-        return json.loads(conn.getresponse().read() or b"null")
-    finally:
-        conn.close()
 
 
 SCENARIO: dict[str, Any] = {
@@ -74,7 +63,7 @@ def test_timeouts_compression_and_cookies_behave_alike_in_both_tools(tmp_path: P
 
     scenario_file = tmp_path / "transport.yaml"
     scenario_file.write_text(yaml.safe_dump(SCENARIO, sort_keys=False), encoding="utf-8")
-    _call(demo_target, "/_crossload/echo-log", "DELETE")
+    call(demo_target, "/_crossload/echo-log", "DELETE")
     out = io.StringIO()
     result = execute(RunRequest(profile="smoke", target=demo_target, scenario=str(scenario_file), users=3,
                                 duration_s=4, results_dir=tmp_path / "results", quiet=True), out=out)
@@ -96,7 +85,7 @@ def test_timeouts_compression_and_cookies_behave_alike_in_both_tools(tmp_path: P
         assert set(missing["errors"]) == {"check failed: extract nope from cookie nope"}, (tool, missing)
 
     # The cookies' values went out in the path: the quotes around "s-1" removed, the last "last" taken.
-    entries = _call(demo_target, "/_crossload/echo-log")["entries"]
+    entries = call(demo_target, "/_crossload/echo-log")["entries"]
     paths: dict[str, set[str]] = {"k6": set(), "locust": set()}
     for e in entries:
         headers = {k.lower(): v for k, v in e["headers"]}

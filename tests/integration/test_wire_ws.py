@@ -16,16 +16,15 @@ no failure.
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 import os
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from demo_control import call
 
 from crossload import envref, varref
 
@@ -39,16 +38,6 @@ NOTIFICATIONS = 3  # what /ws/notifications pushes per connection, before the ho
 CHAT_JSON = {"hello": "{{ visitor }}", "n": 7, "text": HOSTILE, "nested": ["{{ visitor }}", {"k": 1.5}]}
 CHAT_TEXT = "who={{ who }}; token={{ token }}; " + HOSTILE
 FEED_TEXT = "seen {{ seq }} by {{ again }}"
-
-
-def _call(base: str, path: str, method: str = "GET") -> Any:
-    parts = urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        conn.request(method, path)
-        return json.loads(conn.getresponse().read() or b"null")
-    finally:
-        conn.close()
 
 
 def _scenario() -> dict[str, Any]:
@@ -129,7 +118,7 @@ def test_websocket_steps_send_the_same_messages_in_both_tools(
     scenario_file = tmp_path / "ws.yaml"
     scenario_file.write_text(yaml.safe_dump(_scenario(), allow_unicode=True, sort_keys=False), encoding="utf-8")
     for log in ("echo-log", "received", "ws-log"):
-        _call(demo_target, f"/_crossload/{log}", "DELETE")
+        call(demo_target, f"/_crossload/{log}", "DELETE")
 
     out = io.StringIO()
     result = execute(RunRequest(profile="smoke", target=demo_target, scenario=str(scenario_file), users=2,
@@ -140,18 +129,18 @@ def test_websocket_steps_send_the_same_messages_in_both_tools(
         assert SECRET not in rendered.read_text(encoding="utf-8")
 
     # Setup ran once per user: two users per tool.
-    assert _call(demo_target, "/_crossload/received").get("/api/login") == 4
+    assert call(demo_target, "/_crossload/received").get("/api/login") == 4
 
     # Which tool each user was: its HTTP step's User-Agent; what the HTTP step sent after the sessions.
     tool_of: dict[str, str] = {}
-    for e in _call(demo_target, "/_crossload/echo-log")["entries"]:
+    for e in call(demo_target, "/_crossload/echo-log")["entries"]:
         h = {k.lower(): v for k, v in e["headers"]}
         tool = "k6" if "k6/" in h.get("user-agent", "") else "locust"
         assert tool_of.setdefault(h["x-visitor"], tool) == tool
         assert e["raw_path"] == "/echo/ws" and e["body"] == "seq=2", (tool, e)
     assert sorted(tool_of.values()) == ["k6", "k6", "locust", "locust"], tool_of
 
-    log = _call(demo_target, "/_crossload/ws-log")
+    log = call(demo_target, "/_crossload/ws-log")
     connections = log["connections"]
     assert log["accepted"] == len(connections) > 0
     per_user: dict[str, list[dict[str, Any]]] = {}
@@ -289,7 +278,7 @@ def test_websocket_failures_have_the_same_causes_in_both_tools(
     monkeypatch.setenv("CROSSLOAD_ERROR_GUARD", "off")
     scenario_file = tmp_path / "failures.yaml"
     scenario_file.write_text(FAILURES.replace("PORT", str(port)), encoding="utf-8")
-    _call(demo_target, "/_crossload/ws-log", "DELETE")
+    call(demo_target, "/_crossload/ws-log", "DELETE")
     out = io.StringIO()
     result = execute(RunRequest(profile="smoke", target=demo_target, scenario=str(scenario_file), users=2,
                                 duration_s=3, results_dir=tmp_path / "results", quiet=True), out=out)
@@ -297,7 +286,7 @@ def test_websocket_failures_have_the_same_causes_in_both_tools(
     assert result.path is not None
 
     # The server closed each "closing" session on its first message; nothing after it was sent.
-    for c in _call(demo_target, "/_crossload/ws-log")["connections"]:
+    for c in call(demo_target, "/_crossload/ws-log")["connections"]:
         if c["raw_path"] in ("/ws/echo?closing", "/ws/echo?hold"):
             assert c["received"] == [{"text": "close"}] and c["sent"] == 0, c
     summary = json.loads((result.path / "summary.json").read_text(encoding="utf-8"))
