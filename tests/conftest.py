@@ -8,10 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from crossload.run import RunRequest, RunResult, execute
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# In CI the property tests draw the same examples every time (derandomize): a red CI is then a real defect that
+# the next run shows again, never a draw that happened to find something. Locally they explore new examples.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

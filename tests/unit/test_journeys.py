@@ -366,7 +366,8 @@ first_step_text = hostile.filter(lambda t: {ref for ref in varref.references(t)}
 @settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=hostile.filter(lambda s: s.strip() and "\0" not in s and "::" not in s and len(s) <= 200),
-       text=first_step_text, value=hostile, group=hostile.filter(lambda s: s.strip() and "::" not in s))
+       text=first_step_text, value=hostile,
+       group=hostile.filter(lambda s: s.strip() and "\0" not in s and "::" not in s and len(s) <= 200))
 def test_hostile_strings_in_journeys_render_valid_files(tmp_path_factory: pytest.TempPathFactory, name: str,
                                                         text: str, value: str, group: str) -> None:
     assume(group not in (name, name + "-2"))  # a group's row is named after it: names are unique
