@@ -18,14 +18,16 @@ import codecs
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Protocol
 
 import orjson
 
 from crossload.causes import CHECK_PREFIX, http_status, k6_error_code
+from crossload.exact import ExactValues
 from crossload.results import GROUP_METHOD, AggregateWriter, IntervalAggregate, ToolStats, UsersSample, item_from_json
+from crossload.summary import PERCENTILES
 
 Item = IntervalAggregate | UsersSample
 
@@ -115,6 +117,23 @@ def _epoch_second(stamp: str) -> int:
     return sec
 
 
+@dataclass
+class _KeptAggregate(IntervalAggregate):
+    """An interval whose every duration is also given to the run's exact values (crossload.exact)."""
+
+    values: ExactValues | None = field(default=None, repr=False, compare=False)
+
+    def add(self, ms: float, failed: bool, status_class: str, nbytes: int = 0, cause: str | None = None) -> None:
+        super().add(ms, failed, status_class, nbytes, cause)
+        if self.values is not None:
+            self.values.add(self.name, ms)
+
+    def add_failure(self, ms: float, cause: str) -> None:
+        super().add_failure(ms, cause)
+        if self.values is not None:
+            self.values.add_failed(self.name, ms)
+
+
 _DURATION = '{"metric":"http_req_duration","type":"Point"'
 _VUS = '{"metric":"vus","type":"Point"'
 _CHECK = '{"metric":"crossload_check_failed","type":"Point"'
@@ -142,12 +161,19 @@ class K6JsonParser:
         self.clock = clock
         self.open: dict[tuple[int, str, str], IntervalAggregate] = {}
         self.users: list[UsersSample] = []
+        self.values: ExactValues | None = None  # every duration, for the exact whole-run figures
 
     def _agg(self, t: int, name: str, method: str) -> IntervalAggregate:
         key = (t, name, method)
         agg = self.open.get(key)
         if agg is None:
-            agg = self.open[key] = IntervalAggregate(tool="k6", t=t, name=name, method=method)
+            if self.values is None:
+                agg = IntervalAggregate(tool="k6", t=t, name=name, method=method)
+            else:
+                agg = _KeptAggregate(tool="k6", t=t, name=name, method=method, values=self.values)
+                if method == GROUP_METHOD:
+                    self.values.groups.add(name)
+            self.open[key] = agg
         return agg
 
     def feed(self, line: str) -> None:
@@ -240,6 +266,13 @@ class ToolCollector:
         self.on_second = on_second
         self.last: IntervalAggregate | None = None
         self.users: int | None = None
+        # k6 keeps every value for its end-of-test figures: so does crossload, for the same exact figures.
+        self.exact: ExactValues | None = None
+        if any(isinstance(source.parser, K6JsonParser) for source in self.sources):
+            self.exact = ExactValues(store.parent / "exact")
+            for source in self.sources:
+                if isinstance(source.parser, K6JsonParser):
+                    source.parser.values = self.exact
 
     def _drain(self, final: bool) -> list[Item]:
         items: list[Item] = []
@@ -283,7 +316,21 @@ class ToolCollector:
     def close(self) -> None:
         try:
             self.pump(final=True)
+            if self.exact is not None:
+                self._take_exact(self.exact)
         finally:
             for tail in self.tails:
                 tail.close()
             self.writer.close()
+            if self.exact is not None:
+                self.exact.close()
+
+    def _take_exact(self, exact: ExactValues) -> None:
+        """The whole-run figures from every duration (k6's rule), replacing the histograms' ones."""
+        for name, stats in self.stats.requests.items():
+            stats.exact_ok = exact.figures([name], stats.hist, stats.fail_hist, PERCENTILES)
+            stats.exact_all = exact.figures([name], stats.hist, None, PERCENTILES)
+        names = [name for name in self.stats.requests if name not in exact.groups]
+        overall = self.stats.overall
+        overall.exact_ok = exact.figures(names, overall.hist, overall.fail_hist, PERCENTILES)
+        overall.exact_all = exact.figures(names, overall.hist, None, PERCENTILES)

@@ -169,9 +169,13 @@ class UsersSample:
         return out
 
 
-def _latency(count: int, sum_ms: float, lo: float, hi: float, hist: Histogram) -> LatencySummary:
+def _latency(count: int, sum_ms: float, lo: float, hi: float, hist: Histogram,
+             exact: dict[str, float] | None = None) -> LatencySummary:
     if count <= 0 or hist.count <= 0:
         return LatencySummary()
+    if exact is not None:  # from every sample (crossload.exact): k6's own figures
+        return LatencySummary(min_ms=_r(exact["min"]), mean_ms=_r(sum_ms / count), max_ms=_r(exact["max"]),
+                              **{f"p{q}_ms": _r(exact[f"p{q}"]) for q in PERCENTILES})
     values: dict[str, float | None] = {"min_ms": _r(lo), "mean_ms": _r(sum_ms / count), "max_ms": _r(hi)}
     for q in PERCENTILES:
         # A bucket's midpoint can lie past the extreme sample it holds: report within [min, max].
@@ -195,6 +199,10 @@ class RequestStats:
     errors: dict[str, int] = field(default_factory=dict)
     first_t: int | None = None
     last_t: int | None = None
+    # Exact figures from every sample of the run (crossload.exact), when the tool's collection kept them:
+    # successful responses and every request.
+    exact_ok: dict[str, float] | None = None
+    exact_all: dict[str, float] | None = None
 
     def merge(self, a: IntervalAggregate) -> None:
         self.count += a.count
@@ -223,7 +231,7 @@ class RequestStats:
         # Exact extremes when no failure shares them; else the bucket bounds (three significant digits).
         lo = max(lo, self.min_ms)
         hi = min(hi, self.max_ms)
-        return _latency(n, self.sum_ms - self.fail_sum_ms, lo, hi, ok)
+        return _latency(n, self.sum_ms - self.fail_sum_ms, lo, hi, ok, self.exact_ok)
 
     def summary(self, duration_s: float) -> RequestSummary:
         n = self.count
@@ -234,7 +242,7 @@ class RequestStats:
             error_rate=round(100.0 * self.failures / n, 4) if n else 0.0,
             rps=round(n / duration_s, 3) if duration_s > 0 else 0.0,
             bytes=self.bytes,
-            all_requests=_latency(n, self.sum_ms, self.min_ms, self.max_ms, self.hist),
+            all_requests=_latency(n, self.sum_ms, self.min_ms, self.max_ms, self.hist, self.exact_all),
             errors=dict(sorted(self.errors.items(), key=lambda kv: (-kv[1], kv[0]))),
             **ok.model_dump(),
         )

@@ -1,0 +1,180 @@
+"""Exact whole-run latency figures for k6, from every sample of the run, in bounded memory.
+
+k6 keeps every value of a trend and computes its end-of-test percentiles from all of them (linear
+interpolation between the two samples around rank ``q * (n - 1)``). crossload's histograms keep three
+significant digits (crossload.histogram), which is what the per-second series and Locust get; for k6's
+whole-run figures the collector also appends every duration it reads to a binary file per request name
+(8 bytes a request, on disk beside the run), and a second file of the failed ones' durations. When the run
+ends, the exact figures are found without loading those files into memory:
+
+1. the merged histograms already give, for the set (every request, or the successful ones: every request
+   minus the failed ones, as ``hist - fail_hist``), the count in each bucket, so each rank needed (the
+   minimum, the maximum, the two neighbours of every percentile's rank) lies in a known bucket;
+2. one pass over the files keeps only the durations that fall in those few buckets; sorted, minus the
+   failed ones in the same buckets, each rank's value is read off exactly.
+
+The files are deleted afterwards: the tool's own raw output (kept, compressed) holds the same samples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from array import array
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from crossload.histogram import Histogram, bucket_us, bucket_width_us
+
+_FLUSH = 1 << 16  # values buffered per file before they are appended to it
+_CHUNK = 1 << 20  # values read at a time when the run ends
+
+
+def k6_percentile(values: list[float], q: float) -> float:
+    """k6's rule for a trend's percentile over sorted ``values``, ``q`` in 0..100."""
+    if len(values) == 1:
+        return values[0]
+    i = q / 100.0 * (len(values) - 1)
+    lo, hi = values[int(i)], values[math.ceil(i)]
+    return lo + (hi - lo) * (i - math.floor(i))
+
+
+def _bucket(ms: float) -> int:
+    return bucket_us(int(ms * 1000.0 + 0.5))  # exactly what Histogram.add_ms files it under
+
+
+class _Log:
+    """One binary file of float64 durations, appended in blocks."""
+
+    __slots__ = ("buffer", "path", "written")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.buffer = array("d")
+        self.written = 0
+
+    def add(self, ms: float) -> None:
+        self.buffer.append(ms)
+        if len(self.buffer) >= _FLUSH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            with self.path.open("ab") as f:
+                self.buffer.tofile(f)
+            self.written += len(self.buffer)
+            self.buffer = array("d")
+
+    def chunks(self) -> Iterator[array[float]]:
+        self.flush()
+        if not self.written:
+            return
+        with self.path.open("rb") as f:
+            while True:
+                block = array("d")
+                with contextlib.suppress(EOFError):  # the last, shorter block: what was read is in ``block``
+                    block.fromfile(f, _CHUNK)
+                if not block:
+                    return
+                yield block
+
+
+class ExactValues:
+    """Every duration of a tool's run, per request name, kept on disk until the run's figures are taken."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.all: dict[str, _Log] = {}
+        self.failed: dict[str, _Log] = {}
+        self.groups: set[str] = set()  # names of journey groups' rows: no requests, left out of the overall
+
+    def _log(self, logs: dict[str, _Log], name: str, kind: str) -> _Log:
+        log = logs.get(name)
+        if log is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            log = logs[name] = _Log(self.folder / f"{kind}-{len(logs)}.f64")
+        return log
+
+    def add(self, name: str, ms: float) -> None:
+        """A request's duration (every request, failed or not)."""
+        self._log(self.all, name, "all").add(ms)
+
+    def add_failed(self, name: str, ms: float) -> None:
+        """The duration of a request already given to ``add`` that failed."""
+        self._log(self.failed, name, "failed").add(ms)
+
+    def figures(self, names: Iterable[str], hist: Histogram, fail_hist: Histogram | None,
+                quantiles: Iterable[int]) -> dict[str, float] | None:
+        """Exact ``min``, ``max`` and ``p<q>`` over the named requests' durations (minus the failed ones when
+        ``fail_hist`` is given), k6's rule; None when the files do not hold what the histograms counted."""
+        names = [n for n in names if n in self.all]
+        counts = hist.minus(fail_hist) if fail_hist is not None else Histogram(hist.buckets)
+        n = counts.count
+        if n <= 0 or not names:
+            return None
+        ranks: dict[str, tuple[int, int, float]] = {"min": (0, 0, 0.0), "max": (n - 1, n - 1, 0.0)}
+        for q in quantiles:
+            i = q / 100.0 * (n - 1)
+            ranks[f"p{q}"] = (int(i), math.ceil(i), i - math.floor(i))
+        # Which bucket holds each needed rank, and the rank of that bucket's first value.
+        wanted = sorted({r for lo, hi, _f in ranks.values() for r in (lo, hi)})
+        first_rank: dict[int, int] = {}
+        at: dict[int, int] = {}
+        seen, k = 0, 0
+        for key in sorted(counts.buckets):
+            size = counts.buckets[key]
+            while k < len(wanted) and wanted[k] < seen + size:
+                at[wanted[k]] = key
+                first_rank[key] = seen
+                k += 1
+            seen += size
+            if k == len(wanted):
+                break
+        buckets = set(at.values())
+        kept = self._collect((self.all[name] for name in names), buckets)
+        if fail_hist is not None:
+            gone = self._collect((self.failed[name] for name in names if name in self.failed), buckets)
+            for key, values in gone.items():
+                left = Counter(kept.get(key, []))
+                left.subtract(values)
+                kept[key] = list(left.elements())
+        ordered = {key: sorted(values) for key, values in kept.items()}
+        if any(len(ordered.get(key, ())) != counts.buckets[key] for key in buckets):
+            return None
+
+        def value(rank: int) -> float:
+            key = at[rank]
+            return ordered[key][rank - first_rank[key]]
+        out: dict[str, float] = {}
+        for label, (lo, hi, frac) in ranks.items():
+            a, b = value(lo), value(hi)
+            out[label] = a + (b - a) * frac
+        return out
+
+    @staticmethod
+    def _collect(logs: Iterable[_Log], buckets: set[int]) -> dict[int, list[float]]:
+        out: dict[int, list[float]] = {key: [] for key in buckets}
+        # Bucket b holds the durations whose whole microseconds round into [b, b + w): a value is tested
+        # exactly only when it lies within (a hair beyond) one of the few buckets' spans.
+        keys = sorted(buckets)
+        lows = [(key - 1) / 1000.0 for key in keys]
+        highs = [(key + bucket_width_us(key) + 1) / 1000.0 for key in keys]
+        for log in logs:
+            for block in log.chunks():
+                for v in block:
+                    i = bisect_right(lows, v) - 1
+                    if i >= 0 and v <= highs[i]:
+                        key = _bucket(v)
+                        if key in out:
+                            out[key].append(v)
+        return out
+
+    def close(self) -> None:
+        """Delete the files (the figures have been taken, or the run is given up)."""
+        for log in (*self.all.values(), *self.failed.values()):
+            log.buffer = array("d")
+            log.path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.folder.rmdir()
