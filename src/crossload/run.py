@@ -6,7 +6,9 @@ Order of work, so that bad input never sends load and a failure never loses data
 2. make sure the target answers a TCP connection (exit 2 with the cause otherwise), or start the demo target;
 3. create results/<run-id>/, write manifest.json (status "running") and render both tools' files;
 4. pre-flight every rendered file (``k6 inspect``; compile + ``locust --list``) before any load, while the
-   demo target starts; then wait until it answers;
+   demo target starts; then wait until it answers. The first tool of a local run leaves out what its own
+   start proves (``locust --list``: a second Locust start): a file it then cannot load ends the run exactly
+   like a failed pre-flight (exit 2, the run folder removed, no other tool started);
 5. run each tool through the runner, collecting its raw output into the local store while it runs;
 6. summary.json, threshold and guard verdicts, the side-by-side table, manifest.json completed; exit code.
 
@@ -41,7 +43,7 @@ from crossload.reach import check_reachable
 from crossload.report.console import Progress, TargetWatch
 from crossload.report.table import side_by_side_table
 from crossload.results import ToolStats, git_sha, new_run_id, run_dir, write_json
-from crossload.runners import Runner, RunnerContext, StopRun, get_runner, placement
+from crossload.runners import LocalPlacement, Runner, RunnerContext, StopRun, get_runner, placement
 from crossload.scenario import Scenario, Threshold, check_target_url, load_scenario
 from crossload.settings import load_environment
 from crossload.sinks import LivePusher, RunTags, Sink, push_run, sink_from_env
@@ -235,9 +237,18 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
                               "one, and Locust does not count what it could not start (k6 reports them as "
                               "dropped_iterations)\n")
             url = where.target_url(target)
+            # The first tool of a local run starts right after the pre-flights, with nothing sent before it.
+            at_start = next(iter(tools)) if isinstance(where, LocalPlacement) else None
+
+            def preflight(tool: LoadTool, script: Path, env: dict[str, str]) -> str:
+                if tool.name != at_start:
+                    return where.preflight(tool, script, env)
+                tool.preflight(script, env, at_start=True)
+                return tool.version()
+
             scripts, versions = _render_and_preflight(
                 tools, lambda tool, name: tool.render(scenario, schedule, url).write(path / name), env,
-                where.preflight, meanwhile=_load_report_modules)
+                preflight, meanwhile=_load_report_modules)
             manifest.tool_versions.update(versions)
             manifest.save(path)
             try:
@@ -247,7 +258,8 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
             for name, tool in tools.items():
                 monitor.tool = name
                 try:
-                    ts, outcome = _run_tool(tool, runner, scripts[name], path / name, prep, request, out)
+                    ts, outcome = _run_tool(tool, runner, scripts[name], path / name, prep, request, out,
+                                            first=name == at_start)
                 finally:
                     monitor.tool = None
                 stats[name] = ts
@@ -265,8 +277,9 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
     except (InputError, _NotStarted) as e:
         if monitor:
             monitor.close()
-        # Found by pre-flight or the reachability check, or the demo target did not come up, before any
-        # load: leave no half-written run behind.
+        # Found by pre-flight (or by the first tool's own start, before it sent anything) or the
+        # reachability check, or the demo target did not come up, before any load: leave no half-written run
+        # behind.
         if pusher:
             pusher.close(timeout_s=1.0)
         shutil.rmtree(path, ignore_errors=True)
@@ -388,7 +401,9 @@ def _load_text(schedule: StageSchedule) -> str:
 
 
 def _run_tool(tool: LoadTool, runner: Runner, script: Path, out_dir: Path, prep: Prepared, request: RunRequest,
-              out: TextIO) -> tuple[ToolStats, ToolOutcome]:
+              out: TextIO, first: bool = False) -> tuple[ToolStats, ToolOutcome]:
+    """One tool's run. ``first``: its pre-flight left to its start (``LoadTool.preflight(at_start=True)``):
+    when it failed without a request because it could not load the file, that is an ``InputError``."""
     specs = tool.launch_group(script, out_dir, prep.scenario, request.workers)
     progress = Progress(out, request.quiet, tool.name, prep.schedule.total_s)
     watch = TargetWatch(progress.say, started=time.time())
@@ -415,6 +430,11 @@ def _run_tool(tool: LoadTool, runner: Runner, script: Path, out_dir: Path, prep:
     finally:
         collector.close()
     stats = collector.stats
+    if (first and not outcome.interrupted and not outcome.stopped and tool.failed(outcome.exit_code)
+            and stats.overall.count == 0):
+        cause = tool.load_failure(specs)
+        if cause is not None:
+            raise InputError(f"{script}: {cause}")
     if not stopped_by and outcome.exit_code != 0 and not tool.failed(outcome.exit_code):
         # The tool stopped on its own thresholds (k6's abortOnFail, rendered from the same criteria): which
         # one, judged on everything collected.

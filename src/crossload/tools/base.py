@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -115,8 +116,16 @@ class LoadTool(Protocol):
 
     def render(self, scenario: Scenario, schedule: StageSchedule, target: str) -> RenderedFile: ...
 
-    def preflight(self, script: Path, env: dict[str, str]) -> None:
-        """Prove the rendered file is valid for the tool; raise InputError otherwise (no load is sent)."""
+    def preflight(self, script: Path, env: dict[str, str], at_start: bool = False) -> None:
+        """Prove the rendered file is valid for the tool; raise InputError otherwise (no load is sent).
+
+        ``at_start``: the tool's own run starts right after this one, on this machine, with nothing sent
+        before it; a check that the tool's start proves as well (and that costs a second start of the tool)
+        may be left to it: ``load_failure`` then names what the start found."""
+
+    def load_failure(self, specs: Sequence[LaunchSpec]) -> str | None:
+        """After a run of ``specs`` that failed before sending anything: the cause, when the tool could not
+        load the rendered file at all (read from the specs' logs); None for any other failure."""
 
     def launch(self, script: Path, out_dir: Path, scenario: Scenario | None = None) -> LaunchSpec:
         """The single process of a run (``--workers 0``)."""

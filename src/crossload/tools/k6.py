@@ -6,6 +6,7 @@ import gzip
 import json
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
@@ -109,7 +110,8 @@ class K6Tool:
     def render(self, scenario: Scenario, schedule: StageSchedule, target: str) -> RenderedFile:
         return render_k6(scenario, schedule, target)
 
-    def preflight(self, script: Path, env: dict[str, str]) -> None:
+    def preflight(self, script: Path, env: dict[str, str], at_start: bool = False) -> None:
+        # `k6 inspect` is cheap (a few hundredths of a second): kept at the start of a run too.
         proc = subprocess.run(
             [k6_binary(), "inspect", script.name], cwd=script.parent, env=env, capture_output=True, text=True,
             timeout=60, check=False,
@@ -117,6 +119,9 @@ class K6Tool:
         if proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             raise InputError(f"{script}: k6 inspect rejected the rendered script: {detail[-1] if detail else '?'}")
+
+    def load_failure(self, specs: Sequence[LaunchSpec]) -> str | None:
+        return None  # the pre-flight has always run `k6 inspect`
 
     def launch(self, script: Path, out_dir: Path, scenario: Scenario | None = None) -> LaunchSpec:
         raw = out_dir / RAW_OUTPUT

@@ -1,4 +1,8 @@
-"""Locust: render the locustfile, validate it (compile + ``locust --list``), run ``locust --headless``."""
+"""Locust: render the locustfile, validate it (compile + ``locust --list``), run ``locust --headless``.
+
+At the start of a local run the ``--list`` pre-flight (a second start of Locust, about a second) is left out:
+the run's own Locust start loads the file before it sends anything, and a file it cannot load ends that
+process with Locust's own signs (``load_failure``), which the run treats as the pre-flight's failure."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import importlib.metadata
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from crossload.collect import LocustRecordParser, StreamParser
@@ -37,11 +42,13 @@ class LocustTool:
     def render(self, scenario: Scenario, schedule: StageSchedule, target: str) -> RenderedFile:
         return render_locust(scenario, schedule, target)
 
-    def preflight(self, script: Path, env: dict[str, str]) -> None:
+    def preflight(self, script: Path, env: dict[str, str], at_start: bool = False) -> None:
         try:
             compile(script.read_text(encoding="utf-8"), str(script), "exec")
         except SyntaxError as e:
             raise InputError(f"{script}:{e.lineno}: the rendered locustfile does not compile: {e.msg}") from None
+        if at_start:
+            return  # the run's own start loads the file before any request: load_failure
         clean = {k: v for k, v in env.items() if k != "CROSSLOAD_LOCUST_OUT"}
         proc = subprocess.run(
             [locust_binary(), "-f", script.name, "--list"], cwd=script.parent, env=clean, capture_output=True,
@@ -50,6 +57,13 @@ class LocustTool:
         if proc.returncode != 0 or "ScenarioUser" not in proc.stdout:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             raise InputError(f"{script}: Locust could not load the rendered file: {detail[-1] if detail else '?'}")
+
+    def load_failure(self, specs: Sequence[LaunchSpec]) -> str | None:
+        for spec in specs:
+            cause = _load_failure_in(spec.log)
+            if cause is not None:
+                return f"Locust could not load the rendered file: {cause}"
+        return None
 
     def launch(self, script: Path, out_dir: Path, scenario: Scenario | None = None) -> LaunchSpec:
         record = out_dir / RECORD
@@ -127,3 +141,26 @@ class LocustTool:
 
     def finish(self, out_dir: Path, stats: ToolStats, totals: ToolTotals | None) -> None:
         return None
+
+
+# Locust's own signs that it could not load a locustfile, both before it creates its runner (nothing sent): an
+# exception while importing the file (its traceback passes through Locust's ``load_locustfile``), or a file
+# without a User class.
+_LOADING_FRAME = "in load_locustfile"
+_NO_USER_CLASS = "No User class found!"
+
+
+def _load_failure_in(log: Path) -> str | None:
+    """The cause (the exception's last line, or Locust's own message) when ``log`` shows Locust failing to
+    load its locustfile; None otherwise."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    if _NO_USER_CLASS in text:
+        return _NO_USER_CLASS
+    start = text.rfind("Traceback (most recent call last):")
+    if start < 0 or _LOADING_FRAME not in text[start:]:
+        return None
+    lines = [line.strip() for line in text[start:].splitlines() if line.strip()]
+    return lines[-1] if len(lines) > 1 else None
