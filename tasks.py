@@ -158,6 +158,15 @@ def golden(c, check=False):
     _exit(tasks_api.golden(check))
 
 
+@task(help={"output": "write the JSON Schema to this file (docs/scenario.schema.json is the committed copy) "
+                      "instead of standard output"})
+def schema(c, output=None):
+    """Print the JSON Schema of scenario files, which editors use to complete and check them."""
+    from crossload.model import write_schema
+
+    _exit(write_schema(output))
+
+
 @task(help={"fast": "unit tests only (no real tools or servers)"})
 def test(c, fast=False):
     """Run the test suite (the whole suite needs Locust, k6, InfluxDB and VictoriaMetrics installed)."""
@@ -306,3 +315,4 @@ ns = Collection(smoke, load, stress, spike, endurance, validate, render, target,
                 stack, docker_tasks, k8s, imports)
 ns.add_task(compare)
 ns.add_task(report)
+ns.add_task(schema)

@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
         ip = isub.add_parser(kind, help=what)
         ip.add_argument("file", help="the file to import")
         ip.add_argument("--out", "-o", default=None, help="scenario file to write (default: standard output)")
+
+    sch = sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors; docs/scenario.md)")
+    sch.add_argument("--output", "-o", default=None, help="write it to this file instead of standard output")
     return parser
 
 
@@ -203,6 +206,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from crossload.importers import import_file
 
         return import_file(args.action, args.file, args.out)
+    if args.command == "schema":
+        from crossload.model import write_schema
+
+        return write_schema(args.output)
     if args.command == "docker":
         return tasks_api.docker_images(args.offline) if args.action == "images" else tasks_api.docker_clean(args.run)
     return EXIT_INPUT
