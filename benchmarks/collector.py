@@ -59,6 +59,7 @@ from _harness import (
 )
 
 from crossload.collect import FileTail, K6JsonParser
+from crossload.exact import ExactValues, take_figures
 from crossload.results import AggregateWriter, IntervalAggregate, ToolStats, UsersSample
 from crossload.run import RunRequest, execute
 from crossload.tools import get_tool
@@ -202,7 +203,7 @@ def throughput(raw: Path, work: Path, min_seconds: float) -> dict[str, Any]:
     }
     del lines
     sources = [(raw, f"{type(crossload_tail(raw)).__name__} ({raw.name}) + parser + drain + AggregateWriter + "
-                     "ToolStats: run.py's pump")]
+                     "ToolStats + exact values: run.py's pump")]
     if plain is not None:
         sources.append((plain, "FileTail (uncompressed copy) + the same pump"))
     for src, label in sources:
@@ -212,11 +213,14 @@ def throughput(raw: Path, work: Path, min_seconds: float) -> dict[str, Any]:
         c0 = time.process_time()
         while True:
             parser = K6JsonParser()
+            parser.values = ExactValues(work / f"exact-{passes}")  # every duration kept, as ToolCollector does
             tail = crossload_tail(src)
             writer = AggregateWriter(work / f"replay-{passes}.jsonl")
             stats = ToolStats(tool="k6")
             pump_like_run(tail, parser, writer, stats, final=False)
             pump_like_run(tail, parser, writer, stats, final=True)
+            take_figures(stats, parser.values)
+            parser.values.close()
             tail.close()
             writer.close()
             (work / f"replay-{passes}.jsonl").unlink()
@@ -348,6 +352,7 @@ def memory_child(args: argparse.Namespace) -> int:
     pinned = pin_one_core()
     templates = json.loads(Path(args.templates).read_text(encoding="utf-8"))
     parser = K6JsonParser()
+    values = parser.values = ExactValues(Path(args.out).with_suffix(".exact"))  # as ToolCollector keeps them
     writer = AggregateWriter(Path(args.out))
     stats = ToolStats(tool="k6")
     state: dict[str, Any] = {"last": None}
@@ -389,6 +394,13 @@ def memory_child(args: argparse.Namespace) -> int:
             stats.add(item)
     writer.close()
     wall = time.perf_counter() - t0
+    # The end of the run: the exact whole-run figures from every kept duration (crossload.exact).
+    values_mb = sum(log.path.stat().st_size for log in (*values.all.values(), *values.failed.values())
+                    if log.path.exists()) / 1e6
+    e0 = time.perf_counter()
+    take_figures(stats, values)
+    exact_s = time.perf_counter() - e0
+    values.close()
     print(json.dumps({
         "pinned": pinned, "requests": done, "collected": stats.overall.count, "failures": stats.overall.failures,
         "lines": lines_total, "seconds": wall, "cpu": time.process_time(), "base_rss_mb": base_rss,
@@ -396,6 +408,8 @@ def memory_child(args: argparse.Namespace) -> int:
         "maxrss_mb": maxrss_mb(), "hwm_mb": hwm_mb(), "aggregates": aggregates,
         "out_bytes": Path(args.out).stat().st_size,
         "p99_ms": stats.overall.hist.percentile_ms(99), "simulated_seconds": len(rss_series),
+        "exact_p99_ms": (stats.overall.exact_ok or {}).get("p99"), "exact_s": exact_s, "values_mb": values_mb,
+        "maxrss_after_exact_mb": maxrss_mb(), "hwm_after_exact_mb": hwm_mb(),
     }))
     return 0
 
@@ -490,8 +504,11 @@ def main() -> int:
     print(f"RSS: {m['base_rss_mb']:.1f} MB before the stream, {first:.1f} MB at 10 %, "
           f"{m['rss_max_mb']:.1f} MB highest of {m['simulated_seconds']:,} samples (one per simulated second), "
           f"peak (VmHWM) {m['hwm_mb']:.1f} MB, ru_maxrss {m['maxrss_mb']:.1f} MB; growth after 10 %: {growth:+.1f} MB")
+    print(f"exact whole-run figures (crossload.exact) at the end: {m['exact_s']:.1f} s over "
+          f"{m['values_mb']:.0f} MB of kept durations; p99 {m['exact_p99_ms']:.3f} ms exact vs "
+          f"{m['p99_ms']:.3f} ms from the histogram; ru_maxrss after it {m['maxrss_after_exact_mb']:.1f} MB")
     flat = growth < 10.0
-    peak = max(m["maxrss_mb"], m["hwm_mb"], m["rss_max_mb"])
+    peak = max(m["maxrss_mb"], m["hwm_mb"], m["rss_max_mb"], m["maxrss_after_exact_mb"])
     under = peak < args.rss_limit
     lost = m["collected"] != m["requests"]
     print("(b) flat: " + ("MET" if flat else f"MISSED (grew {growth:.1f} MB, limit 10 MB)")

@@ -25,9 +25,8 @@ from typing import IO, Protocol
 import orjson
 
 from crossload.causes import CHECK_PREFIX, http_status, k6_error_code
-from crossload.exact import ExactValues
+from crossload.exact import ExactValues, take_figures
 from crossload.results import GROUP_METHOD, AggregateWriter, IntervalAggregate, ToolStats, UsersSample, item_from_json
-from crossload.summary import PERCENTILES
 
 Item = IntervalAggregate | UsersSample
 
@@ -317,20 +316,10 @@ class ToolCollector:
         try:
             self.pump(final=True)
             if self.exact is not None:
-                self._take_exact(self.exact)
+                take_figures(self.stats, self.exact)
         finally:
             for tail in self.tails:
                 tail.close()
             self.writer.close()
             if self.exact is not None:
                 self.exact.close()
-
-    def _take_exact(self, exact: ExactValues) -> None:
-        """The whole-run figures from every duration (k6's rule), replacing the histograms' ones."""
-        for name, stats in self.stats.requests.items():
-            stats.exact_ok = exact.figures([name], stats.hist, stats.fail_hist, PERCENTILES)
-            stats.exact_all = exact.figures([name], stats.hist, None, PERCENTILES)
-        names = [name for name in self.stats.requests if name not in exact.groups]
-        overall = self.stats.overall
-        overall.exact_ok = exact.figures(names, overall.hist, overall.fail_hist, PERCENTILES)
-        overall.exact_all = exact.figures(names, overall.hist, None, PERCENTILES)

@@ -27,6 +27,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from crossload.histogram import Histogram, bucket_us, bucket_width_us
+from crossload.results import ToolStats
+from crossload.summary import PERCENTILES
 
 _FLUSH = 1 << 16  # values buffered per file before they are appended to it
 _CHUNK = 1 << 20  # values read at a time when the run ends
@@ -178,3 +180,16 @@ class ExactValues:
             log.path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self.folder.rmdir()
+
+
+def take_figures(stats: ToolStats, values: ExactValues) -> None:
+    """A tool's whole-run figures from every duration (k6's rule), in place of its histograms' ones: per
+    request name and overall (journey groups' rows left out, as from the overall counts), for successful
+    responses and for every request."""
+    for name, one in stats.requests.items():
+        one.exact_ok = values.figures([name], one.hist, one.fail_hist, PERCENTILES)
+        one.exact_all = values.figures([name], one.hist, None, PERCENTILES)
+    names = [name for name in stats.requests if name not in values.groups]
+    overall = stats.overall
+    overall.exact_ok = values.figures(names, overall.hist, overall.fail_hist, PERCENTILES)
+    overall.exact_all = values.figures(names, overall.hist, None, PERCENTILES)

@@ -95,33 +95,12 @@ class StageSchedule:
 
     def users_at(self, t: float) -> float:
         """Target users at ``t`` seconds into the run (linear within a stage, like k6 ramping-vus)."""
-        prev = 0.0
-        elapsed = 0.0
-        for s in self.stages:
-            if s.duration_s <= 0:
-                prev = float(s.users)
-                continue
-            if t < elapsed + s.duration_s:
-                frac = (t - elapsed) / s.duration_s
-                return prev + (s.users - prev) * frac
-            elapsed += s.duration_s
-            prev = float(s.users)
-        return prev
+        return _along([(s.duration_s, float(s.users)) for s in self.stages], t)
 
     def rate_at(self, t: float) -> float:
         """Iterations started per second at ``t`` (open model; linear within a stage, like k6)."""
         assert self.open is not None
-        prev = 0.0
-        elapsed = 0.0
-        for s in self.open.rates:
-            if s.duration_s <= 0:
-                prev = s.rate
-                continue
-            if t < elapsed + s.duration_s:
-                return prev + (s.rate - prev) * (t - elapsed) / s.duration_s
-            elapsed += s.duration_s
-            prev = s.rate
-        return prev
+        return _along([(s.duration_s, s.rate) for s in self.open.rates], t)
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -136,6 +115,22 @@ class StageSchedule:
             out["pacing_s"] = round(self.open.pacing_s, 6)
             out["rates"] = [{"duration_s": s.duration_s, "rate": s.rate} for s in self.open.rates]
         return out
+
+
+def _along(stages: list[tuple[float, float]], t: float) -> float:
+    """The value at ``t`` seconds along ``(duration_s, value at its end)`` stages that start from 0: linear
+    within a stage; a stage of no duration jumps."""
+    prev = 0.0
+    elapsed = 0.0
+    for duration_s, value in stages:
+        if duration_s <= 0:
+            prev = value
+            continue
+        if t < elapsed + duration_s:
+            return prev + (value - prev) * (t - elapsed) / duration_s
+        elapsed += duration_s
+        prev = value
+    return prev
 
 
 @dataclass(frozen=True)
@@ -194,20 +189,12 @@ def build_schedule(
             raise InputError(f"{profile}: --spawn-rate applies to users; this profile sets a rate (open model)")
         return _open_schedule(profile, override, max_users=users, duration_s=duration_s)
 
-    if override.stages:
-        stages = [Stage(s.duration_ms / 1000.0, s.users) for s in override.stages]
-        peak = max(s.users for s in stages)
-        total = sum(s.duration_s for s in stages)
-        target_peak = users or override.users or peak
-        target_total = duration_s or (override.duration_ms / 1000.0 if override.duration_ms else total)
-        shape = [(s.duration_s / total, s.users / peak) for s in stages]
-    else:
-        target_peak = users or override.users or base.users
-        target_total = duration_s or (override.duration_ms / 1000.0 if override.duration_ms else base.duration_s)
-        shape = list(base.shape)
+    spec = [(s.duration_ms / 1000.0, float(s.users)) for s in override.stages or ()]
+    shape, target_peak, target_total = _shape(profile, override, spec, duration_s,
+                                              users or override.users, float(base.users))
     rate = spawn_rate or override.spawn_rate
 
-    built = [Stage(frac_t * target_total, _users(frac_u, target_peak)) for frac_t, frac_u in shape]
+    built = [Stage(frac_t * target_total, _users(frac_u, round(target_peak))) for frac_t, frac_u in shape]
     if rate:
         built = _apply_spawn_rate(built, rate, target_total, profile)
     built = [Stage(round(s.duration_s, 3), s.users) for s in built]
@@ -217,18 +204,8 @@ def build_schedule(
 def _open_schedule(profile: str, override: ProfileOverride, *, max_users: int | None,
                    duration_s: float | None) -> StageSchedule:
     """Rates from the file's rate stages, or the profile's default shape scaled to the file's ``rate``."""
-    if override.stages:
-        spec = [(s.duration_ms / 1000.0, s.rate or 0.0) for s in override.stages]
-        total = sum(d for d, _ in spec)
-        peak = max(r for _, r in spec)
-        shape = [(d / total, r / peak) for d, r in spec]
-        target_peak = override.rate or peak
-        target_total = duration_s or (override.duration_ms / 1000.0 if override.duration_ms else total)
-    else:
-        base = DEFAULT_PROFILES[profile]
-        shape = list(base.shape)
-        target_peak = override.rate or 1.0
-        target_total = duration_s or (override.duration_ms / 1000.0 if override.duration_ms else base.duration_s)
+    spec = [(s.duration_ms / 1000.0, s.rate or 0.0) for s in override.stages or ()]
+    shape, target_peak, target_total = _shape(profile, override, spec, duration_s, override.rate, 1.0)
     rates = tuple(RateStage(round(ft * target_total, 3), round(fr * target_peak, 6)) for ft, fr in shape)
     cap = max_users or override.max_users or max(1, math.ceil(2 * target_peak))
     model = OpenModel(rates=rates, max_users=cap)
@@ -237,6 +214,24 @@ def _open_schedule(profile: str, override: ProfileOverride, *, max_users: int | 
     if max(s.users for s in users) < 1:
         raise InputError(f"{profile}: the rate never reaches one iteration per {pacing:g}s; raise the rate")
     return StageSchedule(profile=profile, stages=users, open=model)
+
+
+def _shape(profile: str, override: ProfileOverride, spec: list[tuple[float, float]], duration_s: float | None,
+           peak: float | None, default_peak: float) -> tuple[list[tuple[float, float]], float, float]:
+    """The stages as (fraction of the total time, fraction of the peak), the peak and the total seconds:
+    the file's stages (``spec``: seconds and value at the end) or else the profile's default shape; the peak
+    asked for (a flag, the file) or else the stages' own or ``default_peak``; the total from the flag, the
+    file's ``duration``, or else the stages' own or the profile's."""
+    if spec:
+        total = sum(d for d, _ in spec)
+        top = max(v for _, v in spec)
+        shape = [(d / total, v / top) for d, v in spec]
+        own_peak, own_total = top, total
+    else:
+        base = DEFAULT_PROFILES[profile]
+        shape, own_peak, own_total = list(base.shape), default_peak, base.duration_s
+    total_s = duration_s or (override.duration_ms / 1000.0 if override.duration_ms else own_total)
+    return shape, peak or own_peak, total_s
 
 
 def _pace_users(rate: float, pacing_s: float, cap: int) -> int:
