@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from crossload import tasks_api
-from crossload.errors import EXIT_INPUT, CrossloadError
+from crossload.errors import EXIT_INPUT, CrossloadError, honour_ctrl_c
 from crossload.scenario import PROFILE_NAMES, load_scenario
 from crossload.settings import apply_dotenv
 
@@ -216,6 +216,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    honour_ctrl_c()
     apply_dotenv()
     args = build_parser().parse_args(argv)
     try:

@@ -13,6 +13,8 @@ Exit code 1 (thresholds breached) is a verdict, not an exception: see ``crossloa
 
 from __future__ import annotations
 
+import signal
+import threading
 from dataclasses import dataclass
 
 EXIT_PASS = 0
@@ -62,3 +64,15 @@ class ToolError(CrossloadError):
     """A load tool, the demo target or a container failed to start or to finish."""
 
     exit_code = EXIT_RUN_FAILED
+
+
+def honour_ctrl_c() -> None:
+    """Make Ctrl-C (SIGINT) stop a run however crossload was started.
+
+    A non-interactive shell starts background jobs with SIGINT ignored, and Python then never raises
+    KeyboardInterrupt: a SIGINT sent to the group would stop the demo target and the load tools (k6 and the
+    demo target always listen for it) while crossload went on measuring a dead target. So crossload listens
+    too, as they do.
+    """
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -22,7 +22,7 @@ from invoke.parser.argument import Argument
 from invoke.tasks import Task
 
 from crossload import __version__
-from crossload.errors import EXIT_INPUT, EXIT_RUN_FAILED, CrossloadError, InputError
+from crossload.errors import EXIT_INPUT, EXIT_RUN_FAILED, CrossloadError, InputError, honour_ctrl_c
 from crossload.paths import resource_dir
 
 DEFAULT_TARGET_HOST = "127.0.0.1"
@@ -40,6 +40,7 @@ def _fail(e: CrossloadError) -> int:
 
 def _guard(fn: Callable[[], int]) -> int:
     """Run ``fn``; a CrossloadError becomes its one-line message on stderr and its exit code."""
+    honour_ctrl_c()
     try:
         return fn()
     except CrossloadError as e:
