@@ -538,7 +538,126 @@ def parse_scenario(text: str, file: str) -> Scenario:
     if node is None:
         what = "is empty" if not text.strip() else "holds only comments"
         raise ScenarioError(Location(file, 1), "", f"the file {what}; expected a scenario (version: 1, ...)")
+    document = _PlainReader(file)
+    data = document.read(node)
+    _validate(data, document.lines, file)
     return _ScenarioReader(file).scenario(node)
+
+
+Path_ = tuple[str | int, ...]  # a field path as keys and list indexes: ("requests", 0, "checks", "status")
+# Values of a file in all (aliases count each time they are used): YAML aliases can multiply a small file.
+MAX_DOCUMENT_VALUES = 1_000_000
+
+
+class _PlainReader:
+    """The YAML pass: turns the node tree into plain data (dict, list, str, int, float, bool, None) and an index
+    from field path to line, rejecting what a schema cannot see: non-standard tags, merge keys, duplicate
+    keys, a value that contains itself, and aliases that multiply the file beyond MAX_DOCUMENT_VALUES."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.lines: dict[Path_, tuple[int, int]] = {}  # path -> (line of the value, line of its key)
+        self.numeric_keys: dict[Path_, tuple[int, object]] = {}  # keys written as numbers: path -> (line, key)
+        self.budget = MAX_DOCUMENT_VALUES
+        self.done: dict[int, tuple[JsonValue, int]] = {}  # node id -> (value, values in it), for aliases
+        self.open: set[int] = set()
+
+    def error(self, node: yaml.Node, path: Path_, message: str) -> ScenarioError:
+        return ScenarioError(Location(self.file, node.start_mark.line + 1), where_of(path), message)
+
+    def scalar(self, node: yaml.Node, path: Path_) -> JsonValue:
+        try:
+            return _constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as e:
+            mark = e.problem_mark or node.start_mark
+            if e.problem and "tag:yaml.org,2002:merge" in e.problem:
+                problem = "YAML merge keys (<<) are not supported; write the keys out"
+            else:
+                problem = f"unsupported YAML value: {e.problem or e}"
+            raise ScenarioError(Location(self.file, mark.line + 1), where_of(path), problem) from None
+
+    def read(self, node: yaml.Node, path: Path_ = (), key_line: int = 0) -> JsonValue:
+        line = node.start_mark.line + 1
+        self.lines.setdefault(path, (line, key_line or line))
+        known = self.done.get(id(node))
+        if known is not None:  # an alias of a value read before: counted again, not read again
+            self.budget -= known[1]
+            if self.budget < 0:
+                raise self.error(node, path, f"too large: more than {MAX_DOCUMENT_VALUES} values (YAML aliases "
+                                             "multiply the values they refer to)")
+            return known[0]
+        self.budget -= 1
+        if self.budget < 0:
+            raise self.error(node, path, f"too large: more than {MAX_DOCUMENT_VALUES} values")
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            return self.scalar(node, path)
+        if id(node) in self.open:
+            raise self.error(node, path, "a YAML alias cannot refer to the value that contains it")
+        if node.tag not in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+            self.scalar(node, path)  # a tag such as !!python/object is rejected here
+        self.open.add(id(node))
+        before = self.budget
+        value: JsonValue
+        if isinstance(node, yaml.SequenceNode):
+            value = [self.read(item, (*path, i)) for i, item in enumerate(node.value)]
+        else:
+            value = {}
+            for knode, vnode in node.value:
+                key = self.scalar(knode, path)
+                if isinstance(key, int | float) and not isinstance(key, bool):
+                    self.numeric_keys[(*path, str(key))] = (knode.start_mark.line + 1, key)
+                    key = str(key)
+                if not isinstance(key, str):
+                    raise self.error(knode, path, f"keys must be text, got {key!r}")
+                if key in value:
+                    raise self.error(knode, (*path, key), "duplicate key")
+                value[key] = self.read(vnode, (*path, key), knode.start_mark.line + 1)
+        self.open.discard(id(node))
+        self.done[id(node)] = (value, before - self.budget + 1)
+        return value
+
+
+def where_of(path: Path_) -> str:
+    """``("requests", 0, "checks", "status")`` -> ``requests[0].checks.status``."""
+    where = ""
+    for part in path:
+        where = f"{where}[{part}]" if isinstance(part, int) else _join(where, part)
+    return where
+
+
+def _validate(data: JsonValue, lines: Mapping[Path_, tuple[int, int]], file: str) -> None:
+    """Validate the plain data with the model (crossload.model); raise the first problem in reading order as
+    a ScenarioError at the line of the deepest value of its field path that the file holds."""
+    from pydantic import ValidationError
+
+    from crossload.model import ScenarioDocument
+
+    try:
+        ScenarioDocument.model_validate(data)
+    except ValidationError as e:
+        problems = [_problem(err, data, lines) for err in e.errors(include_url=False)]
+        line, where, message = min(problems, key=lambda p: p[0])
+        raise ScenarioError(Location(file, line), where, message) from None
+
+
+def _problem(err: Any, data: JsonValue, lines: Mapping[Path_, tuple[int, int]]) -> tuple[int, str, str]:
+    ctx = err.get("ctx") or {}
+    ours = err["type"] == "crossload"
+    path: Path_ = ()
+    value = data
+    for part in err["loc"]:  # keys and indexes of the data; the rest names a form of a union (~step, ...)
+        in_dict = isinstance(value, dict) and isinstance(part, str) and part in value
+        if not in_dict and not (isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)):
+            continue
+        value = value[part]
+        path = (*path, part)
+    path = (*path, *(ctx.get("sub", ()) if ours else ()))
+    known = path
+    while known and known not in lines:
+        known = known[:-1]
+    value_line, key_line = lines.get(known, (0, 0))
+    line = key_line if ours and ctx.get("at_key") and known == path else value_line
+    return line, where_of(path), ctx["message"] if ours else err["msg"]
 
 
 T = TypeVar("T")

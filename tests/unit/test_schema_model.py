@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from crossload import model
+from crossload.errors import ScenarioError
 from crossload.importers import import_file
 from crossload.scenario import load_scenario
 
@@ -112,3 +113,29 @@ def test_crossload_schema_command(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "crossload", "schema", "--output", str(tmp_path / "no" / "s.json")],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_aliases_that_multiply_the_file_are_rejected(tmp_path: Path) -> None:
+    # Nine levels of ten aliases each: a billion values from a file of a few hundred bytes.
+    lines = ["version: 1", "name: bomb", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\nrequests: [{name: a, path: /}]\n", encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert "too large" in info.value.message and info.value.exit_code == 2
+
+
+def test_model_problems_point_at_the_value_and_come_in_reading_order(tmp_path: Path) -> None:
+    path = tmp_path / "two.yaml"
+    path.write_text("version: 1\nname: x\nrequests:\n  - name: a\n    path: /\n    weight: '5'\n"
+                    "    think_time: {min: 1s, mx: 2s}\n", encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value) == f"{path}:6: requests[0].weight: expected a whole number, got text ('5')"
+    path.write_text("version: 1\nname: x\nrequests:\n  - name: a\n    path: /\n    think_time:\n      min: 1s\n"
+                    "      mx: 2s\n", encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert (info.value.location.line, info.value.field) == (8, "requests[0].think_time.mx")
+    assert info.value.message.startswith("unknown key (did you mean 'max'?); expected one of min, max")
