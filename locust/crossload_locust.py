@@ -308,7 +308,7 @@ class Request:
     """
 
     __slots__ = ("body", "checks", "expected_statuses", "header_checks", "headers", "method", "name", "path",
-                 "timeout")
+                 "plain", "timeout")
 
     def __init__(self, name: str, method: str, path: str, *, query: Sequence[Sequence[str]] = (),
                  headers: Mapping[str, str] | None = None, basic_auth: Sequence[str] | None = None,
@@ -330,6 +330,8 @@ class Request:
             self.body = resolve(body).encode("utf-8")
         self.expected_statuses = tuple(expected_statuses)
         self.checks = dict(checks or {})
+        # Judged by Locust's own rule (no checks, default statuses, no timer of its own): sent as it is.
+        self.plain = timeout is None and not self.expected_statuses and not self.checks and not self.header_checks
 
     def status_ok(self, code: int) -> bool:
         return code in self.expected_statuses if self.expected_statuses else 200 <= code < 400
@@ -347,24 +349,32 @@ class Request:
         timer on the whole request; when it fires, the request fails with RequestTimeout (cause ``timeout``).
         """
         start = time.perf_counter()
+        if self.plain:
+            try:
+                user.client.request(self.method, self.path, name=self.name, data=self.body, headers=self.headers)
+            except _LOCUST_CONTROL:
+                raise
+            except Exception as e:
+                self._raised(user, start, e)
+            return
         timer = _start_timer(self.timeout)
         try:
-            if timer is None and not self.expected_statuses and not self.checks and not self.header_checks:
-                user.client.request(self.method, self.path, name=self.name, data=self.body, headers=self.headers)
-                return
             with user.client.request(self.method, self.path, name=self.name, data=self.body, headers=self.headers,
                                      catch_response=True) as resp:
                 self._judge(resp, timer)
         except _LOCUST_CONTROL:
             raise
         except Exception as e:
-            user.environment.events.request.fire(
-                request_type=self.method, name=self.name, response_time=(time.perf_counter() - start) * 1000.0,
-                response_length=0, exception=e, context={}, response=None,
-            )
+            self._raised(user, start, e)
         finally:
             if timer is not None:
                 timer.close()
+
+    def _raised(self, user: Any, start: float, e: Exception) -> None:
+        user.environment.events.request.fire(
+            request_type=self.method, name=self.name, response_time=(time.perf_counter() - start) * 1000.0,
+            response_length=0, exception=e, context={}, response=None,
+        )
 
     def _judge(self, resp: Any, timer: gevent.Timeout | None = None) -> None:
         code = resp.status_code or 0
