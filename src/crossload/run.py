@@ -43,7 +43,7 @@ from crossload.reach import check_reachable
 from crossload.report.console import Progress, TargetWatch
 from crossload.report.table import side_by_side_table
 from crossload.results import ToolStats, git_sha, new_run_id, run_dir, write_json
-from crossload.runners import LocalPlacement, Runner, RunnerContext, StopRun, get_runner, placement
+from crossload.runners import LocalPlacement, LocalRunner, Runner, RunnerContext, StopRun, get_runner, placement
 from crossload.scenario import Scenario, Threshold, check_target_url, load_scenario
 from crossload.settings import load_environment
 from crossload.sinks import LivePusher, RunTags, Sink, push_run, sink_from_env
@@ -55,6 +55,8 @@ from crossload.tools.base import worker_sources
 from crossload.units import format_duration_ms
 
 DEFAULT_SCENARIO = "scenarios/demo.yaml"
+# Created once a tool started early may send its first request (LoadTool.gated); removed after its run.
+GATE_FILE = ".crossload-start"
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,8 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
                               "one, and Locust does not count what it could not start (k6 reports them as "
                               "dropped_iterations)\n")
             url = where.target_url(target)
-            # The first tool of a local run starts right after the pre-flights, with nothing sent before it.
+            # The first tool of a local run starts right after the pre-flights, with nothing sent before it: its
+            # own start checks that it loads its file (LoadTool.preflight(at_start=True), load_failure).
             at_start = next(iter(tools)) if isinstance(where, LocalPlacement) else None
 
             def preflight(tool: LoadTool, script: Path, env: dict[str, str]) -> str:
@@ -246,20 +249,37 @@ def _execute(request: RunRequest, out: TextIO) -> RunResult:
                 tool.preflight(script, env, at_start=True)
                 return tool.version()
 
-            scripts, versions = _render_and_preflight(
-                tools, lambda tool, name: tool.render(scenario, schedule, url).write(path / name), env,
-                preflight, meanwhile=_load_report_modules)
-            manifest.tool_versions.update(versions)
-            manifest.save(path)
-            try:
-                target_ready()  # a demo target started while the files were rendered and checked
-            except CrossloadError as e:
-                raise _NotStarted(str(e)) from None
+            scripts: dict[str, Path] = {}
+
+            def make_ready(names: list[str], meanwhile: Callable[[], None] | None = None) -> None:
+                """Render and pre-flight ``names``; with the rest (``meanwhile``), wait for the target."""
+                done, versions = _render_and_preflight(
+                    {n: tools[n] for n in names},
+                    lambda tool, name: tool.render(scenario, schedule, url).write(path / name), env, preflight,
+                    meanwhile=meanwhile)
+                scripts.update(done)
+                manifest.tool_versions.update(versions)
+                if meanwhile is None:
+                    return
+                manifest.save(path)
+                try:
+                    target_ready()  # a demo target started while the files were rendered and checked
+                except CrossloadError as e:
+                    raise _NotStarted(str(e)) from None
+
+            hold: Callable[[], None] | None = None
+            if at_start is not None:
+                # Its file first: the tool may start (and load it) while the rest is made ready (``hold``).
+                make_ready([at_start])
+                rest = [n for n in tools if n != at_start]
+                hold = lambda: make_ready(rest, meanwhile=_load_report_modules)  # noqa: E731
+            else:
+                make_ready(list(tools), meanwhile=_load_report_modules)
             for name, tool in tools.items():
                 monitor.tool = name
                 try:
                     ts, outcome = _run_tool(tool, runner, scripts[name], path / name, prep, request, out,
-                                            first=name == at_start)
+                                            first=name == at_start, hold=hold if name == at_start else None)
                 finally:
                     monitor.tool = None
                 stats[name] = ts
@@ -312,7 +332,7 @@ def _render_and_preflight(tools: dict[str, LoadTool], render: Callable[[LoadTool
     (each is a child process or a container of its own); ``meanwhile`` runs while they do. The first
     failure, in tool order, is raised."""
     scripts: dict[str, Path] = {}
-    with ThreadPoolExecutor(max_workers=len(tools), thread_name_prefix="crossload-preflight") as pool:
+    with ThreadPoolExecutor(max_workers=max(1, len(tools)), thread_name_prefix="crossload-preflight") as pool:
         futures = {}
         for name, tool in tools.items():
             scripts[name] = render(tool, name)
@@ -401,10 +421,20 @@ def _load_text(schedule: StageSchedule) -> str:
 
 
 def _run_tool(tool: LoadTool, runner: Runner, script: Path, out_dir: Path, prep: Prepared, request: RunRequest,
-              out: TextIO, first: bool = False) -> tuple[ToolStats, ToolOutcome]:
+              out: TextIO, first: bool = False,
+              hold: Callable[[], None] | None = None) -> tuple[ToolStats, ToolOutcome]:
     """One tool's run. ``first``: its pre-flight left to its start (``LoadTool.preflight(at_start=True)``):
-    when it failed without a request because it could not load the file, that is an ``InputError``."""
+    when it failed without a request because it could not load the file, that is an ``InputError``.
+
+    ``hold``: what must be done before the tool's first request (the other pre-flights, the target's start).
+    On the local runner a tool that can wait (``LoadTool.gated``) is started first and loads its file
+    meanwhile; otherwise ``hold`` runs before the tool starts."""
     specs = tool.launch_group(script, out_dir, prep.scenario, request.workers)
+    gate = out_dir / GATE_FILE
+    gated = tool.gated(specs, gate) if hold is not None and isinstance(runner, LocalRunner) else None
+    if hold is not None and gated is None:
+        hold()
+        hold = None
     progress = Progress(out, request.quiet, tool.name, prep.schedule.total_s)
     watch = TargetWatch(progress.say, started=time.time())
     sources = [Source(worker, tool.parser(), raw) for worker, raw in worker_sources(specs)]
@@ -422,13 +452,27 @@ def _run_tool(tool: LoadTool, runner: Runner, script: Path, out_dir: Path, prep:
             progress.say(f"{hit.describe()}: stopping {tool.name}")
             raise StopRun
 
-    if not request.quiet:
-        group = f" ({len(specs)} processes: {', '.join(spec.label for spec in specs)})" if len(specs) > 1 else ""
-        out.write(f"[{tool.name:>6}] starting {' '.join(specs[0].argv[:2])} …{group}\n")
+    def starting() -> None:
+        if not request.quiet:
+            group = f" ({len(specs)} processes: {', '.join(spec.label for spec in specs)})" if len(specs) > 1 else ""
+            out.write(f"[{tool.name:>6}] starting {' '.join(specs[0].argv[:2])} …{group}\n")
+
     try:
-        outcome = runner.run(specs, prep.env, tick, failed=tool.failed)
+        if gated is not None and hold is not None and isinstance(runner, LocalRunner):
+            ready = hold
+
+            def release() -> None:
+                ready()
+                starting()
+                gate.touch()
+
+            outcome = runner.run(gated, prep.env, tick, failed=tool.failed, hold=release)
+        else:
+            starting()
+            outcome = runner.run(specs, prep.env, tick, failed=tool.failed)
     finally:
         collector.close()
+        gate.unlink(missing_ok=True)
     stats = collector.stats
     if (first and not outcome.interrupted and not outcome.stopped and tool.failed(outcome.exit_code)
             and stats.overall.count == 0):

@@ -75,9 +75,14 @@ class LocalRunner:
     name = "local"
 
     def run(self, specs: Sequence[LaunchSpec], env: dict[str, str], on_tick: Callable[[], None],
-            tick_s: float = 0.25, failed: Callable[[int], bool] = nonzero) -> RunOutcome:
+            tick_s: float = 0.25, failed: Callable[[int], bool] = nonzero,
+            hold: Callable[[], None] | None = None) -> RunOutcome:
         """Start every spec, call ``on_tick`` every ``tick_s`` until all have exited; a failing one stops the
-        rest; Ctrl-C (or SIGTERM) stops them all cleanly; ``StopRun`` from ``on_tick`` stops them too."""
+        rest; Ctrl-C (or SIGTERM) stops them all cleanly; ``StopRun`` from ``on_tick`` stops them too.
+
+        ``hold``: called once the processes are started, before the first tick (specs that wait for it, e.g.
+        ``LoadTool.gated``, start their load when it returns); the run's ``started_at`` is taken after it. An
+        exception from it stops and reaps every process and is raised."""
         processes: list[LocalProcess] = []
         interrupted = stopped = False
         started = time.time()
@@ -85,6 +90,9 @@ class LocalRunner:
             with SigtermAsInterrupt():
                 for spec in specs:
                     processes.append(LocalProcess(spec, env))
+                if hold is not None:
+                    hold()
+                    started = time.time()
                 while any(p.poll() is None for p in processes):
                     _wait_a_tick(processes, tick_s)
                     try:

@@ -7,6 +7,7 @@ process with Locust's own signs (``load_failure``), which the run treats as the 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.metadata
 import json
 import subprocess
@@ -28,6 +29,8 @@ CSV_PREFIX = "locust"
 # Locust's final statistics (--json-file): its own request counts, written at the very end of the run. The
 # CSV files are written periodically and can lag the end by a few thousand requests at high rates.
 FINAL_STATS = "locust-final"
+# Holds a Locust started early between loading the locustfile and its first user (LocustTool.gated).
+GATE_MODULE = "crossload_gate.py"
 
 
 def locust_binary() -> str:
@@ -105,6 +108,20 @@ class LocustTool:
                                     cwd=out_dir, log=out_dir / f"locust-worker-{i}.log", raw_output=record,
                                     role="worker", name=f"locust-worker-{i}"))
         return specs
+
+    def gated(self, specs: list[LaunchSpec], gate: Path) -> list[LaunchSpec] | None:
+        """The single process of a run, loading its file and then waiting until ``gate`` exists before it starts
+        any user (``crossload.tools.locust_gate``, copied next to the locustfile); None for a distributed
+        run (its master and workers start after the pre-flights, as they are)."""
+        if len(specs) != 1 or "-f" not in specs[0].argv:
+            return None
+        (spec,) = specs
+        (spec.cwd / GATE_MODULE).write_text(
+            Path(__file__).with_name("locust_gate.py").read_text(encoding="utf-8"), encoding="utf-8")
+        argv = list(spec.argv)
+        at = argv.index("-f") + 1
+        argv[at] = f"{argv[at]},{GATE_MODULE}"
+        return [dataclasses.replace(spec, argv=tuple(argv), env={**spec.env, "CROSSLOAD_LOCUST_GATE": str(gate)})]
 
     def parser(self) -> StreamParser:
         return LocustRecordParser()
