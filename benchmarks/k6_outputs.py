@@ -72,9 +72,12 @@ import http from 'k6/http';
 export const options = {{ {load}{options} }};
 {setup}
 export default function () {{
-{body}  {call};
+{body}  {call};{check}
 }}
 """
+
+# crossload's status check as its rendered script writes it for a request without other checks
+CHECK = "\n  check(res, {\n    'status is 2xx or 3xx': (r) => r.status >= 200 && r.status < 400,\n  });"
 
 
 PARAMS = {
@@ -86,11 +89,12 @@ PARAMS = {
 
 
 def raw_script(url: str, vus: int, duration: float, system_tags: bool = False, vu_tag: str = "",
-               params: str = "", ramping: bool = False) -> str:
+               params: str = "", ramping: bool = False, check: bool = False) -> str:
     """The hand-written baseline script, optionally with one of the things crossload's script does.
 
     vu_tag: "" (none), "every" (set ``exec.vu.metrics.tags.name`` on every iteration, as crossload does) or
-    "once" (on the VU's first iteration only). params: a key of PARAMS, passed to ``http.request``.
+    "once" (on the VU's first iteration only). params: a key of PARAMS, passed to ``http.request``. check: the
+    response's status judged with ``check()``, as crossload's script does.
     """
     if ramping:  # crossload's executor: ramping-vus, all VUs at once, no graceful stop
         load = (f"scenarios: {{ s: {{ executor: 'ramping-vus', startVUs: 0, stages: [{{ duration: '0s', "
@@ -103,13 +107,19 @@ def raw_script(url: str, vus: int, duration: float, system_tags: bool = False, v
         body = "  exec.vu.metrics.tags.name = 'get';\n"
     elif vu_tag == "once":
         body = "  if (exec.vu.iterationInScenario === 0) {\n    exec.vu.metrics.tags.name = 'get';\n  }\n"
+    call = f"http.request('GET', '{url}', null, PARAMS)" if params else f"http.get('{url}')"
+    imports = "import exec from 'k6/execution';\n" if vu_tag else ""
+    if check:
+        imports += "import { check } from 'k6';\n"
+        call = f"const res = {call}"
     return RAW_SCRIPT.format(
-        imports="import exec from 'k6/execution';\n" if vu_tag else "",
+        imports=imports,
         load=load,
         options=f", systemTags: {CROSSLOAD_SYSTEM_TAGS}" if system_tags else "",
         setup=f"\nconst PARAMS = {PARAMS[params]};\n" if params else "",
         body=body,
-        call=f"http.request('GET', '{url}', null, PARAMS)" if params else f"http.get('{url}')",
+        call=call,
+        check=CHECK if check else "",
     )
 
 
@@ -258,6 +268,9 @@ def variants(sink_url: Callable[[], str]) -> list[Variant]:
                 core=False),
         Variant("params-no-tags", "raw_params_notags", "raw script + crossload's params without the name tag",
                 core=False),
+        Variant("check", "raw_check", "raw script + crossload's status check()", core=False),
+        Variant("params+check", "raw_params_check", "raw script + crossload's request params + status check()",
+                core=False),
         Variant("ramping-vus", "raw_ramping", "raw script under crossload's ramping-vus executor", core=False),
         Variant("crossload-script", "rendered", "crossload's rendered script.js, no output"),
         Variant("json", "raw", "raw script, --out json=file", json_out),
@@ -300,6 +313,8 @@ def write_scripts(work: Path, target: Target, vus: int, duration: float) -> dict
         "raw_params_tags": raw_script(url, vus, duration, params="tags"),
         "raw_params_notags": raw_script(url, vus, duration, params="notags"),
         "raw_ramping": raw_script(url, vus, duration, ramping=True),
+        "raw_check": raw_script(url, vus, duration, check=True),
+        "raw_params_check": raw_script(url, vus, duration, params="all", check=True),
     }
     paths = {}
     for key, text in texts.items():
