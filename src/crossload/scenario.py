@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -541,7 +541,7 @@ def parse_scenario(text: str, file: str) -> Scenario:
     document = _PlainReader(file)
     data = document.read(node)
     _validate(data, document.lines, file)
-    return _ScenarioReader(file).scenario(node)
+    return _Builder(file, document.lines, document.numeric_keys).scenario(data)
 
 
 Path_ = tuple[str | int, ...]  # a field path as keys and list indexes: ("requests", 0, "checks", "status")
@@ -660,779 +660,487 @@ def _problem(err: Any, data: JsonValue, lines: Mapping[Path_, tuple[int, int]]) 
     return line, where_of(path), ctx["message"] if ours else err["msg"]
 
 
-T = TypeVar("T")
 _constructor = yaml.SafeLoader("")
 
 
-class _ScenarioReader:
-    """Walks the YAML node tree; every accessor knows the node's line and the field path."""
+def _scalar_text(v: JsonValue) -> str:
+    """A header or query value as sent: text, or a number/boolean written the way JSON would."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
 
-    def __init__(self, file: str) -> None:
+
+def _ms(v: JsonValue) -> float:
+    """A duration the model accepted, in milliseconds."""
+    return parse_duration_ms(v)
+
+
+class _Builder:
+    """Builds the Scenario from data the model (crossload.model) accepted, with the checks a schema cannot
+    express; every problem names the line of its field path (``lines``, from the YAML pass)."""
+
+    def __init__(self, file: str, lines: Mapping[Path_, tuple[int, int]],
+                 numeric_keys: Mapping[Path_, tuple[int, object]]) -> None:
         self.file = file
-        self.lines: dict[str, int] = {}  # field path -> line, for messages about values found later
+        self.index = lines
+        self.numeric_keys = numeric_keys
 
-    # -- primitives ---------------------------------------------------------------------------------------
-    def error(self, node: yaml.Node, where: str, message: str) -> ScenarioError:
-        return ScenarioError(Location(self.file, node.start_mark.line + 1), where, message)
+    # -- locations ----------------------------------------------------------------------------------------
+    def line(self, path: Path_) -> int:
+        while path and path not in self.index:
+            path = path[:-1]
+        return self.index.get(path, (0, 0))[0]
 
-    def value(self, node: yaml.Node, where: str = "") -> JsonValue:
-        if where and where not in self.lines:
-            self.lines[where] = node.start_mark.line + 1
-        try:
-            return _constructor.construct_object(node, deep=True)
-        except yaml.constructor.ConstructorError as e:
-            mark = e.problem_mark or node.start_mark
-            if e.problem and "tag:yaml.org,2002:merge" in e.problem:
-                problem = "YAML merge keys (<<) are not supported; write the keys out"
-            else:
-                problem = f"unsupported YAML value: {e.problem or e}"
-            raise ScenarioError(Location(self.file, mark.line + 1), where, problem) from None
+    def location(self, path: Path_) -> Location:
+        return Location(self.file, self.line(path))
 
-    def mapping(self, node: yaml.Node, where: str, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.error(node, where, f"expected a mapping with keys {', '.join(allowed)}")
-        out: dict[str, yaml.Node] = {}
-        for k, v in node.value:
-            key = self.value(k, where)
-            if not isinstance(key, str):
-                raise self.error(k, where, f"keys must be text, got {key!r}")
-            if key in out:
-                raise self.error(k, _join(where, key), "duplicate key")
-            if key not in allowed:
-                hint = difflib.get_close_matches(key, allowed, n=1)
-                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-                raise self.error(
-                    k, _join(where, key), f"unknown key{suggestion}; expected one of {', '.join(allowed)}"
-                )
-            out[key] = v
-        return out
+    def error(self, path: Path_, message: str, where: Path_ | None = None) -> ScenarioError:
+        """A problem at the value of ``path`` (its field path: ``where``, default ``path``)."""
+        return ScenarioError(self.location(path), where_of(path if where is None else where), message)
 
-    def free_mapping(self, node: yaml.Node, where: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.error(node, where, "expected a mapping of name: value")
-        seen: set[str] = set()
-        out: list[tuple[str, yaml.Node, yaml.Node]] = []
-        for k, v in node.value:
-            key = self.value(k, where)
-            if not isinstance(key, str | int | float) or isinstance(key, bool):
-                raise self.error(k, where, f"names must be text, got {key!r}")
-            key = str(key)
-            if key in seen:
-                raise self.error(k, _join(where, key), "duplicate key")
-            seen.add(key)
-            out.append((key, k, v))
-        return out
+    def key_error(self, path: Path_, message: str) -> ScenarioError:
+        """A problem with the key that ends ``path``, at the key's line."""
+        line = self.index[path][1] if path in self.index else self.line(path)
+        return ScenarioError(Location(self.file, line), where_of(path), message)
 
-    def sequence(self, node: yaml.Node, where: str, what: str) -> list[yaml.Node]:
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.error(node, where, f"expected a list of {what}")
-        return list(node.value)
-
-    def string(self, node: yaml.Node, where: str, *, allow_empty: bool = False) -> str:
-        v = self.value(node, where)
-        if not isinstance(v, str):
-            raise self.error(node, where, f"expected text, got {_kind(v)}")
-        if not allow_empty and not v.strip():
-            raise self.error(node, where, "must not be empty")
-        return v
-
-    def scalar_text(self, node: yaml.Node, where: str) -> str:
-        """A header or query value: text, or a number/boolean written the way JSON would."""
-        v = self.value(node, where)
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int | float):
-            return repr(v) if isinstance(v, float) else str(v)
-        if isinstance(v, str):
-            return v
-        raise self.error(node, where, f"expected text or a number, got {_kind(v)}")
-
-    def integer(self, node: yaml.Node, where: str, *, minimum: int, maximum: int | None = None) -> int:
-        v = self.value(node, where)
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.error(node, where, f"expected a whole number, got {_kind(v)}")
-        if v < minimum:
-            raise self.error(node, where, f"must be at least {minimum}, got {v}")
-        if maximum is not None and v > maximum:
-            raise self.error(node, where, f"must be at most {maximum}, got {v}")
-        return v
-
-    def number(self, node: yaml.Node, where: str, *, minimum: float, exclusive: bool = False) -> float:
-        v = self.value(node, where)
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise self.error(node, where, f"expected a number, got {_kind(v)}")
-        if not math.isfinite(v):
-            raise self.error(node, where, f"expected a finite number, got {v}")
-        if v < minimum or (exclusive and v == minimum):
-            bound = "greater than" if exclusive else "at least"
-            raise self.error(node, where, f"must be {bound} {minimum:g}, got {v}")
-        return float(v)
-
-    def duration_ms(self, node: yaml.Node, where: str, *, positive: bool = False) -> float:
-        v = self.value(node, where)
-        if isinstance(v, bool) or not isinstance(v, str | int | float):
-            raise self.error(node, where, f"expected a duration such as 500ms, 30s, 5m or 1h, got {_kind(v)}")
-        try:
-            ms = parse_duration_ms(v)
-        except ValueError as e:
-            raise self.error(node, where, str(e)) from None
-        if not math.isfinite(ms):
-            raise self.error(node, where,
-                             f"{v!r} is not a duration; expected e.g. 500ms, 30s, 5m, 1h or 1m30s")
-        if positive and ms <= 0:
-            raise self.error(node, where, "must be longer than 0s")
-        return ms
-
-    def optional(self, m: dict[str, yaml.Node], key: str, where: str, read: Callable[[yaml.Node, str], T],
-                 default: T) -> T:
-        if key not in m or _is_null(m[key]):
-            return default
-        return read(m[key], _join(where, key))
-
-    # -- structure ----------------------------------------------------------------------------------------
-    def scenario(self, root: yaml.Node) -> Scenario:
-        if not isinstance(root, yaml.MappingNode):
-            kind = "a list" if isinstance(root, yaml.SequenceNode) else _kind(self.value(root))
-            raise self.error(root, "", "the top level must be a mapping (version: 1, name: ..., "
-                                       f"requests: ...), got {kind}")
-        top = self.mapping(root, "", ("version", "name", "description", "target", "defaults", "requests",
-                                      "journeys", "data", "thresholds", "profiles"))
-        if "version" not in top:
-            raise self.error(root, "version", "missing; this format is version: 1")
-        version = self.value(top["version"], "version")
-        if isinstance(version, bool) or not isinstance(version, int) or version != 1:
-            raise self.error(top["version"], "version", f"unsupported version {version!r}; expected 1")
-        if "name" not in top:
-            raise self.error(root, "name", "missing; give the scenario a name")
-        name = self.string(top["name"], "name")
-        description = self.optional(top, "description", "", lambda n, w: self.string(n, w, allow_empty=True),
-                                    "")
-        target = self.optional(top, "target", "", self.target_url, None)
-        defaults = self.optional(top, "defaults", "", self.defaults, Defaults())
-        if "requests" not in top and "journeys" not in top:
-            raise self.error(root, "requests", "missing; list at least one request (or journey)")
+    # -- the file -----------------------------------------------------------------------------------------
+    def scenario(self, doc: dict[str, JsonValue]) -> Scenario:
+        target = None
+        if doc.get("target") is not None:
+            url = doc["target"]
+            check_target_url(url, lambda msg: self.error(("target",), msg))
+            target = url.rstrip("/")
+        defaults = self.defaults(doc["defaults"]) if doc.get("defaults") is not None else Defaults()
         requests: tuple[Request, ...] = ()
-        if "requests" in top:
-            requests = self.requests(top["requests"], "requests", defaults, allow_empty="journeys" in top)
-        data: tuple[DataSource, ...] = self.optional(top, "data", "", self.data, ())
+        if "requests" in doc:
+            requests = self.requests(doc["requests"], allow_empty="journeys" in doc)
+        data = self.data(doc["data"]) if doc.get("data") is not None else ()
         journeys: tuple[Journey, ...] = ()
-        if "journeys" in top:
-            journeys = _JourneyReader(self, data, {r.name: r.where for r in requests},
-                                      defaults.timeout_s * 1000.0).journeys(top["journeys"])
-        elif "data" in top and data:
-            raise self.error(top["data"], "data", "data is only used by journeys (write {{ name }} in their steps); "
-                                                  "add journeys or remove it")
+        if "journeys" in doc:
+            journeys = _JourneyBuilder(self, data, {r.name: r.where for r in requests},
+                                       defaults.timeout_s * 1000.0).journeys(doc["journeys"])
+        elif data:
+            raise self.error(("data",), "data is only used by journeys (write {{ name }} in their steps); add "
+                                        "journeys or remove it")
         names = {r.name for r in requests} | {n for j in journeys for s in j.steps for n in s.result_names} | {
             i.name for j in journeys for i in j.items if isinstance(i, Group)}
-        thresholds: tuple[Threshold, ...] = self.optional(
-            top, "thresholds", "", lambda n, w: self.thresholds(n, w, None, names), ())
-        profiles: dict[str, ProfileOverride] = self.optional(top, "profiles", "", self.profiles, {})
+        thresholds: tuple[Threshold, ...] = ()
+        if doc.get("thresholds") is not None:
+            thresholds = self.thresholds(doc["thresholds"], ("thresholds",), None, names)
+        profiles = {name: self.profile(p, ("profiles", name)) for name, p in (doc.get("profiles") or {}).items()}
         return Scenario(
             path=self.file,
-            name=name,
-            description=description,
+            name=doc["name"],
+            description=doc.get("description") or "",
             target=target,
             defaults=defaults,
             requests=requests,
             thresholds=thresholds,
             profiles=profiles,
-            lines=dict(self.lines),
+            lines={where_of(p): lines[0] for p, lines in self.index.items() if p},
             journeys=journeys,
             data=data,
         )
 
-    def target_url(self, node: yaml.Node, where: str) -> str:
-        url = self.string(node, where)
-        check_target_url(url, lambda msg: self.error(node, where, msg))
-        return url.rstrip("/")
+    def defaults(self, m: dict[str, JsonValue]) -> Defaults:
+        p: Path_ = ("defaults",)
+        headers = self.headers(m["headers"], (*p, "headers")) if m.get("headers") is not None else ()
+        auth = self.auth(m["auth"], (*p, "auth")) if m.get("auth") is not None else None
+        self.check_auth_header(auth, headers, p)
+        verify, ca = self.tls(m["tls"], (*p, "tls")) if m.get("tls") is not None else (True, "")
+        compression = m.get("compression")
+        self.check_compression_header(compression, headers, p)
+        return Defaults(headers=headers,
+                        timeout_s=_ms(m["timeout"]) / 1000.0 if m.get("timeout") is not None else 30.0,
+                        think_time=self.think_time(m["think_time"], (*p, "think_time"))
+                        if m.get("think_time") is not None else ThinkTime(0.0, 0.0),
+                        auth=auth, verify_tls=verify, ca_file=ca, compression=compression)
 
-    def defaults(self, node: yaml.Node, where: str) -> Defaults:
-        m = self.mapping(node, where, ("headers", "timeout", "think_time", "auth", "tls", "compression"))
-        headers: tuple[tuple[str, str], ...] = self.optional(m, "headers", where, self.headers, ())
-        timeout_ms = self.optional(m, "timeout", where, lambda n, w: self.duration_ms(n, w, positive=True),
-                                   30_000.0)
-        think = self.optional(m, "think_time", where, self.think_time, ThinkTime(0.0, 0.0))
-        auth = self.optional(m, "auth", where, self.auth, None)
-        self.check_auth_header(auth, headers, m, where)
-        verify, ca = self.optional(m, "tls", where, self.tls, (True, ""))
-        compression = self.optional(m, "compression", where, self.compression, None)
-        self.check_compression_header(compression, headers, m, where)
-        return Defaults(headers=headers, timeout_s=timeout_ms / 1000.0, think_time=think, auth=auth,
-                        verify_tls=verify, ca_file=ca, compression=compression)
+    def tls(self, m: dict[str, JsonValue], p: Path_) -> tuple[bool, str]:
+        verify = m.get("verify", True)
+        if "ca" not in m:
+            return verify, ""
+        if not verify:
+            raise self.error((*p, "ca"), "a CA is only used to check certificates; give either verify: false or ca, "
+                                         "not both")
+        return verify, self.ca_file(m["ca"], (*p, "ca"))
 
-    def tls(self, node: yaml.Node, where: str) -> tuple[bool, str]:
-        m = self.mapping(node, where, ("verify", "ca"))
-        if not m:
-            raise self.error(node, _join(where, "verify"), "missing; write tls: {verify: false} to skip certificate "
-                                                           "checks, or tls: {ca: file.pem} to trust a certificate "
-                                                           "authority")
-        verify = True
-        if "verify" in m:
-            v = self.value(m["verify"], _join(where, "verify"))
-            if not isinstance(v, bool):
-                raise self.error(m["verify"], _join(where, "verify"), f"expected true or false, got {_kind(v)}")
-            verify = v
-        ca = ""
-        if "ca" in m:
-            at = _join(where, "ca")
-            if not verify:
-                raise self.error(m["ca"], at, "a CA is only used to check certificates; give either verify: false "
-                                              "or ca, not both")
-            ca = self.ca_file(m["ca"], at)
-        return verify, ca
-
-    def ca_file(self, node: yaml.Node, where: str) -> str:
+    def ca_file(self, written: str, p: Path_) -> str:
         """A PEM file of certificate authorities, relative to the scenario file; its absolute path."""
-        written = self.string(node, where)
         path = (Path(self.file).parent / written).absolute()
         if path.name in RENDERED_NAMES:
-            raise self.error(node, where, f"{written!r}: the CA file is copied next to the rendered files, which "
-                                          "use this name; rename it")
+            raise self.error(p, f"{written!r}: the CA file is copied next to the rendered files, which use this "
+                                "name; rename it")
         try:
             text = path.read_bytes().decode("ascii")
         except FileNotFoundError:
-            raise self.error(node, where, f"{written!r} not found (relative to the scenario file: {path})") from None
+            raise self.error(p, f"{written!r} not found (relative to the scenario file: {path})") from None
         except IsADirectoryError:
-            raise self.error(node, where, f"{written!r} is a directory, expected a PEM file") from None
+            raise self.error(p, f"{written!r} is a directory, expected a PEM file") from None
         except UnicodeDecodeError:
-            raise self.error(node, where, f"{written!r} is not a PEM file (it is not ASCII text)") from None
+            raise self.error(p, f"{written!r} is not a PEM file (it is not ASCII text)") from None
         except OSError as e:
-            raise self.error(node, where, f"{written!r} cannot be read: {e.strerror}") from None
+            raise self.error(p, f"{written!r} cannot be read: {e.strerror}") from None
         if "-----BEGIN CERTIFICATE-----" not in text:
-            raise self.error(node, where, f"{written!r} holds no certificate (-----BEGIN CERTIFICATE-----)")
+            raise self.error(p, f"{written!r} holds no certificate (-----BEGIN CERTIFICATE-----)")
         return str(path)
 
-    def compression(self, node: yaml.Node, where: str) -> str:
-        v = self.value(node, where)
-        if not isinstance(v, str) or v not in COMPRESSION:
-            raise self.error(node, where, f"expected one of {', '.join(COMPRESSION)}, got "
-                                          f"{repr(v) if isinstance(v, str) else _kind(v)}")
-        return v
-
     def check_compression_header(self, compression: str | None, headers: tuple[tuple[str, str], ...],
-                                 m: dict[str, yaml.Node], where: str) -> None:
+                                 p: Path_) -> None:
         if compression is not None and any(k.lower() == "accept-encoding" for k, _ in headers):
-            raise self.error(m["compression"], _join(where, "compression"),
-                             "give either compression or an Accept-Encoding header, not both")
+            raise self.error((*p, "compression"), "give either compression or an Accept-Encoding header, not both")
 
-    def auth(self, node: yaml.Node, where: str) -> Auth:
-        m = self.mapping(node, where, ("basic", "bearer"))
-        if len(m) != 1:
-            raise self.error(node, where, "give one of basic: {user: ..., password: ...} or bearer: TOKEN")
+    def auth(self, m: dict[str, JsonValue], p: Path_) -> Auth:
         if "bearer" in m:
-            here = _join(where, "bearer")
-            token = self.string(m["bearer"], here)
+            token = m["bearer"]
             if any(c in token for c in "\r\n\0") or not token.isascii():
-                raise self.error(m["bearer"], here, "a token is sent in a header: ASCII, without line breaks")
+                raise self.error((*p, "bearer"), "a token is sent in a header: ASCII, without line breaks")
             return Auth(scheme="bearer", token=token)
-        here = _join(where, "basic")
-        bm = self.mapping(m["basic"], here, ("user", "password"))
-        for key in ("user", "password"):
-            if key not in bm:
-                raise self.error(m["basic"], _join(here, key), "missing; basic takes user and password")
-        user = self.scalar_text(bm["user"], _join(here, "user"))
-        password = self.scalar_text(bm["password"], _join(here, "password"))
+        here = (*p, "basic")
+        basic = m["basic"]
+        user, password = _scalar_text(basic["user"]), _scalar_text(basic["password"])
         if ":" in user:
-            raise self.error(bm["user"], _join(here, "user"), "a basic-auth user name cannot contain ':' (RFC 7617)")
+            raise self.error((*here, "user"), "a basic-auth user name cannot contain ':' (RFC 7617)")
         for key, text in (("user", user), ("password", password)):
             if any(c in text for c in "\r\n\0"):
-                raise self.error(bm[key], _join(here, key), "cannot contain line breaks or NUL")
+                raise self.error((*here, key), "cannot contain line breaks or NUL")
         return Auth(scheme="basic", user=user, password=password)
 
-    def check_auth_header(self, auth: Auth | None, headers: tuple[tuple[str, str], ...], m: dict[str, yaml.Node],
-                          where: str) -> None:
+    def check_auth_header(self, auth: Auth | None, headers: tuple[tuple[str, str], ...], p: Path_) -> None:
         if auth is not None and any(k.lower() == "authorization" for k, _ in headers):
-            raise self.error(m["auth"], _join(where, "auth"), "give either auth or an Authorization header, not both")
+            raise self.error((*p, "auth"), "give either auth or an Authorization header, not both")
 
-    def headers(self, node: yaml.Node, where: str) -> tuple[tuple[str, str], ...]:
+    def headers(self, m: dict[str, JsonValue], p: Path_) -> tuple[tuple[str, str], ...]:
         out: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for key, knode, vnode in self.free_mapping(node, where):
-            here = _join(where, key)
+        for key, raw in m.items():
+            here = (*p, key)
             if not _HEADER_NAME.match(key):
-                raise self.error(knode, here,
-                                 "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~)")
+                raise self.key_error(here, "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~)")
             if key.lower() in seen:
-                raise self.error(knode, here, "duplicate header (names are case-insensitive)")
+                raise self.key_error(here, "duplicate header (names are case-insensitive)")
             seen.add(key.lower())
-            value = self.scalar_text(vnode, here)
+            value = _scalar_text(raw)
             if any(c in value for c in "\r\n\0"):
-                raise self.error(vnode, here, "header values cannot contain line breaks or NUL")
+                raise self.error(here, "header values cannot contain line breaks or NUL")
             if not value.isascii():
                 bad = next(c for c in value if not c.isascii())
-                raise self.error(vnode, here, f"header values must be ASCII (found {bad!r}): the tools would send "
-                                              "different bytes; percent-encode it or send it in the body")
+                raise self.error(here, f"header values must be ASCII (found {bad!r}): the tools would send different "
+                                       "bytes; percent-encode it or send it in the body")
             out.append((key, value))
         return tuple(out)
 
-    def think_time(self, node: yaml.Node, where: str) -> ThinkTime:
-        if isinstance(node, yaml.MappingNode):
-            m = self.mapping(node, where, ("min", "max"))
-            for key in ("min", "max"):
-                if key not in m:
-                    raise self.error(node, _join(where, key), "missing; think_time takes min and max")
-            lo = self.duration_ms(m["min"], _join(where, "min")) / 1000.0
-            hi = self.duration_ms(m["max"], _join(where, "max")) / 1000.0
+    def think_time(self, v: JsonValue, p: Path_) -> ThinkTime:
+        if isinstance(v, dict):
+            lo, hi = _ms(v["min"]) / 1000.0, _ms(v["max"]) / 1000.0
             if hi < lo:
-                raise self.error(m["max"], _join(where, "max"), "must not be smaller than min")
+                raise self.error((*p, "max"), "must not be smaller than min")
             return ThinkTime(lo, hi)
-        fixed = self.duration_ms(node, where) / 1000.0
+        fixed = _ms(v) / 1000.0
         return ThinkTime(fixed, fixed)
 
-    def requests(self, node: yaml.Node, where: str, defaults: Defaults, *, allow_empty: bool = False
-                 ) -> tuple[Request, ...]:
-        if allow_empty and _is_null(node):
-            return ()
-        items = self.sequence(node, where, "requests")
+    # -- requests -----------------------------------------------------------------------------------------
+    def requests(self, items: list[JsonValue] | None, *, allow_empty: bool = False) -> tuple[Request, ...]:
+        p: Path_ = ("requests",)
+        if items is None:
+            if allow_empty:
+                return ()
+            raise self.error(p, "expected a list of requests")
         if not items and not allow_empty:
-            raise self.error(node, where, "list at least one request")
+            raise self.error(p, "list at least one request")
         out: list[Request] = []
         seen: dict[str, int] = {}
         for i, item in enumerate(items):
-            req = self.request(item, f"{where}[{i}]")
+            req = self.request(item, (*p, i))
             if req.name in seen:
-                first = f"{where}[{seen[req.name]}]"
-                raise self.error(item, f"{where}[{i}].name",
-                                 f"duplicate request name {req.name!r} (first used by {first})")
+                first = f"requests[{seen[req.name]}]"
+                raise self.error((*p, i), f"duplicate request name {req.name!r} (first used by {first})",
+                                 (*p, i, "name"))
             seen[req.name] = i
             out.append(req)
         return tuple(out)
 
-    def request(self, node: yaml.Node, where: str, *, step: bool = False) -> Request:
-        keys: tuple[str, ...] = ("name", "method", "path", "query", "headers", "auth", "json", "body", "weight",
-                                 "checks", "think_time", "thresholds", "timeout", "compression")
-        if step:  # a journey step: no weight (the journey has one), values to extract
-            keys = (*keys[:8], "checks", "extract", "think_time", "thresholds", "timeout", "compression", "if")
-            weight = next((k for k, _ in getattr(node, "value", ()) if getattr(k, "value", None) == "weight"), None)
-            if isinstance(node, yaml.MappingNode) and weight is not None:
-                raise self.error(weight, _join(where, "weight"), "a step has no weight: the journey's weight sets how "
-                                                                  "often it is picked, and its steps run in order")
-        m = self.mapping(node, where, keys)
-        for key in ("name", "path"):
-            if key not in m:
-                raise self.error(node, _join(where, key), "missing")
-        name = self.string(m["name"], _join(where, "name"))
+    def request(self, m: dict[str, JsonValue], p: Path_) -> Request:
+        name = m["name"]
         if "\0" in name or len(name) > 200:
-            raise self.error(m["name"], _join(where, "name"), "must be at most 200 characters, without NUL")
-        method = "GET"
-        if "method" in m:
-            raw = self.string(m["method"], _join(where, "method"))
-            method = raw.upper()
-            if method not in METHODS:
-                raise self.error(m["method"], _join(where, "method"),
-                                 f"unknown method {raw!r}; expected one of {', '.join(METHODS)}")
-        path = self.string(m["path"], _join(where, "path"))
-        # A journey step's path may start with a value that holds it (a Location header, a next link).
-        if not path.startswith("/") and not (step and varref.REF.match(path)):
-            raise self.error(m["path"], _join(where, "path"),
-                             "must start with '/' (the target's base URL comes from 'target' or --target)")
-        query: tuple[tuple[str, str], ...] = ()
-        if "query" in m and not _is_null(m["query"]):
-            q: list[tuple[str, str]] = []
-            for key, _kn, vnode in self.free_mapping(m["query"], _join(where, "query")):
-                here = _join(_join(where, "query"), key)
-                if isinstance(vnode, yaml.SequenceNode):
-                    q.extend((key, self.scalar_text(v, f"{here}[{j}]")) for j, v in enumerate(vnode.value))
-                else:
-                    q.append((key, self.scalar_text(vnode, here)))
-            query = tuple(q)
-        headers: tuple[tuple[str, str], ...] = self.optional(m, "headers", where, self.headers, ())
-        auth = self.optional(m, "auth", where, self.auth, None)
-        self.check_auth_header(auth, headers, m, where)
-        has_body = "body" in m and not _is_null(m["body"])  # an empty body: key counts as left out
+            raise self.error((*p, "name"), "must be at most 200 characters, without NUL")
+        method = m["method"].upper() if "method" in m else "GET"
+        query: list[tuple[str, str]] = []
+        for key, value in (m.get("query") or {}).items():
+            query.extend((key, _scalar_text(v)) for v in (value if isinstance(value, list) else [value]))
+        headers = self.headers(m["headers"], (*p, "headers")) if m.get("headers") is not None else ()
+        auth = self.auth(m["auth"], (*p, "auth")) if m.get("auth") is not None else None
+        self.check_auth_header(auth, headers, p)
+        has_body = m.get("body") is not None  # an empty body: the key counts as left out
         if "json" in m and has_body:
-            raise self.error(m["body"], _join(where, "body"), "give either json or body, not both")
+            raise self.error((*p, "body"), "give either json or body, not both")
         if method in ("GET", "HEAD") and ("json" in m or has_body):
             key = "json" if "json" in m else "body"
-            raise self.error(m[key], _join(where, key), f"a {method} request cannot carry a body")
-        has_json = "json" in m
-        if has_json:
-            self.check_json_value(m["json"], _join(where, "json"))
-        json_body = self.value(m["json"], _join(where, "json")) if has_json else None
-        raw_body = self.optional(m, "body", where, lambda n, w: self.string(n, w, allow_empty=True), None)
-        weight = self.optional(m, "weight", where,
-                               lambda n, w: self.integer(n, w, minimum=1, maximum=MAX_WEIGHT), 1)
-        checks = self.optional(m, "checks", where, self.checks, Checks())
-        think = self.optional(m, "think_time", where, self.think_time, None)
-        thresholds: tuple[Threshold, ...] = self.optional(
-            m, "thresholds", where, lambda n, w: self.thresholds(n, w, name, None), ())
-        timeout_ms = self.optional(m, "timeout", where, lambda n, w: self.duration_ms(n, w, positive=True), None)
-        compression = self.optional(m, "compression", where, self.compression, None)
-        self.check_compression_header(compression, headers, m, where)
+            raise self.error((*p, key), f"a {method} request cannot carry a body")
+        if "json" in m:
+            self.check_json(m["json"], (*p, "json"))
+        compression = m.get("compression")
+        self.check_compression_header(compression, headers, p)
         return Request(
             name=name,
             method=method,
-            path=path,
-            query=query,
+            path=m["path"],
+            query=tuple(query),
             headers=headers,
-            json_body=json_body,
-            has_json_body=has_json,
-            raw_body=raw_body,
-            weight=weight,
-            checks=checks,
-            think_time=think,
-            thresholds=thresholds,
-            location=Location(self.file, node.start_mark.line + 1),
-            where=where,
+            json_body=m.get("json"),
+            has_json_body="json" in m,
+            raw_body=m.get("body"),
+            weight=m.get("weight") or 1,
+            checks=self.checks(m["checks"], (*p, "checks")) if m.get("checks") is not None else Checks(),
+            think_time=self.think_time(m["think_time"], (*p, "think_time"))
+            if m.get("think_time") is not None else None,
+            thresholds=self.thresholds(m["thresholds"], (*p, "thresholds"), name, None)
+            if m.get("thresholds") is not None else (),
+            location=self.location(p),
+            where=where_of(p),
             auth=auth,
-            timeout_s=timeout_ms / 1000.0 if timeout_ms is not None else None,
+            timeout_s=_ms(m["timeout"]) / 1000.0 if m.get("timeout") is not None else None,
             compression=compression,
         )
 
-    def check_json_value(self, node: yaml.Node, where: str) -> None:
+    def check_json(self, value: JsonValue, p: Path_) -> None:
+        """A value sent or compared as JSON: text keys, JSON scalars, at most MAX_JSON_VALUES values."""
         budget = [MAX_JSON_VALUES]
-        self._check_json(node, where, budget, set())
 
-    def _check_json(self, node: yaml.Node, where: str, budget: list[int], open_nodes: set[int]) -> None:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise self.error(node, where, f"too large: more than {MAX_JSON_VALUES} JSON values")
-        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
-            if id(node) in open_nodes:
-                raise self.error(node, where, "a YAML alias cannot refer to the value that contains it")
-            open_nodes.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for k, v in node.value:
-                key = self.value(k, where)
-                if not isinstance(key, str):
-                    raise self.error(k, where, f"JSON object keys must be text, got {key!r}")
-                if key in seen:
-                    raise self.error(k, _join(where, key), "duplicate key")
-                seen.add(key)
-                self._check_json(v, _join(where, key), budget, open_nodes)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
-                self._check_json(v, f"{where}[{i}]", budget, open_nodes)
-        else:
-            v = self.value(node, where)
-            if v is not None and not isinstance(v, str | int | float | bool):
-                raise self.error(node, where, f"{_kind(v)} cannot be sent as JSON; quote it to send text")
-            if isinstance(v, float) and not math.isfinite(v):
-                raise self.error(node, where, "NaN and infinity cannot be sent as JSON")
-        open_nodes.discard(id(node))
+        def visit(v: JsonValue, at: Path_) -> None:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise self.error(at, f"too large: more than {MAX_JSON_VALUES} JSON values")
+            if isinstance(v, dict):
+                for key, item in v.items():
+                    if (*at, key) in self.numeric_keys:
+                        line, written = self.numeric_keys[(*at, key)]
+                        raise ScenarioError(Location(self.file, line), where_of(at),
+                                            f"JSON object keys must be text, got {written!r}")
+                    visit(item, (*at, key))
+            elif isinstance(v, list):
+                for i, item in enumerate(v):
+                    visit(item, (*at, i))
+            elif v is not None and not isinstance(v, str | int | float | bool):
+                raise self.error(at, f"{_kind(v)} cannot be sent as JSON; quote it to send text")
+            elif isinstance(v, float) and not math.isfinite(v):
+                raise self.error(at, "NaN and infinity cannot be sent as JSON")
 
-    def checks(self, node: yaml.Node, where: str) -> Checks:
-        m = self.mapping(node, where, ("status", "headers", "body_contains", "json"))
-        status: tuple[int, ...] = ()
-        if "status" in m:
-            here = _join(where, "status")
-            nodes = m["status"].value if isinstance(m["status"], yaml.SequenceNode) else [m["status"]]
-            codes = []
-            for j, sn in enumerate(nodes):
-                at = f"{here}[{j}]" if isinstance(m["status"], yaml.SequenceNode) else here
-                code = self.integer(sn, at, minimum=100)
-                if code > 599:
-                    raise self.error(sn, here, f"{code} is not an HTTP status code (100-599)")
-                codes.append(code)
-            if not codes:
-                raise self.error(m["status"], here, "list at least one status code")
-            status = tuple(codes)
-        contains: tuple[str, ...] = ()
-        if "body_contains" in m:
-            here = _join(where, "body_contains")
-            bnode = m["body_contains"]
-            nodes = bnode.value if isinstance(bnode, yaml.SequenceNode) else [bnode]
-            contains = tuple(self.string(n, here, allow_empty=False) for n in nodes)
-        json_checks: tuple[JsonCheck, ...] = ()
-        if "json" in m:
-            here = _join(where, "json")
-            items = self.sequence(m["json"], here, "checks")
-            json_checks = tuple(self.json_check(n, f"{here}[{j}]") for j, n in enumerate(items))
-        header_checks: tuple[HeaderCheck, ...] = ()
-        if "headers" in m and not _is_null(m["headers"]):
-            header_checks = self.header_checks(m["headers"], _join(where, "headers"))
-        return Checks(status=status, body_contains=contains, json=json_checks, headers=header_checks)
+        visit(value, p)
 
-    def header_checks(self, node: yaml.Node, where: str) -> tuple[HeaderCheck, ...]:
+    def checks(self, m: dict[str, JsonValue], p: Path_) -> Checks:
+        status = m.get("status")
+        contains = m.get("body_contains")
+        json_checks = tuple(self.json_check(c, (*p, "json", j)) for j, c in enumerate(m.get("json") or ()))
+        header_checks = self.header_checks(m["headers"], (*p, "headers")) if m.get("headers") is not None else ()
+        return Checks(status=tuple(status if isinstance(status, list) else [status] if status is not None else []),
+                      body_contains=tuple(contains if isinstance(contains, list) else [contains]
+                                          if contains is not None else []),
+                      json=json_checks, headers=header_checks)
+
+    def header_checks(self, m: dict[str, JsonValue], p: Path_) -> tuple[HeaderCheck, ...]:
         """``Name: text`` (equals), or ``Name: {exists: false}``, ``{equals: text}``, ``{at_least: 100}``, ..."""
         out: list[HeaderCheck] = []
         seen: set[str] = set()
-        for name, knode, vnode in self.free_mapping(node, where):
-            here = _join(where, name)
+        for name, value in m.items():
+            here = (*p, name)
             if not _HEADER_NAME.match(name):
-                raise self.error(knode, here, "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~)")
+                raise self.key_error(here, "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~)")
             if name.lower() in seen:
-                raise self.error(knode, here, "duplicate header (names are case-insensitive)")
+                raise self.key_error(here, "duplicate header (names are case-insensitive)")
             seen.add(name.lower())
-            if not isinstance(vnode, yaml.MappingNode):
-                out.append(HeaderCheck(name, "equals", self.scalar_text(vnode, here)))
+            if not isinstance(value, dict):
+                out.append(HeaderCheck(name, "equals", _scalar_text(value)))
                 continue
-            cm = self.mapping(vnode, here, HEADER_CHECK_OPS)
-            if not cm:
-                raise self.error(vnode, here, f"give at least one of {', '.join(HEADER_CHECK_OPS)}")
-            for op, onode in cm.items():
-                at = _join(here, op)
-                if op == "exists":
-                    v = self.value(onode, at)
-                    if not isinstance(v, bool):
-                        raise self.error(onode, at, f"expected true or false, got {_kind(v)}")
-                    out.append(HeaderCheck(name, op, v))
-                elif op == "equals":
-                    out.append(HeaderCheck(name, op, self.scalar_text(onode, at)))
-                else:
-                    out.append(HeaderCheck(name, op, self.number(onode, at, minimum=-math.inf)))
-            if cm.get("exists") is not None and self.value(cm["exists"]) is False and len(cm) > 1:
-                raise self.error(vnode, here, "exists: false cannot be combined with other conditions")
+            for op, v in value.items():
+                out.append(HeaderCheck(name, op, v if op == "exists" else _scalar_text(v) if op == "equals"
+                                       else float(v)))
+            if value.get("exists") is False and len(value) > 1:
+                raise self.error(here, "exists: false cannot be combined with other conditions")
         return tuple(out)
 
-    def json_check(self, node: yaml.Node, where: str) -> JsonCheck:
-        m = self.mapping(node, where, ("path", "exists", "equals"))
-        if "path" not in m:
-            raise self.error(node, _join(where, "path"), "missing")
-        path = self.string(m["path"], _join(where, "path"))
+    def json_check(self, m: dict[str, JsonValue], p: Path_) -> JsonCheck:
+        path = m["path"]
         steps = parse_json_path(path)
         if steps is None:
-            raise self.error(m["path"], _join(where, "path"),
-                             f"{path!r} is not a JSON path; expected e.g. $.items[0].id or token")
-        exists = None
-        if "exists" in m:
-            v = self.value(m["exists"], _join(where, "exists"))
-            if not isinstance(v, bool):
-                raise self.error(m["exists"], _join(where, "exists"),
-                                 f"expected true or false, got {_kind(v)}")
-            exists = v
+            raise self.error((*p, "path"), f"{path!r} is not a JSON path; expected e.g. $.items[0].id or token")
+        exists = m.get("exists")
         has_equals = "equals" in m
         if has_equals:
-            self.check_json_value(m["equals"], _join(where, "equals"))
-        equals = self.value(m["equals"], _join(where, "equals")) if has_equals else None
+            self.check_json(m["equals"], (*p, "equals"))
         if exists is None and not has_equals:
             exists = True
         if exists is False and has_equals:
-            raise self.error(m["equals"], _join(where, "equals"), "cannot combine equals with exists: false")
-        return JsonCheck(path=path, steps=steps, exists=exists, has_equals=has_equals, equals=equals)
+            raise self.error((*p, "equals"), "cannot combine equals with exists: false")
+        return JsonCheck(path=path, steps=steps, exists=exists, has_equals=has_equals, equals=m.get("equals"))
 
-    def thresholds(self, node: yaml.Node, where: str, request: str | None,
+    # -- thresholds ---------------------------------------------------------------------------------------
+    def thresholds(self, items: list[JsonValue], p: Path_, request: str | None,
                    request_names: set[str] | None) -> tuple[Threshold, ...]:
         out: list[Threshold] = []
-        for j, item in enumerate(self.sequence(node, where, 'thresholds such as "p95 < 500ms"')):
-            here = f"{where}[{j}]"
+        for j, item in enumerate(items):
+            here: Path_ = (*p, j)
             req = request
             abort: tuple[bool, float, float | None] = (False, 0.0, None)
-            if isinstance(item, yaml.MappingNode):
+            text = item
+            if isinstance(item, dict):
                 # {check: "p95 < 300ms"} with a request (top level only) and/or an early stop:
                 # {request: NAME, check: "...", abort: true, grace: 10s, window: 30s}
-                m = self.mapping(item, here, ("request", "check", "abort", "grace", "window"))
-                if request is not None and "request" in m:
-                    raise self.error(item, here, 'the {request: NAME, check: "..."} form is only valid in the '
-                                                 'top-level thresholds; here, write "metric < value"')
-                if "check" not in m:
-                    raise self.error(item, here, 'expected "metric < value", {request: NAME, check: "..."}, or '
-                                                 '{check: "...", abort: true, grace: 10s, window: 30s}')
-                if "request" in m:
-                    req = self.string(m["request"], _join(here, "request"))
+                if request is not None and "request" in item:
+                    raise self.error(here, 'the {request: NAME, check: "..."} form is only valid in the top-level '
+                                           'thresholds; here, write "metric < value"')
+                if "request" in item:
+                    req = item["request"]
                     if request_names is not None and req not in request_names:
-                        raise self.error(m["request"], _join(here, "request"), f"no request is named {req!r}")
-                abort = self.abort(m, here)
-                item = m["check"]
-                here = _join(here, "check")
-            text = self.string(item, here)
-            th = self.threshold(item, here, text, req)
+                        raise self.error((*here, "request"), f"no request is named {req!r}")
+                abort = self.abort(item, here)
+                text = item["check"]
+                here = (*here, "check")
+            th = self.threshold(text, here, req)
             if abort[0] and th.metric in TARGET_METRICS:
-                raise self.error(item, here, f"{th.metric} cannot stop a run early (it is judged when a tool's "
-                                             "load ends)")
+                raise self.error(here, f"{th.metric} cannot stop a run early (it is judged when a tool's load ends)")
             out.append(replace(th, abort=abort[0], grace_s=abort[1], window_s=abort[2]))
         return tuple(out)
 
-    def abort(self, m: dict[str, yaml.Node], where: str) -> tuple[bool, float, float | None]:
+    def abort(self, m: dict[str, JsonValue], p: Path_) -> tuple[bool, float, float | None]:
         """``abort`` (a boolean), ``grace`` and ``window`` (durations; only with ``abort: true``)."""
-        on = False
-        if "abort" in m and not _is_null(m["abort"]):
-            v = self.value(m["abort"], _join(where, "abort"))
-            if not isinstance(v, bool):
-                raise self.error(m["abort"], _join(where, "abort"), f"expected true or false, got {_kind(v)}")
-            on = v
-        grace = self.optional(m, "grace", where, lambda n, w: self.duration_ms(n, w), 0.0) / 1000.0
-        window_ms = self.optional(m, "window", where, lambda n, w: self.duration_ms(n, w, positive=True), None)
+        on = bool(m.get("abort"))
         for key in ("grace", "window"):
-            if key in m and not _is_null(m[key]) and not on:
-                raise self.error(m[key], _join(where, key), f"{key} only applies with abort: true")
-        return on, grace, None if window_ms is None else window_ms / 1000.0
+            if m.get(key) is not None and not on:
+                raise self.error((*p, key), f"{key} only applies with abort: true")
+        grace = _ms(m["grace"]) / 1000.0 if m.get("grace") is not None else 0.0
+        window = _ms(m["window"]) / 1000.0 if m.get("window") is not None else None
+        return on, grace, window
 
-    def threshold(self, node: yaml.Node, where: str, text: str, request: str | None) -> Threshold:
-        loc = Location(self.file, node.start_mark.line + 1)
+    def threshold(self, text: str, p: Path_, request: str | None) -> Threshold:
         try:
             metric, op, value = parse_threshold(text)
         except ValueError as e:
-            raise self.error(node, where, str(e)) from None
+            raise self.error(p, str(e)) from None
         if request is not None and metric in TARGET_METRICS:
-            raise self.error(node, where, f"{metric} is measured on the target as a whole: put it in the "
-                                          "top-level thresholds, without a request")
-        return Threshold(metric=metric, op=op, value=value, text=text.strip(), request=request, location=loc)
+            raise self.error(p, f"{metric} is measured on the target as a whole: put it in the top-level thresholds, "
+                                "without a request")
+        return Threshold(metric=metric, op=op, value=value, text=text.strip(), request=request,
+                         location=self.location(p))
 
-    def profiles(self, node: yaml.Node, where: str) -> dict[str, ProfileOverride]:
-        m = self.mapping(node, where, PROFILE_NAMES)
-        return {name: self.profile(m[name], _join(where, name)) for name in m}
-
-    def profile(self, node: yaml.Node, where: str) -> ProfileOverride:
-        m = self.mapping(node, where, ("users", "duration", "spawn_rate", "stages", "rate", "max_users"))
-        users = self.optional(m, "users", where, lambda n, w: self.integer(n, w, minimum=1), None)
-        duration = self.optional(m, "duration", where, lambda n, w: self.duration_ms(n, w, positive=True),
-                                 None)
-        rate = self.optional(m, "spawn_rate", where,
-                             lambda n, w: self.number(n, w, minimum=0, exclusive=True), None)
-        arrival = self.optional(m, "rate", where, self.iteration_rate, None)
-        max_users = self.optional(m, "max_users", where, lambda n, w: self.integer(n, w, minimum=1), None)
+    # -- profiles -----------------------------------------------------------------------------------------
+    def profile(self, m: dict[str, JsonValue], p: Path_) -> ProfileOverride:
         stages: tuple[StageSpec, ...] | None = None
         if "stages" in m:
-            here = _join(where, "stages")
-            items = self.sequence(m["stages"], here, "stages ({duration: 30s, users: 10} or {duration: 30s, rate: 5})")
-            if not items:
-                raise self.error(m["stages"], here, "list at least one stage")
-            parsed = []
-            kinds: set[str] = set()
-            for j, sn in enumerate(items):
-                at = f"{here}[{j}]"
-                sm = self.mapping(sn, at, ("duration", "users", "rate"))
-                if "duration" not in sm:
-                    raise self.error(sn, f"{at}.duration", "missing")
-                if ("users" in sm) == ("rate" in sm):
-                    raise self.error(sn, f"{at}.users", "give users (closed model) or rate (open model), not both"
-                                     if "users" in sm else "missing (or rate, for an arrival-rate stage)")
-                kind = "users" if "users" in sm else "rate"
-                if kinds and kind not in kinds:
-                    raise self.error(sm[kind], f"{at}.{kind}", "every stage gives users, or every stage gives rate")
-                kinds.add(kind)
-                duration_ms = self.duration_ms(sm["duration"], f"{at}.duration")
-                if kind == "users":
-                    parsed.append(StageSpec(duration_ms, self.integer(sm["users"], f"{at}.users", minimum=0)))
-                else:
-                    parsed.append(StageSpec(duration_ms, 0, self.iteration_rate(sm["rate"], f"{at}.rate",
-                                                                                zero=True)))
-            if sum(s.duration_ms for s in parsed) <= 0:
-                raise self.error(m["stages"], here, "the stages must last longer than 0s in total")
-            if kinds == {"users"} and max(s.users for s in parsed) < 1:
-                raise self.error(m["stages"], here, "at least one stage needs users > 0")
-            if kinds == {"rate"} and max(s.rate or 0.0 for s in parsed) <= 0:
-                raise self.error(m["stages"], here, "at least one stage needs rate > 0")
-            stages = tuple(parsed)
-        result = ProfileOverride(users=users, duration_ms=duration, spawn_rate=rate, stages=stages, rate=arrival,
-                                 max_users=max_users)
+            stages = self.stages(m["stages"], (*p, "stages"))
+        result = ProfileOverride(
+            users=m.get("users"),
+            duration_ms=_ms(m["duration"]) if m.get("duration") is not None else None,
+            spawn_rate=float(m["spawn_rate"]) if m.get("spawn_rate") is not None else None,
+            stages=stages,
+            rate=_iteration_rate(m["rate"]) if m.get("rate") is not None else None,
+            max_users=m.get("max_users"))
         if result.is_open:
             for key, why in (("users", "an arrival-rate profile sets rate and max_users, not users"),
                              ("spawn_rate", "spawn_rate applies to users; an arrival-rate profile ramps its rate")):
                 if key in m:
-                    raise self.error(m[key], _join(where, key), why)
+                    raise self.error((*p, key), why)
             if stages is not None and stages[0].rate is None:
-                raise self.error(m["rate"], _join(where, "rate"), "the stages give users; give rate in every stage")
-        elif max_users is not None:
-            raise self.error(m["max_users"], _join(where, "max_users"),
-                             "applies to the open model only (a profile with rate)")
+                raise self.error((*p, "rate"), "the stages give users; give rate in every stage")
+        elif result.max_users is not None:
+            raise self.error((*p, "max_users"), "applies to the open model only (a profile with rate)")
         return result
 
-    def iteration_rate(self, node: yaml.Node, where: str, zero: bool = False) -> float:
-        """Iterations started per second: a number, optionally followed by /s (or /m for per minute)."""
-        value = self.value(node, where)
-        text = str(value).strip() if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
-        match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(?:/\s*([sm]))?", text or "")
-        if match is None:
-            raise self.error(node, where, f"expected iterations per second such as 10 or 10/s or 90/m, got "
-                                          f"{_kind(value) if text is None else repr(text)}")
-        rate = float(match.group(1)) / (60.0 if match.group(2) == "m" else 1.0)
-        if rate <= 0 and not zero:
-            raise self.error(node, where, "must be greater than 0")
-        return rate
-
+    def stages(self, items: list[dict[str, JsonValue]], p: Path_) -> tuple[StageSpec, ...]:
+        if not items:
+            raise self.error(p, "list at least one stage")
+        parsed = []
+        kinds: set[str] = set()
+        for j, stage in enumerate(items):
+            at: Path_ = (*p, j)
+            if ("users" in stage) == ("rate" in stage):
+                raise self.error(at, "give users (closed model) or rate (open model), not both" if "users" in stage
+                                 else "missing (or rate, for an arrival-rate stage)", (*at, "users"))
+            kind = "users" if "users" in stage else "rate"
+            if kinds and kind not in kinds:
+                raise self.error((*at, kind), "every stage gives users, or every stage gives rate")
+            kinds.add(kind)
+            duration_ms = _ms(stage["duration"])
+            if kind == "users":
+                parsed.append(StageSpec(duration_ms, stage["users"]))
+            else:
+                parsed.append(StageSpec(duration_ms, 0, _iteration_rate(stage["rate"])))
+        if sum(s.duration_ms for s in parsed) <= 0:
+            raise self.error(p, "the stages must last longer than 0s in total")
+        if kinds == {"users"} and max(s.users for s in parsed) < 1:
+            raise self.error(p, "at least one stage needs users > 0")
+        if kinds == {"rate"} and max(s.rate or 0.0 for s in parsed) <= 0:
+            raise self.error(p, "at least one stage needs rate > 0")
+        return tuple(parsed)
 
     # -- data -----------------------------------------------------------------------------------------------
-    def data(self, node: yaml.Node, where: str) -> tuple[DataSource, ...]:
+    def data(self, m: dict[str, JsonValue]) -> tuple[DataSource, ...]:
         out = []
-        for name, knode, vnode in self.free_mapping(node, where):
-            here = _join(where, name)
+        for name, value in m.items():
+            here: Path_ = ("data", name)
             if not varref.NAME.match(name):
-                raise self.error(knode, here, "a data name is a letter or _ followed by letters, digits or _ "
-                                              "(it is written {{ name }} in journey steps)")
-            out.append(self.data_source(name, vnode, here))
+                raise self.key_error(here, "a data name is a letter or _ followed by letters, digits or _ (it is "
+                                           "written {{ name }} in journey steps)")
+            out.append(self.data_source(name, value, here))
         return tuple(out)
 
-    def data_source(self, name: str, node: yaml.Node, where: str) -> DataSource:
-        if isinstance(node, yaml.ScalarNode) and not _is_null(node):
-            kind = self.string(node, where)
-            if kind not in ("uuid", "timestamp"):
-                hint = difflib.get_close_matches(kind, GENERATORS, n=1)
-                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-                raise self.error(node, where, f"unknown generator {kind!r}{suggestion}; write uuid, timestamp, "
-                                              "{generate: integer, min: 1, max: 10}, {generate: choice, values: "
-                                              "[a, b]} or {file: data.csv}")
-            return DataSource(name=name, kind=kind)
-        keys = ("generate", "min", "max", "values", "format", "file", "order", "per")
-        m = self.mapping(node, where, keys)
-        per = "iteration"
-        if "per" in m:
-            per = self.choice(m["per"], _join(where, "per"), DATA_PER)
-        if "file" in m:
+    def data_source(self, name: str, v: JsonValue, p: Path_) -> DataSource:
+        if isinstance(v, str):
+            return DataSource(name=name, kind=v)
+        per = v.get("per", "iteration")
+        if "file" in v:
             for key in ("generate", "min", "max", "values", "format"):
-                if key in m:
-                    raise self.error(m[key], _join(where, key), f"{key} does not apply to a data file")
-            order = self.choice(m["order"], _join(where, "order"), DATA_ORDERS) if "order" in m else "sequential"
-            columns, rows = self.data_file(m["file"], _join(where, "file"))
-            return DataSource(name=name, kind="file", per=per, file=self.string(m["file"], _join(where, "file")),
-                              order=order, columns=columns, rows=rows)
-        if "generate" not in m:
-            raise self.error(node, where, "expected a generator ({generate: uuid|integer|choice|timestamp}) or a data "
-                                          "file ({file: users.csv})")
-        kind = self.choice(m["generate"], _join(where, "generate"), GENERATORS)
-        if "order" in m:
-            raise self.error(m["order"], _join(where, "order"), "order only applies to a data file")
+                if key in v:
+                    raise self.error((*p, key), f"{key} does not apply to a data file")
+            columns, rows = self.data_file(v["file"], (*p, "file"))
+            return DataSource(name=name, kind="file", per=per, file=v["file"], order=v.get("order", "sequential"),
+                              columns=columns, rows=rows)
+        if "generate" not in v:
+            raise self.error(p, "expected a generator ({generate: uuid|integer|choice|timestamp}) or a data file "
+                                "({file: users.csv})")
+        kind = v["generate"]
+        if "order" in v:
+            raise self.error((*p, "order"), "order only applies to a data file")
         allowed = {"uuid": (), "integer": ("min", "max"), "choice": ("values",), "timestamp": ("format",)}[kind]
         for key in ("min", "max", "values", "format"):
-            if key in m and key not in allowed:
-                raise self.error(m[key], _join(where, key), f"{key} does not apply to generate: {kind}")
+            if key in v and key not in allowed:
+                raise self.error((*p, key), f"{key} does not apply to generate: {kind}")
         for key in allowed:
-            if key not in m and key != "format":
-                raise self.error(node, _join(where, key), f"missing; generate: {kind} needs {' and '.join(allowed)}")
+            if key not in v and key != "format":
+                raise self.error(p, f"missing; generate: {kind} needs {' and '.join(allowed)}", (*p, key))
         source = DataSource(name=name, kind=kind, per=per)
         if kind == "integer":
-            lo = self.integer(m["min"], _join(where, "min"), minimum=-varref.MAX_SAFE_INTEGER,
-                              maximum=varref.MAX_SAFE_INTEGER)
-            hi = self.integer(m["max"], _join(where, "max"), minimum=lo, maximum=varref.MAX_SAFE_INTEGER)
-            return replace(source, minimum=lo, maximum=hi)
+            if v["max"] < v["min"]:
+                raise self.error((*p, "max"), f"must be at least {v['min']}, got {v['max']}")
+            return replace(source, minimum=v["min"], maximum=v["max"])
         if kind == "choice":
-            here = _join(where, "values")
-            items = self.sequence(m["values"], here, "values to choose from")
-            if not items:
-                raise self.error(m["values"], here, "list at least one value")
-            values = []
-            for j, vn in enumerate(items):
-                v = self.value(vn, f"{here}[{j}]")
-                if v is None or not isinstance(v, str | int | float | bool) or \
-                        (isinstance(v, float) and not math.isfinite(v)):
-                    raise self.error(vn, f"{here}[{j}]", f"expected text, a number or a boolean, got {_kind(v)}")
-                values.append(v)
-            return replace(source, values=tuple(values))
-        if kind == "timestamp" and "format" in m:
-            return replace(source, time_format=self.choice(m["format"], _join(where, "format"), TIMESTAMP_FORMATS))
-        return source
+            if not v["values"]:
+                raise self.error((*p, "values"), "list at least one value")
+            return replace(source, values=tuple(v["values"]))
+        return replace(source, time_format=v.get("format", "ms"))
 
-    def choice(self, node: yaml.Node, where: str, allowed: tuple[str, ...]) -> str:
-        v = self.value(node, where)
-        if not isinstance(v, str) or v not in allowed:
-            shown = repr(v) if isinstance(v, str) else _kind(v)
-            hint = difflib.get_close_matches(v, allowed, n=1) if isinstance(v, str) else []
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-            raise self.error(node, where, f"unknown value {shown}{suggestion}; expected one of {', '.join(allowed)}")
-        return v
-
-    def data_file(self, node: yaml.Node, where: str
+    def data_file(self, written: str, p: Path_
                   ) -> tuple[tuple[str, ...], tuple[tuple[tuple[str, JsonValue], ...], ...]]:
         """The columns found in every row, and the rows, of a .csv (header line first) or .json (a list of
         objects) file, relative to the scenario file."""
-        written = self.string(node, where)
+        where = where_of(p)
         path = Path(self.file).parent / written
         suffix = path.suffix.lower()
         if suffix not in (".csv", ".json"):
-            raise self.error(node, where, f"{written!r}: expected a .csv or .json file")
+            raise self.error(p, f"{written!r}: expected a .csv or .json file")
         try:
             if path.stat().st_size > MAX_DATA_BYTES:
-                raise self.error(node, where, f"{written!r} is larger than {MAX_DATA_BYTES // 1_000_000} MB: its rows "
-                                              "travel inside the rendered files")
+                raise self.error(p, f"{written!r} is larger than {MAX_DATA_BYTES // 1_000_000} MB: its rows travel "
+                                    "inside the rendered files")
             text = path.read_bytes().decode("utf-8-sig")
         except FileNotFoundError:
-            raise self.error(node, where, f"{written!r} not found (relative to the scenario file: {path})") from None
+            raise self.error(p, f"{written!r} not found (relative to the scenario file: {path})") from None
         except UnicodeDecodeError:
-            raise self.error(node, where, f"{written!r} is not UTF-8 text") from None
+            raise self.error(p, f"{written!r} is not UTF-8 text") from None
         except OSError as e:
-            raise self.error(node, where, f"{written!r} cannot be read: {e.strerror}") from None
+            raise self.error(p, f"{written!r} cannot be read: {e.strerror}") from None
         shown = str(path)
         rows: list[dict[str, JsonValue]] = []
         if suffix == ".csv":
@@ -1475,524 +1183,427 @@ class _ScenarioReader:
         return columns, tuple(tuple(r.items()) for r in rows)
 
 
-class _JourneyReader:
-    """Reads ``journeys``: every step is a request (validated as one) plus what it extracts; every
-    ``{{ name }}`` must name a data value or a value extracted by an earlier step of the same journey."""
+def _iteration_rate(v: JsonValue) -> float:
+    """Iterations started per second from a rate the model accepted: 10, 10/s or 90/m."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(?:/\s*([sm]))?", str(v).strip())
+    assert match is not None  # the model accepted it
+    return float(match.group(1)) / (60.0 if match.group(2) == "m" else 1.0)
 
-    def __init__(self, reader: _ScenarioReader, data: tuple[DataSource, ...], request_names: dict[str, str],
+
+class _JourneyBuilder:
+    """Builds ``journeys``: every step is a request (built as one) plus what it extracts; every ``{{ name }}``
+    must name a data value or a value extracted by an earlier step of the same journey."""
+
+    def __init__(self, builder: _Builder, data: tuple[DataSource, ...], request_names: dict[str, str],
                  timeout_ms: float = 30_000.0) -> None:
-        self.r = reader
-        self.r_timeout_ms = timeout_ms  # an expect's default timeout: the scenario's
+        self.b = builder
+        self.timeout_ms = timeout_ms  # an expect's default timeout: the scenario's
         self.data = {d.name: d for d in data}
         self.names = dict(request_names)  # request name -> where first used
 
-    def journeys(self, node: yaml.Node) -> tuple[Journey, ...]:
-        items = self.r.sequence(node, "journeys", "journeys")
+    def journeys(self, items: list[dict[str, JsonValue]] | None) -> tuple[Journey, ...]:
+        p: Path_ = ("journeys",)
+        if items is None:
+            raise self.b.error(p, "expected a list of journeys")
         if not items:
-            raise self.r.error(node, "journeys", "list at least one journey")
+            raise self.b.error(p, "list at least one journey")
         out: list[Journey] = []
         seen: dict[str, str] = {}
         for i, item in enumerate(items):
-            journey = self.journey(item, f"journeys[{i}]")
+            journey = self.journey(item, (*p, i))
             if journey.name in seen:
-                raise self.r.error(item, f"journeys[{i}].name",
-                                   f"duplicate journey name {journey.name!r} (first used by {seen[journey.name]})")
+                raise self.b.error((*p, i), f"duplicate journey name {journey.name!r} (first used by "
+                                            f"{seen[journey.name]})", (*p, i, "name"))
             seen[journey.name] = f"journeys[{i}]"
             out.append(journey)
         return tuple(out)
 
-    def journey(self, node: yaml.Node, where: str) -> Journey:
-        m = self.r.mapping(node, where, ("name", "weight", "headers", "setup", "steps"))
-        for key in ("name", "steps"):
-            if key not in m:
-                raise self.r.error(node, _join(where, key), "missing")
-        name = self.r.string(m["name"], _join(where, "name"))
+    def journey(self, m: dict[str, JsonValue], p: Path_) -> Journey:
+        name = m["name"]
         if "\0" in name or len(name) > 200 or "::" in name:
-            raise self.r.error(m["name"], _join(where, "name"),
-                               "must be at most 200 characters, without NUL or '::' (k6 joins group names with '::')")
-        weight = self.r.optional(m, "weight", where,
-                                 lambda n, w: self.r.integer(n, w, minimum=1, maximum=MAX_WEIGHT), 1)
-        headers: tuple[tuple[str, str], ...] = self.r.optional(m, "headers", where, self.r.headers, ())
+            raise self.b.error((*p, "name"), "must be at most 200 characters, without NUL or '::' (k6 joins group "
+                                             "names with '::')")
+        headers = self.b.headers(m["headers"], (*p, "headers")) if m.get("headers") is not None else ()
         known: dict[str, str] = {}  # extracted name -> the step that extracts it
-        later = self.extracted_names(m, where)
+        later = self.extracted_names(m, where_of(p))
         used: set[str] = set()
         for key, value in headers:
-            self.check_refs(value, _join(_join(where, "headers"), key), m["headers"], known, later, used)
+            self.check_refs(value, where_of((*p, "headers", key)), (*p, "headers"), known, later, used)
         setup: list[Request] = []
-        if "setup" in m and not _is_null(m["setup"]):
-            here = _join(where, "setup")
-            nodes = self.r.sequence(m["setup"], here, "steps")
-            for j, sn in enumerate(nodes):
-                step = self.any_step(sn, f"{here}[{j}]", headers, known, later, used)
-                if step.condition is not None:
-                    key = next(k for k, _ in sn.value if getattr(k, "value", None) == "if")
-                    raise self.r.error(key, f"{here}[{j}].if", "a setup step has no if: the setup runs once per "
-                                                               "user, all of it")
-                setup.append(step)
-        here = _join(where, "steps")
-        nodes = self.r.sequence(m["steps"], here, "steps")
-        if not nodes:
-            raise self.r.error(m["steps"], here, "list at least one step")
+        for j, sm in enumerate(m.get("setup") or ()):
+            step = self.any_step(sm, (*p, "setup", j), headers, known, later, used)
+            if step.condition is not None:
+                raise self.b.key_error((*p, "setup", j, "if"), "a setup step has no if: the setup runs once per user, "
+                                                               "all of it")
+            setup.append(step)
+        if not m["steps"]:
+            raise self.b.error((*p, "steps"), "list at least one step")
         items: list[Request | Group] = []
         groups: dict[str, str] = {}
-        for j, sn in enumerate(nodes):
-            at = f"{here}[{j}]"
-            if _has_key(sn, "group"):
-                gm = self.r.mapping(sn, at, ("group", "steps", "if", "repeat"))
-                gname = self.r.string(gm["group"], _join(at, "group"))
-                if gname in groups:
-                    raise self.r.error(gm["group"], _join(at, "group"),
-                                       f"duplicate group name {gname!r} (first used by {groups[gname]})")
-                if "::" in gname or "\0" in gname or len(gname) > 200:
-                    raise self.r.error(gm["group"], _join(at, "group"),
-                                       "must be at most 200 characters, without NUL or '::' (k6 joins group names "
-                                       "with '::')")
-                if gname in self.names:
-                    raise self.r.error(gm["group"], _join(at, "group"),
-                                       f"{gname!r} is already the name of {self.names[gname]}; a group's results "
-                                       f"are a row named after it, so names of groups, requests and steps are "
-                                       f"unique in the file")
-                groups[gname] = at
-                self.names[gname] = at
-                if "steps" not in gm:
-                    raise self.r.error(sn, _join(at, "steps"), "missing")
-                gnodes = self.r.sequence(gm["steps"], _join(at, "steps"), "steps")
-                if not gnodes:
-                    raise self.r.error(gm["steps"], _join(at, "steps"), "list at least one step")
-                condition = None
-                if "if" in gm and not _is_null(gm["if"]):
-                    condition = self.condition(gm["if"], _join(at, "if"), known, later, used)
-                repeat, index, until_node = 1, None, None
-                if "repeat" in gm and not _is_null(gm["repeat"]):
-                    repeat, index, until_node = self.repeat(gm["repeat"], _join(at, "repeat"), known, later)
-                    if index is not None:
-                        known[index] = _join(at, "repeat")
-                gsteps = []
-                for k, gn in enumerate(gnodes):
-                    gat = f"{at}.steps[{k}]"
-                    if _has_key(gn, "group"):
-                        raise self.r.error(gn, gat, "groups cannot be nested; list the steps of the inner group here")
-                    step = self.any_step(gn, gat, headers, known, later, used)
-                    if condition is not None and step.extract:
-                        raise self.r.error(gn, _join(gat, "extract"), "a step of a group with if cannot extract: the "
-                                                                      "steps after the group could not rely on it")
-                    gsteps.append(step)
-                until = None
-                if until_node is not None:
-                    # After a round: its steps' values and the round's number are known.
-                    until = self.condition(until_node, _join(at, "repeat.until"), known, later, used)
-                if index is not None:
-                    del known[index]  # the round's number, for the group's own steps
-                items.append(Group(gname, tuple(gsteps), condition, repeat, index, until))
+        for j, sm in enumerate(m["steps"]):
+            at: Path_ = (*p, "steps", j)
+            if "group" in sm:
+                items.append(self.group(sm, at, groups, headers, known, later, used))
             else:
-                items.append(self.any_step(sn, at, headers, known, later, used))
+                items.append(self.any_step(sm, at, headers, known, later, used))
         data = tuple(d for d in self.data if d in used)
-        return Journey(name=name, weight=weight, setup=tuple(setup), items=tuple(items), data=data,
-                       location=Location(self.r.file, node.start_mark.line + 1))
+        return Journey(name=name, weight=m.get("weight") or 1, setup=tuple(setup), items=tuple(items), data=data,
+                       location=self.b.location(p))
 
-    def extracted_names(self, m: dict[str, yaml.Node], where: str) -> dict[str, str]:
+    def group(self, m: dict[str, JsonValue], at: Path_, groups: dict[str, str],
+              headers: tuple[tuple[str, str], ...], known: dict[str, str], later: dict[str, str],
+              used: set[str]) -> Group:
+        gname = m["group"]
+        where = where_of(at)
+        if gname in groups:
+            raise self.b.error((*at, "group"), f"duplicate group name {gname!r} (first used by {groups[gname]})")
+        if "::" in gname or "\0" in gname or len(gname) > 200:
+            raise self.b.error((*at, "group"), "must be at most 200 characters, without NUL or '::' (k6 joins group "
+                                               "names with '::')")
+        if gname in self.names:
+            raise self.b.error((*at, "group"), f"{gname!r} is already the name of {self.names[gname]}; a group's "
+                                               "results are a row named after it, so names of groups, requests and "
+                                               "steps are unique in the file")
+        groups[gname] = where
+        self.names[gname] = where
+        if not m["steps"]:
+            raise self.b.error((*at, "steps"), "list at least one step")
+        condition = None
+        if m.get("if") is not None:
+            condition = self.condition(m["if"], (*at, "if"), known, later, used)
+        repeat, index, until_spec = 1, None, None
+        if m.get("repeat") is not None:
+            repeat, index, until_spec = self.repeat(m["repeat"], (*at, "repeat"), known, later)
+            if index is not None:
+                known[index] = where_of((*at, "repeat"))
+        steps = []
+        for k, sm in enumerate(m["steps"]):
+            step = self.any_step(sm, (*at, "steps", k), headers, known, later, used)
+            if condition is not None and step.extract:
+                raise self.b.error((*at, "steps", k), "a step of a group with if cannot extract: the steps after the "
+                                                      "group could not rely on it", (*at, "steps", k, "extract"))
+            steps.append(step)
+        until = None
+        if until_spec is not None:
+            # After a round: its steps' values and the round's number are known.
+            until = self.condition(until_spec, (*at, "repeat", "until"), known, later, used)
+        if index is not None:
+            del known[index]  # the round's number, for the group's own steps
+        return Group(gname, tuple(steps), condition, repeat, index, until)
+
+    def extracted_names(self, m: dict[str, JsonValue], where: str) -> dict[str, str]:
         """Every name some step of the journey extracts (for 'extracted by a later step' messages)."""
         out: dict[str, str] = {}
 
-        def visit(node: yaml.Node, at: str) -> None:
-            if not isinstance(node, yaml.MappingNode):
+        def visit(step: JsonValue, at: str) -> None:
+            if not isinstance(step, dict):
                 return
-            for k, v in node.value:
-                if isinstance(k, yaml.ScalarNode) and k.value == "extract" and isinstance(v, yaml.MappingNode):
-                    for vk, _ in v.value:
-                        if isinstance(vk, yaml.ScalarNode):
-                            out.setdefault(str(vk.value), at)
-                if isinstance(k, yaml.ScalarNode) and k.value == "steps" and isinstance(v, yaml.SequenceNode):
-                    for j, sn in enumerate(v.value):
-                        visit(sn, f"{at}.steps[{j}]" if at != where else f"{where}.steps[{j}]")
-                if isinstance(k, yaml.ScalarNode) and k.value == "ws" and isinstance(v, yaml.MappingNode):
-                    for wk, wv in v.value:
-                        if isinstance(wk, yaml.ScalarNode) and wk.value == "actions" \
-                                and isinstance(wv, yaml.SequenceNode):
-                            for j, an in enumerate(wv.value):
-                                if _has_key(an, "expect"):
-                                    em = dict((str(x.value), y) for x, y in an.value)
-                                    visit(em["expect"], f"{at}.ws.actions[{j}].expect")
+            for name in step.get("extract") or ():
+                out.setdefault(name, at)
+            for j, inner in enumerate(step.get("steps") or ()):
+                visit(inner, f"{at}.steps[{j}]")
+            for j, action in enumerate((step.get("ws") or {}).get("actions") or ()):
+                if isinstance(action, dict) and "expect" in action:
+                    visit(action["expect"], f"{at}.ws.actions[{j}].expect")
 
         for key in ("setup", "steps"):
-            if key in m and isinstance(m[key], yaml.SequenceNode):
-                for j, sn in enumerate(m[key].value):
-                    visit(sn, f"{where}.{key}[{j}]")
+            for j, step in enumerate(m.get(key) or ()):
+                visit(step, f"{where}.{key}[{j}]")
         return out
 
-    def any_step(self, node: yaml.Node, where: str, journey_headers: tuple[tuple[str, str], ...],
+    def any_step(self, m: dict[str, JsonValue], p: Path_, journey_headers: tuple[tuple[str, str], ...],
                  known: dict[str, str], later: dict[str, str], used: set[str]) -> Request:
-        if _has_key(node, "ws"):
-            return self.ws_step(node, where, journey_headers, known, later, used)
-        return self.step(node, where, journey_headers, known, later, used)
+        if "ws" in m:
+            return self.ws_step(m["ws"], p, journey_headers, known, later, used)
+        return self.step(m, p, journey_headers, known, later, used)
 
-    def claim_name(self, name: str, node: yaml.Node, where: str, why: str = "") -> None:
+    def claim_name(self, name: str, line_at: Path_, at: Path_, why: str = "") -> None:
         if name in self.names:
-            raise self.r.error(node, where, f"duplicate request name {name!r} ({why}first used by "
-                                            f"{self.names[name]}); names are unique in the file")
-        self.names[name] = where
+            raise self.b.error(line_at, f"duplicate request name {name!r} ({why}first used by {self.names[name]}); "
+                                        "names are unique in the file", at)
+        self.names[name] = where_of(at)
 
-    def ws_step(self, node: yaml.Node, where: str, journey_headers: tuple[tuple[str, str], ...],
+    def ws_step(self, m: dict[str, JsonValue], p: Path_, journey_headers: tuple[tuple[str, str], ...],
                 known: dict[str, str], later: dict[str, str], used: set[str]) -> Request:
         """``- ws: {name, url, subprotocols, headers, auth, think_time, actions: [send, expect, hold, close]}``."""
-        here = _join(where, "ws")
-        for k, _ in node.value if isinstance(node, yaml.MappingNode) else ():
-            if isinstance(k, yaml.ScalarNode) and k.value != "ws":
-                raise self.r.error(k, _join(where, str(k.value)), f"a WebSocket step is one key, ws: {{...}}; write "
-                                                                  f"{k.value} inside it")
-        outer = self.r.mapping(node, where, ("ws",))
-        m = self.r.mapping(outer["ws"], here, ("name", "url", "subprotocols", "headers", "auth", "think_time",
-                                                "actions"))
-        for key in ("name", "url", "actions"):
-            if key not in m:
-                raise self.r.error(outer["ws"], _join(here, key), "missing")
-        name = self.r.string(m["name"], _join(here, "name"))
+        here: Path_ = (*p, "ws")
+        name = m["name"]
         if "\0" in name or len(name) > 200:
-            raise self.r.error(m["name"], _join(here, "name"), "must be at most 200 characters, without NUL")
-        self.claim_name(name, m["name"], _join(here, "name"))
-        url = self.r.string(m["url"], _join(here, "url"))
+            raise self.b.error((*here, "name"), "must be at most 200 characters, without NUL")
+        self.claim_name(name, (*here, "name"), (*here, "name"))
+        url = m["url"]
         absolute = url.startswith(("ws://", "wss://"))
         if not absolute and not url.startswith("/"):
-            raise self.r.error(m["url"], _join(here, "url"), "a path on the target starting with '/' (ws:// or "
-                                                             "wss:// follows the target's http:// or https://), or "
-                                                             "a full ws:// or wss:// URL")
+            raise self.b.error((*here, "url"), "a path on the target starting with '/' (ws:// or wss:// follows the "
+                                               "target's http:// or https://), or a full ws:// or wss:// URL")
         bare = varref.REF.sub("", url)
         if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in bare) or "#" in bare:
-            raise self.r.error(m["url"], _join(here, "url"), "cannot contain spaces, control characters or #")
-        self.check_refs(url, _join(here, "url"), m["url"], known, later, used)
+            raise self.b.error((*here, "url"), "cannot contain spaces, control characters or #")
+        self.check_refs(url, where_of((*here, "url")), (*here, "url"), known, later, used)
         subprotocols: list[str] = []
-        if "subprotocols" in m and not _is_null(m["subprotocols"]):
-            at = _join(here, "subprotocols")
-            for j, pn in enumerate(self.r.sequence(m["subprotocols"], at, "subprotocol names")):
-                p = self.r.string(pn, f"{at}[{j}]")
-                if not _HEADER_NAME.match(p):
-                    raise self.r.error(pn, f"{at}[{j}]", "a subprotocol is a token: letters, digits and "
-                                                         "!#$%&'*+-.^_`|~")
-                if p in subprotocols:
-                    raise self.r.error(pn, f"{at}[{j}]", f"{p!r} is listed twice")
-                subprotocols.append(p)
-        own_headers: tuple[tuple[str, str], ...] = self.r.optional(m, "headers", here, self.r.headers, ())
+        for j, protocol in enumerate(m.get("subprotocols") or ()):
+            if not _HEADER_NAME.match(protocol):
+                raise self.b.error((*here, "subprotocols", j), "a subprotocol is a token: letters, digits and "
+                                                               "!#$%&'*+-.^_`|~")
+            if protocol in subprotocols:
+                raise self.b.error((*here, "subprotocols", j), f"{protocol!r} is listed twice")
+            subprotocols.append(protocol)
+        own_headers = self.b.headers(m["headers"], (*here, "headers")) if m.get("headers") is not None else ()
         for key, _ in own_headers:
             if key.lower() in ("sec-websocket-protocol", "sec-websocket-key", "sec-websocket-version",
                                "sec-websocket-extensions", "upgrade", "connection", "host"):
-                hnode = next(k for k, _ in m["headers"].value if str(k.value) == key)
-                raise self.r.error(hnode, _join(_join(here, "headers"), key),
-                                   "the WebSocket handshake sets this header itself (subprotocols: [...] for "
-                                   "Sec-WebSocket-Protocol)")
-        auth = self.r.optional(m, "auth", here, self.r.auth, None)
-        self.r.check_auth_header(auth, own_headers, m, here)
+                raise self.b.key_error((*here, "headers", key), "the WebSocket handshake sets this header itself "
+                                                                "(subprotocols: [...] for Sec-WebSocket-Protocol)")
+        auth = self.b.auth(m["auth"], (*here, "auth")) if m.get("auth") is not None else None
+        self.b.check_auth_header(auth, own_headers, here)
         for key, value in own_headers:
-            self.check_refs(value, _join(_join(here, "headers"), key), m["headers"], known, later, used)
+            self.check_refs(value, where_of((*here, "headers", key)), (*here, "headers"), known, later, used)
         if auth is not None:
             for key in ("user", "password", "token"):
-                self.check_refs(getattr(auth, key), f"{here}.auth.{auth.scheme}.{key}", m["auth"], known, later,
-                                used)
-        think = self.r.optional(m, "think_time", here, self.r.think_time, None)
-        actions = self.ws_actions(m["actions"], _join(here, "actions"), name, known, later, used)
+                self.check_refs(getattr(auth, key), f"{where_of(here)}.auth.{auth.scheme}.{key}", (*here, "auth"),
+                                known, later, used)
+        think = self.b.think_time(m["think_time"], (*here, "think_time")) if m.get("think_time") is not None else None
+        actions = self.ws_actions(m["actions"], (*here, "actions"), name, known, later, used)
         headers = list(journey_headers)
         for key, value in own_headers:
             headers = [(k, v) for k, v in headers if k.lower() != key.lower()]
             headers.append((key, value))
         session = WsSession(subprotocols=tuple(subprotocols), actions=actions, absolute=absolute)
         for extra in (sent_name(name), received_name(name)):
-            self.claim_name(extra, m["name"], _join(here, "name"), f"the row that counts the messages of {name!r}; ")
+            self.claim_name(extra, (*here, "name"), (*here, "name"), f"the row that counts the messages of {name!r}; ")
         return Request(name=name, method=WS_METHOD, path=url, headers=tuple(headers), think_time=think,
-                       location=Location(self.r.file, node.start_mark.line + 1), where=where, auth=auth,
-                       ws=session)
+                       location=self.b.location(p), where=where_of(p), auth=auth, ws=session)
 
-    def ws_actions(self, node: yaml.Node, where: str, ws_name: str, known: dict[str, str], later: dict[str, str],
-                   used: set[str]) -> tuple[WsAction, ...]:
-        nodes = self.r.sequence(node, where, "actions (send, expect, hold, close)")
-        if not nodes:
-            raise self.r.error(node, where, "list at least one action (send, expect, hold, close)")
+    def ws_actions(self, items: list[JsonValue], p: Path_, ws_name: str, known: dict[str, str],
+                   later: dict[str, str], used: set[str]) -> tuple[WsAction, ...]:
+        if not items:
+            raise self.b.error(p, "list at least one action (send, expect, hold, close)")
         out: list[WsAction] = []
-        kinds = ("send", "expect", "hold", "close")
-        for j, an in enumerate(nodes):
-            at = f"{where}[{j}]"
-            if isinstance(an, yaml.ScalarNode) and an.value == "close":
-                if j != len(nodes) - 1:
-                    raise self.r.error(an, at, "close ends the session: it is the last action")
+        for j, action in enumerate(items):
+            at: Path_ = (*p, j)
+            if action == "close":
+                if j != len(items) - 1:
+                    raise self.b.error(at, "close ends the session: it is the last action")
                 continue
-            am = self.r.mapping(an, at, kinds)
-            if len(am) != 1:
-                raise self.r.error(an, at, "one action per item: send, expect, hold or close")
-            kind, vn = next(iter(am.items()))
-            here = _join(at, kind)
-            if kind == "close":
-                raise self.r.error(an, at, "write close on its own: - close")
+            kind, value = next(iter(action.items()))
+            here: Path_ = (*at, kind)
             if kind == "hold":
-                hv = vn
-                if isinstance(vn, yaml.MappingNode):
-                    hm = self.r.mapping(vn, here, ("duration",))
-                    if "duration" not in hm:
-                        raise self.r.error(vn, _join(here, "duration"), "missing")
-                    hv = hm["duration"]
-                    here = _join(here, "duration")
-                out.append(WsHold(self.r.duration_ms(hv, here, positive=True) / 1000.0))
+                if isinstance(value, dict):
+                    value, here = value["duration"], (*here, "duration")
+                out.append(WsHold(_ms(value) / 1000.0))
             elif kind == "send":
-                out.append(self.ws_send(vn, here, known, later, used))
+                out.append(self.ws_send(value, here, known, later, used))
             else:
                 n = sum(isinstance(a, WsExpect) for a in out) + 1
-                out.append(self.ws_expect(vn, here, f"{ws_name} expect {n}", known))
+                out.append(self.ws_expect(value or {}, here, f"{ws_name} expect {n}", known))
         return tuple(out)
 
-    def ws_send(self, node: yaml.Node, where: str, known: dict[str, str], later: dict[str, str],
+    def ws_send(self, m: dict[str, JsonValue], p: Path_, known: dict[str, str], later: dict[str, str],
                 used: set[str]) -> WsSend:
-        m = self.r.mapping(node, where, WS_SEND_KINDS)
-        if len(m) != 1:
-            raise self.r.error(node, where, "give exactly one of text, json, binary")
-        kind, vn = next(iter(m.items()))
-        here = _join(where, kind)
+        kind, value = next(iter(m.items()))
+        here: Path_ = (*p, kind)
         if kind == "text":
-            text = self.r.string(vn, here, allow_empty=True)
-            self.check_refs(text, here, vn, known, later, used)
-            return WsSend("text", text)
+            self.check_refs(value, where_of(here), here, known, later, used)
+            return WsSend("text", value)
         if kind == "binary":
-            raw = self.r.string(vn, here)
             try:
-                base64.b64decode(raw.encode("ascii"), validate=True)
+                base64.b64decode(value.encode("ascii"), validate=True)
             except (ValueError, UnicodeEncodeError):
-                raise self.r.error(vn, here, "a binary message is written in base64 (e.g. aGVsbG8= for 'hello')"
-                                   ) from None
-            return WsSend("binary", raw)
-        self.r.check_json_value(vn, here)
-        value = self.r.value(vn, here)
-
-        def visit(v: JsonValue, at: str) -> None:
-            if isinstance(v, str):
-                self.check_refs(v, at, vn, known, later, used)
-            elif isinstance(v, dict):
-                for k, x in v.items():
-                    visit(x, _join(at, k))
-            elif isinstance(v, list):
-                for i, x in enumerate(v):
-                    visit(x, f"{at}[{i}]")
-
-        visit(value, here)
+                raise self.b.error(here, "a binary message is written in base64 (e.g. aGVsbG8= for 'hello')") from None
+            return WsSend("binary", value)
+        self.b.check_json(value, here)
+        for text, at in _strings(value, where_of(here)):
+            self.check_refs(text, at, here, known, later, used)
         return WsSend("json", value)
 
-    def ws_expect(self, node: yaml.Node, where: str, default_name: str, known: dict[str, str]) -> WsExpect:
-        if _is_null(node):
-            node_map: dict[str, yaml.Node] = {}
-        else:
-            node_map = self.r.mapping(node, where, ("name", "json", "regex", "timeout", "extract"))
-        m = node_map
-        name = default_name
-        if "name" in m:
-            name = self.r.string(m["name"], _join(where, "name"))
-            if "\0" in name or len(name) > 200:
-                raise self.r.error(m["name"], _join(where, "name"), "must be at most 200 characters, without NUL")
-        self.claim_name(name, m.get("name", node), _join(where, "name"),
+    def ws_expect(self, m: dict[str, JsonValue], p: Path_, default_name: str, known: dict[str, str]) -> WsExpect:
+        name = m.get("name", default_name)
+        if "name" in m and ("\0" in name or len(name) > 200):
+            raise self.b.error((*p, "name"), "must be at most 200 characters, without NUL")
+        self.claim_name(name, (*p, "name") if "name" in m else p, (*p, "name"),
                         "" if "name" in m else "an expect's default name, give it a name: ")
-        timeout = self.r.optional(m, "timeout", where, lambda n, w: self.r.duration_ms(n, w, positive=True),
-                                  self.r_timeout_ms) / 1000.0
+        timeout_ms = _ms(m["timeout"]) if m.get("timeout") is not None else self.timeout_ms
         if "json" in m and "regex" in m:
-            raise self.r.error(m["regex"], _join(where, "regex"), "give json or regex, not both")
-        expect = WsExpect(name=name, timeout_s=timeout)
+            raise self.b.error((*p, "regex"), "give json or regex, not both")
+        expect = WsExpect(name=name, timeout_s=timeout_ms / 1000.0)
         if "json" in m:
-            at = _join(where, "json")
-            jm = self.r.mapping(m["json"], at, ("path", "equals"))
-            if "path" not in jm:
-                raise self.r.error(m["json"], _join(at, "path"), "missing; e.g. path: $.seq")
-            text = self.r.string(jm["path"], _join(at, "path"))
-            steps = parse_json_path(text)
+            match = m["json"]
+            steps = parse_json_path(match["path"])
             if steps is None:
-                raise self.r.error(jm["path"], _join(at, "path"),
-                                   f"{text!r} is not a JSON path; expected e.g. $.items[0].id or token")
-            expect = replace(expect, json_steps=steps, json_path=text.strip())
-            if "equals" in jm:
-                self.r.check_json_value(jm["equals"], _join(at, "equals"))
-                expect = replace(expect, has_equals=True, equals=self.r.value(jm["equals"], _join(at, "equals")))
+                raise self.b.error((*p, "json", "path"), f"{match['path']!r} is not a JSON path; expected e.g. "
+                                                         "$.items[0].id or token")
+            expect = replace(expect, json_steps=steps, json_path=match["path"].strip())
+            if "equals" in match:
+                self.b.check_json(match["equals"], (*p, "json", "equals"))
+                expect = replace(expect, has_equals=True, equals=match["equals"])
         if "regex" in m:
-            pattern = self.r.string(m["regex"], _join(where, "regex"))
-            problem = regex_problem(pattern)
+            problem = regex_problem(m["regex"])
             if problem:
-                raise self.r.error(m["regex"], _join(where, "regex"), problem)
-            expect = replace(expect, regex=pattern)
-        if "extract" in m and not _is_null(m["extract"]):
-            extract = self.extractions(m["extract"], _join(where, "extract"), known, WS_EXTRACT_SOURCES)
-            expect = replace(expect, extract=extract)
+                raise self.b.error((*p, "regex"), problem)
+            expect = replace(expect, regex=m["regex"])
+        if m.get("extract") is not None:
+            expect = replace(expect, extract=self.extractions(m["extract"], (*p, "extract"), known))
         return expect
 
-    def step(self, node: yaml.Node, where: str, journey_headers: tuple[tuple[str, str], ...],
+    def step(self, m: dict[str, JsonValue], p: Path_, journey_headers: tuple[tuple[str, str], ...],
              known: dict[str, str], later: dict[str, str], used: set[str]) -> Request:
-        req = self.r.request(node, where, step=True)
+        req = self.b.request(m, p)
         if req.name in self.names:
-            raise self.r.error(node, _join(where, "name"), f"duplicate request name {req.name!r} (first used by "
-                                                           f"{self.names[req.name]}); names are unique in the file")
-        self.names[req.name] = where
-        m = {str(k.value): v for k, v in node.value} if isinstance(node, yaml.MappingNode) else {}
-        for text, at, vnode in self.step_strings(req, m, where):
-            self.check_refs(text, at, vnode, known, later, used)
+            raise self.b.error(p, f"duplicate request name {req.name!r} (first used by {self.names[req.name]}); names "
+                                  "are unique in the file", (*p, "name"))
+        self.names[req.name] = where_of(p)
+        for text, at, line_at in self.step_strings(req, m, p):
+            self.check_refs(text, at, line_at, known, later, used)
         headers = list(journey_headers)
         for key, value in req.headers:
             headers = [(k, v) for k, v in headers if k.lower() != key.lower()]
             headers.append((key, value))
         condition = None
-        if "if" in m and not _is_null(m["if"]):
-            condition = self.condition(m["if"], _join(where, "if"), known, later, used)
-            if "extract" in m and not _is_null(m["extract"]):
-                raise self.r.error(m["extract"], _join(where, "extract"),
-                                   "a step with if cannot extract: the steps after it could not rely on the value")
+        if m.get("if") is not None:
+            condition = self.condition(m["if"], (*p, "if"), known, later, used)
+            if m.get("extract") is not None:
+                raise self.b.error((*p, "extract"), "a step with if cannot extract: the steps after it could not rely "
+                                                    "on the value")
         extract: tuple[Extraction, ...] = ()
-        if "extract" in m and not _is_null(m["extract"]):
-            extract = self.extractions(m["extract"], _join(where, "extract"), known)
+        if m.get("extract") is not None:
+            extract = self.extractions(m["extract"], (*p, "extract"), known)
         return replace(req, headers=tuple(headers), extract=extract, condition=condition)
 
-    def condition(self, node: yaml.Node, where: str, known: dict[str, str], later: dict[str, str],
-                  used: set[str]) -> Condition:
-        """``{var: NAME[.field], equals: VALUE}`` or ``{var: ..., not_equals: VALUE}``."""
-        m = self.r.mapping(node, where, ("var", *CONDITION_OPS))
-        if "var" not in m:
-            raise self.r.error(node, _join(where, "var"), "missing: the name of a value, such as var: row.tier")
-        var = self.r.string(m["var"], _join(where, "var"))
-        ref = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?", var.strip())
-        if ref is None:
-            raise self.r.error(m["var"], _join(where, "var"), f"{var!r} is not a value's name: write NAME or "
-                                                               "NAME.column, without {{ }}")
-        self.check_refs("{{ " + var.strip() + " }}", _join(where, "var"), m["var"], known, later, used)
-        ops = [op for op in CONDITION_OPS if op in m]
-        if len(ops) != 1:
-            raise self.r.error(node, where, "give exactly one of equals, not_equals")
-        value = self.r.value(m[ops[0]], _join(where, ops[0]))
-        if value is None or isinstance(value, dict | list):
-            raise self.r.error(m[ops[0]], _join(where, ops[0]), f"expected text, a number or true/false, got "
-                                                                 f"{_kind(value)}")
-        return Condition(ref.group(1), ref.group(2), ops[0], varref.value_text(value))
-
-    def repeat(self, node: yaml.Node, where: str, known: dict[str, str], later: dict[str, str]
-               ) -> tuple[int, str | None, yaml.Node | None]:
-        """``repeat: N`` or ``repeat: {times: N, index: NAME, until: CONDITION}`` (the until read later, once
-        the group's steps are known)."""
-        if not isinstance(node, yaml.MappingNode):
-            return self.r.integer(node, where, minimum=1, maximum=MAX_REPEAT), None, None
-        m = self.r.mapping(node, where, ("times", "index", "until"))
-        if "times" not in m:
-            raise self.r.error(node, _join(where, "times"), "missing")
-        times = self.r.integer(m["times"], _join(where, "times"), minimum=1, maximum=MAX_REPEAT)
-        index = None
-        if "index" in m and not _is_null(m["index"]):
-            index = self.r.string(m["index"], _join(where, "index"))
-            if not varref.NAME.match(index):
-                raise self.r.error(m["index"], _join(where, "index"),
-                                   f"{index!r} is not a name: a letter or _, then letters, digits, _")
-            taken = ("a data name" if index in self.data else f"extracted by {known.get(index) or later[index]}"
-                     if index in known or index in later else None)
-            if taken is not None:
-                raise self.r.error(m["index"], _join(where, "index"), f"{index!r} is already {taken}; name the "
-                                                                       "round otherwise")
-        until = m["until"] if "until" in m and not _is_null(m["until"]) else None
-        return times, index, until
-
-    def step_strings(self, req: Request, m: dict[str, yaml.Node], where: str
-                     ) -> list[tuple[str, str, yaml.Node]]:
-        """(text, field path, node) of every string of a step that may hold {{ name }}."""
-        out: list[tuple[str, str, yaml.Node]] = [(req.path, _join(where, "path"), m["path"])]
+    def step_strings(self, req: Request, m: dict[str, JsonValue], p: Path_) -> list[tuple[str, str, Path_]]:
+        """(text, field path, where its line is) of every string of a step that may hold {{ name }}."""
+        where = where_of(p)
+        out: list[tuple[str, str, Path_]] = [(req.path, _join(where, "path"), (*p, "path"))]
         for key, value in req.query:
-            out.append((value, _join(_join(where, "query"), key), m.get("query", m["path"])))
+            out.append((value, _join(_join(where, "query"), key), (*p, "query")))
         for key, value in req.headers:
-            out.append((value, _join(_join(where, "headers"), key), m.get("headers", m["path"])))
+            out.append((value, _join(_join(where, "headers"), key), (*p, "headers")))
         if req.raw_body is not None:
-            out.append((req.raw_body, _join(where, "body"), m["body"]))
+            out.append((req.raw_body, _join(where, "body"), (*p, "body")))
         if req.auth is not None:
             for key in ("user", "password", "token"):
-                out.append((getattr(req.auth, key), f"{where}.auth.{req.auth.scheme}.{key}", m["auth"]))
-
-        def visit(value: JsonValue, at: str) -> None:
-            if isinstance(value, str):
-                out.append((value, at, m["json"]))
-            elif isinstance(value, dict):
-                for k, v in value.items():
-                    visit(v, _join(at, k))
-            elif isinstance(value, list):
-                for j, v in enumerate(value):
-                    visit(v, f"{at}[{j}]")
-
+                out.append((getattr(req.auth, key), f"{where}.auth.{req.auth.scheme}.{key}", (*p, "auth")))
         if req.has_json_body:
-            visit(req.json_body, _join(where, "json"))
+            out.extend((text, at, (*p, "json")) for text, at in _strings(req.json_body, _join(where, "json")))
         return out
 
-    def check_refs(self, text: str, where: str, node: yaml.Node, known: dict[str, str], later: dict[str, str],
+    def check_refs(self, text: str, where: str, line_at: Path_, known: dict[str, str], later: dict[str, str],
                    used: set[str]) -> None:
-        line_node = node
+        def fail(message: str) -> ScenarioError:
+            return ScenarioError(self.b.location(line_at), where, message)
+
         for name, fld in varref.references(text):
             ref = "{{ " + name + (f".{fld}" if fld else "") + " }}"
             if name in self.data:
                 source = self.data[name]
                 if source.kind == "file":
                     if fld is None:
-                        raise self.r.error(line_node, where, f"{ref}: {name} is a row of {source.file}; name a column: "
-                                                             f"{{{{ {name}.{(source.columns or ('column',))[0]} }}}}")
+                        raise fail(f"{ref}: {name} is a row of {source.file}; name a column: "
+                                   f"{{{{ {name}.{(source.columns or ('column',))[0]} }}}}")
                     if fld not in source.columns:
                         hint = difflib.get_close_matches(fld, source.columns, n=1)
                         suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-                        raise self.r.error(line_node, where, f"{ref}: no column {fld!r} in every row of "
-                                                             f"{source.file}{suggestion}; columns: "
-                                                             f"{', '.join(source.columns)}")
+                        raise fail(f"{ref}: no column {fld!r} in every row of {source.file}{suggestion}; columns: "
+                                   f"{', '.join(source.columns)}")
                 elif fld is not None:
-                    raise self.r.error(line_node, where, f"{ref}: {name} is a single value (generate: {source.kind}); "
-                                                         f"write {{{{ {name} }}}}")
+                    raise fail(f"{ref}: {name} is a single value (generate: {source.kind}); write {{{{ {name} }}}}")
                 used.add(name)
                 continue
             if name in known:
                 if fld is not None:
-                    raise self.r.error(line_node, where, f"{ref}: {name} is a single extracted value; write "
-                                                         f"{{{{ {name} }}}}")
+                    raise fail(f"{ref}: {name} is a single extracted value; write {{{{ {name} }}}}")
                 continue
             if name in later:
                 session = later[name].partition(".ws.actions[")
                 if session[1] and where.startswith(session[0] + ".ws."):
-                    raise self.r.error(line_node, where, f"{ref}: {name} is extracted by a later action of this "
-                                                         f"WebSocket session ({later[name]}); an action can use what "
-                                                         "the actions and steps before it extracted")
+                    raise fail(f"{ref}: {name} is extracted by a later action of this WebSocket session "
+                               f"({later[name]}); an action can use what the actions and steps before it extracted")
                 if where.startswith(later[name] + "."):
-                    raise self.r.error(line_node, where, f"{ref}: {name} is extracted from this step's response; the "
-                                                         "steps after it can use it")
-                raise self.r.error(line_node, where, f"{ref}: {name} is extracted by a later step ({later[name]}); "
-                                                     "a step can only use what the steps before it extracted")
+                    raise fail(f"{ref}: {name} is extracted from this step's response; the steps after it can use it")
+                raise fail(f"{ref}: {name} is extracted by a later step ({later[name]}); a step can only use what the "
+                           "steps before it extracted")
             candidates = [*self.data, *known]
             hint = difflib.get_close_matches(name, candidates, n=1)
             suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
             available = ", ".join(candidates) if candidates else "none"
-            raise self.r.error(line_node, where, f"{ref}: unknown name{suggestion}; a step can use the data names and "
-                                                 f"what earlier steps extracted (here: {available})")
+            raise fail(f"{ref}: unknown name{suggestion}; a step can use the data names and what earlier steps "
+                       f"extracted (here: {available})")
 
-    def extractions(self, node: yaml.Node, where: str, known: dict[str, str],
-                    sources: tuple[str, ...] = EXTRACT_SOURCES) -> tuple[Extraction, ...]:
+    def condition(self, m: dict[str, JsonValue], p: Path_, known: dict[str, str], later: dict[str, str],
+                  used: set[str]) -> Condition:
+        """``{var: NAME[.field], equals: VALUE}`` or ``{var: ..., not_equals: VALUE}``."""
+        var = m["var"]
+        ref = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?", var.strip())
+        if ref is None:
+            raise self.b.error((*p, "var"), f"{var!r} is not a value's name: write NAME or NAME.column, without {{ }}")
+        self.check_refs("{{ " + var.strip() + " }}", where_of((*p, "var")), (*p, "var"), known, later, used)
+        op = next(op for op in CONDITION_OPS if op in m)
+        return Condition(ref.group(1), ref.group(2), op, varref.value_text(m[op]))
+
+    def repeat(self, v: JsonValue, p: Path_, known: dict[str, str], later: dict[str, str]
+               ) -> tuple[int, str | None, JsonValue]:
+        """``repeat: N`` or ``repeat: {times: N, index: NAME, until: CONDITION}`` (the until read later, once
+        the group's steps are known)."""
+        if not isinstance(v, dict):
+            return v, None, None
+        index = v.get("index")
+        if index is not None:
+            if not varref.NAME.match(index):
+                raise self.b.error((*p, "index"), f"{index!r} is not a name: a letter or _, then letters, digits, _")
+            taken = ("a data name" if index in self.data else f"extracted by {known.get(index) or later[index]}"
+                     if index in known or index in later else None)
+            if taken is not None:
+                raise self.b.error((*p, "index"), f"{index!r} is already {taken}; name the round otherwise")
+        return v["times"], index, v.get("until")
+
+    def extractions(self, m: dict[str, JsonValue], p: Path_, known: dict[str, str]) -> tuple[Extraction, ...]:
         out: list[Extraction] = []
-        for var, knode, vnode in self.r.free_mapping(node, where):
-            here = _join(where, var)
+        for var, spec in m.items():
+            here: Path_ = (*p, var)
             if not varref.NAME.match(var):
-                raise self.r.error(knode, here, "a variable name is a letter or _ followed by letters, digits or _ "
-                                                "(it is written {{ name }} in later steps)")
+                raise self.b.key_error(here, "a variable name is a letter or _ followed by letters, digits or _ (it is "
+                                             "written {{ name }} in later steps)")
             if var in self.data:
-                raise self.r.error(knode, here, f"{var!r} is already a data name; extract it under another name")
-            m = self.r.mapping(vnode, here, sources)
-            if len(m) != 1:
-                raise self.r.error(vnode, here, f"give exactly one of {', '.join(sources)}")
-            source, snode = next(iter(m.items()))
-            at = _join(here, source)
-            text = self.r.string(snode, at)
+                raise self.b.key_error(here, f"{var!r} is already a data name; extract it under another name")
+            source, text = next(iter(spec.items()))
+            at: Path_ = (*here, source)
             if source == "json":
                 steps = parse_json_path(text)
                 if steps is None:
-                    raise self.r.error(snode, at, f"{text!r} is not a JSON path; expected e.g. $.items[0].id or token")
+                    raise self.b.error(at, f"{text!r} is not a JSON path; expected e.g. $.items[0].id or token")
                 out.append(Extraction(var=var, source=source, steps=steps, path=text.strip()))
             elif source == "header":
                 if not _HEADER_NAME.match(text):
-                    raise self.r.error(snode, at, "not a valid HTTP header name")
+                    raise self.b.error(at, "not a valid HTTP header name")
                 out.append(Extraction(var=var, source=source, header=text))
             elif source == "cookie":
                 if not _HEADER_NAME.match(text):
-                    raise self.r.error(snode, at, "not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~)")
+                    raise self.b.error(at, "not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~)")
                 out.append(Extraction(var=var, source=source, cookie=text))
             else:
                 problem = regex_problem(text)
                 if problem:
-                    raise self.r.error(snode, at, problem)
+                    raise self.b.error(at, problem)
                 out.append(Extraction(var=var, source=source, pattern=text))
-            known[var] = where
+            known[var] = where_of(p)
         return tuple(out)
+
+
+def _strings(value: JsonValue, where: str) -> list[tuple[str, str]]:
+    """(text, field path) of every string inside a JSON value."""
+    out: list[tuple[str, str]] = []
+
+    def visit(v: JsonValue, at: str) -> None:
+        if isinstance(v, str):
+            out.append((v, at))
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                visit(x, _join(at, k))
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                visit(x, f"{at}[{i}]")
+
+    visit(value, where)
+    return out
 
 
 # Regular-expression syntax whose meaning differs between Python's re and JavaScript's RegExp.
@@ -2015,11 +1626,6 @@ def regex_problem(pattern: str) -> str | None:
     if compiled.groups > 1:
         return "use at most one capturing group (...): its text is the value; (?:...) groups without capturing"
     return None
-
-
-def _has_key(node: yaml.Node, key: str) -> bool:
-    return isinstance(node, yaml.MappingNode) and any(
-        isinstance(k, yaml.ScalarNode) and k.value == key for k, _ in node.value)
 
 
 def _reject_json_constant(name: str) -> None:
@@ -2138,10 +1744,6 @@ def _join(where: str, key: str) -> str:
     if not key.isprintable():
         key = repr(key)  # keeps the one-line message on one line
     return f"{where}.{key}" if where else key
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
 
 def _kind(v: object) -> str:
