@@ -48,14 +48,16 @@ def _bucket(ms: float) -> int:
 
 
 class _Log:
-    """One binary file of float64 durations, appended in blocks."""
+    """One binary file of float64 durations, appended in blocks. A file that cannot be written (a full disk)
+    is given up, never the run: its figures then come from the histograms."""
 
-    __slots__ = ("buffer", "path", "written")
+    __slots__ = ("buffer", "lost", "path", "written")
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.buffer = array("d")
         self.written = 0
+        self.lost = False
 
     def add(self, ms: float) -> None:
         self.buffer.append(ms)
@@ -63,9 +65,14 @@ class _Log:
             self.flush()
 
     def flush(self) -> None:
-        if self.buffer:
-            with self.path.open("ab") as f:
-                self.buffer.tofile(f)
+        if self.lost:
+            self.buffer = array("d")
+        elif self.buffer:
+            try:
+                with self.path.open("ab") as f:
+                    self.buffer.tofile(f)
+            except OSError:
+                self.lost = True
             self.written += len(self.buffer)
             self.buffer = array("d")
 
@@ -95,8 +102,11 @@ class ExactValues:
     def _log(self, logs: dict[str, _Log], name: str, kind: str) -> _Log:
         log = logs.get(name)
         if log is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
             log = logs[name] = _Log(self.folder / f"{kind}-{len(logs)}.f64")
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                log.lost = True
         return log
 
     def add(self, name: str, ms: float) -> None:
@@ -135,9 +145,16 @@ class ExactValues:
             if k == len(wanted):
                 break
         buckets = set(at.values())
-        kept = self._collect((self.all[name] for name in names), buckets)
+        logs = [self.all[name] for name in names]
+        failed = [self.failed[name] for name in names if name in self.failed] if fail_hist is not None else []
+        if any(log.lost for log in (*logs, *failed)):
+            return None
+        try:
+            kept = self._collect(logs, buckets)
+            gone = self._collect(failed, buckets)
+        except OSError:
+            return None
         if fail_hist is not None:
-            gone = self._collect((self.failed[name] for name in names if name in self.failed), buckets)
             for key, values in gone.items():
                 left = Counter(kept.get(key, []))
                 left.subtract(values)

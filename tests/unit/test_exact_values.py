@@ -160,3 +160,15 @@ def test_collector_figures_for_k6_workers_checks_and_groups(tmp_path: Path) -> N
     assert figures(summary.overall.all_requests) == as_summary(every["a"] + every["b"])
     assert summary.overall.count == 600 and summary.requests["journey"].count == 12
     assert summary.requests["journey"].max_ms == 1150.0
+
+
+def test_a_file_that_cannot_be_written_gives_up_the_figures_not_the_run(tmp_path: Path) -> None:
+    store = ExactValues(tmp_path / "values")
+    hist, fail = record(store, "a", [(float(i), False) for i in range(1, 20)])  # flushed: the folder exists
+    (tmp_path / "values").rename(tmp_path / "gone")  # as when the disk is gone or full: appends fail
+    more, _ = record(store, "a", [(float(i), False) for i in range(20, 60)])
+    hist.merge(more)
+    try:
+        assert store.figures(["a"], hist, fail, QUANTILES) is None  # the histograms' figures stand instead
+    finally:
+        store.close()
