@@ -38,17 +38,23 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from crossload import varref
 from crossload.errors import InputError
+from crossload.scenario import (
+    COMPRESSION,
+    DATA_ORDERS,
+    DATA_PER,
+    GENERATORS,
+    MAX_REPEAT,
+    MAX_WEIGHT,
+    METHODS,
+    TIMESTAMP_FORMATS,
+)
 from crossload.units import parse_duration_ms
 
 SCHEMA_ID = "https://crossload.dev/schemas/scenario.schema.json"
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-MAX_WEIGHT = 10_000  # Locust expands a task of weight N into N list entries
-MAX_REPEAT = 100
-MAX_SAFE_INTEGER = 2**53  # JavaScript's: integers beyond it are not exact in k6
-GENERATORS = ("uuid", "integer", "choice", "timestamp")
-COMPRESSIONS = ("gzip", "none")
+COMPRESSIONS = tuple(COMPRESSION)
+MAX_SAFE_INTEGER = varref.MAX_SAFE_INTEGER  # JavaScript's: integers beyond it are not exact in k6
 
 _DURATION_TEXT = r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*)+$"
 _RATE_TEXT = r"^\s*\d+(\.\d+)?\s*(/\s*[sm])?\s*$"
@@ -73,9 +79,11 @@ def kind_of(v: object) -> str:
     return type(v).__name__
 
 
-def fail(message: str, *sub: str | int, at_key: bool = False) -> PydanticCustomError:
-    """A problem in crossload's words, ``sub`` keys below where it was found."""
-    return PydanticCustomError("crossload", "{message}", {"message": message, "sub": sub, "at_key": at_key})
+def fail(message: str, *sub: str | int, at_key: bool = False, line: tuple[int, ...] = ()) -> PydanticCustomError:
+    """A problem in crossload's words, ``sub`` keys below where it was found; ``line``: indexes below the field
+    path whose value's line the message points at."""
+    return PydanticCustomError("crossload", "{message}", {"message": message, "sub": sub, "at_key": at_key,
+                                                          "line": line})
 
 
 def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
@@ -121,9 +129,10 @@ AnyText = Annotated[Any, _check(_text(True), {"type": "string"})]
 _SCALAR_SCHEMA = {"type": ["string", "number", "boolean"]}
 
 
-def _scalar(message: str) -> Callable[[Any], Any]:
+def _scalar(message: str, finite: bool = False) -> Callable[[Any], Any]:
     def check(v: Any) -> Any:
-        if v is None or not isinstance(v, str | int | float | bool) or (isinstance(v, float) and not math.isfinite(v)):
+        if v is None or not isinstance(v, str | int | float | bool) or \
+                (finite and isinstance(v, float) and not math.isfinite(v)):
             raise fail(f"{message}, got {kind_of(v)}")
         return v
 
@@ -132,7 +141,7 @@ def _scalar(message: str) -> Callable[[Any], Any]:
 
 # A header, query or credential value: text, or a number or boolean written the way JSON would.
 Scalar = Annotated[Any, _check(_scalar("expected text or a number"), _SCALAR_SCHEMA)]
-ChoiceValue = Annotated[Any, _check(_scalar("expected text, a number or a boolean"), _SCALAR_SCHEMA)]
+ChoiceValue = Annotated[Any, _check(_scalar("expected text, a number or a boolean", finite=True), _SCALAR_SCHEMA)]
 ConditionValue = Annotated[Any, _check(_scalar("expected text, a number or true/false"), _SCALAR_SCHEMA)]
 
 
@@ -284,7 +293,7 @@ def _status(v: Any) -> Any:
         if code < 100:
             raise fail(f"must be at least 100, got {code}", *sub)
         if code > 599:
-            raise fail(f"{code} is not an HTTP status code (100-599)")
+            raise fail(f"{code} is not an HTTP status code (100-599)", line=sub)
     if not codes:
         raise fail("list at least one status code")
     return v
@@ -296,8 +305,11 @@ Status = Annotated[Any, _check(_status, {"anyOf": [_STATUS_CODE,
 
 
 def _body_contains(v: Any) -> Any:
-    for item in v if isinstance(v, list) else [v]:
-        _text(False)(item)
+    for j, item in enumerate(v if isinstance(v, list) else [v]):
+        try:
+            _text(False)(item)
+        except PydanticCustomError as e:
+            raise fail(e.message(), line=(j,) if isinstance(v, list) else ()) from None
     return v
 
 
@@ -848,13 +860,13 @@ class DataSpec(_Doc):
         None, description="generate: integer: the largest value")
     values: Annotated[list[ChoiceValue] | None, _Listed("values to choose from", 1), _Given()] = Field(
         None, description="generate: choice: the values")
-    format: Annotated[Any, _choice(("ms", "s", "iso"))] = Field(
+    format: Annotated[Any, _choice(TIMESTAMP_FORMATS)] = Field(
         None, description="generate: timestamp: ms (default), s or iso")
     file: Text = Field(None, description="a .csv (header line first) or .json (a list of objects) file, relative to "
                                          "the scenario file")
-    order: Annotated[Any, _choice(("sequential", "random"))] = Field(
+    order: Annotated[Any, _choice(DATA_ORDERS)] = Field(
         None, description="a data file's row order (default sequential)")
-    per: Annotated[Any, _choice(("iteration", "user"))] = Field(
+    per: Annotated[Any, _choice(DATA_PER)] = Field(
         None, description="a new value each iteration (default), or once per user")
 
 
@@ -869,7 +881,7 @@ def _generator_name(v: Any) -> Any:
 DataSource = Annotated[
     Annotated[Any, _check(_generator_name, {"enum": ["uuid", "timestamp"]}), Tag("~name")]
     | Annotated[DataSpec, Tag("~spec")],
-    Discriminator(lambda v: "~spec" if v is None or isinstance(v, dict | DataSpec) else "~name"),
+    Discriminator(lambda v: "~name" if isinstance(v, str | int | float) else "~spec"),
 ]
 
 

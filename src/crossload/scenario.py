@@ -1,8 +1,12 @@
 """The scenario file (YAML, ``version: 1``): typed model, loader and validation.
 
-Validation reads the YAML node tree rather than plain Python values so that every error can name the file,
-the line and the field path (``requests[2].checks.status``). Nothing is rendered or sent before a scenario
-has passed here. docs/scenario.md is the user's reference for every key below.
+Loading is three passes, and every error names the file, the line and the field path
+(``requests[2].checks.status``): the YAML pass turns the node tree into plain data and an index from field
+path to line, rejecting what a schema cannot see (tags, merge keys, duplicate keys, aliases that contain or
+multiply themselves); the model (crossload.model, pydantic, also the source of the published JSON Schema)
+checks keys, types and bounds; the builder makes the dataclasses below and checks what a schema cannot
+express (names unique in the file, ``{{ name }}`` references, files, thresholds naming requests). Nothing is
+rendered or sent before a scenario has passed here. docs/scenario.md is the user's reference for every key.
 
 Unknown keys are errors, so constructs added later (an arrival-rate load model) arrive as new optional keys
 without changing the meaning of any file valid today; ``journeys``, ``data`` and WebSocket steps (``ws``)
@@ -652,7 +656,7 @@ def _problem(err: Any, data: JsonValue, lines: Mapping[Path_, tuple[int, int]]) 
         value = value[part]
         path = (*path, part)
     path = (*path, *(ctx.get("sub", ()) if ours else ()))
-    known = path
+    known = (*path, *(ctx.get("line", ()) if ours else ()))
     while known and known not in lines:
         known = known[:-1]
     value_line, key_line = lines.get(known, (0, 0))
