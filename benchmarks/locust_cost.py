@@ -26,6 +26,22 @@ over the rounds is printed with the CPU microseconds per request of the Locust p
 
     python benchmarks/locust_cost.py [--rounds 3] [--users 20] [--duration 8] [--arms plain,script,...]
                                      [--baseline DIR] [--profile] [--server nginx|demo]
+    python benchmarks/locust_cost.py --interleaved [--cycles 20] [--slice 1.5] [--baseline DIR]
+    python benchmarks/locust_cost.py --micro [--baseline DIR]
+
+``--interleaved`` measures the same layers inside one Locust process instead (Locust as a library, 20
+users on the target the whole time): the layers take turns in short slices (``--slice`` seconds each, every
+cycle in a rotated order) by switching what the task calls and which request listeners are registered, so
+load from outside the benchmark falls on all layers alike; each cycle's layer is divided by the same
+cycle's plain slice (requests per wall second, and CPU per request of the process). The layers: ``plain``
+(``self.client.get``), ``script`` (the rendered file's ``Request.send``), ``listener`` (+ the recorder's
+``on_request``), ``recorder`` (+ its per-second flush greenlet writing the file), and ``baseline`` (the
+recorder of ``--baseline DIR``).
+
+``--micro`` measures the request listener alone: Locust's request event fired with a completed request's
+arguments, its own statistics handler registered as in a run, and then one more handler: a no-op, the
+recorder's ``on_request`` (and ``--baseline DIR``'s): the CPU microseconds each adds per request (best of 30
+batches of 20,000 events, process CPU time), the per-request floor of recording every request.
 
 ``--profile`` also samples the ``recorder`` arm's Locust process with py-spy (``pip install py-spy``) and
 prints the functions with the most samples, on their own (self) and with what they call (inclusive).
@@ -175,6 +191,190 @@ def top_functions(raw_profile: Path, n: int = 25) -> str:
         ["function", "self %", "inclusive %"], rows2, "lrr") + f"\n({total} samples)"
 
 
+INTERLEAVED = """
+import json, os, sys, time, importlib.util
+sys.path.insert(0, sys.argv[1])
+import gevent
+from locust import FastHttpUser, constant, events, task
+from locust.env import Environment
+import crossload_recorder
+from crossload_locust import Request
+
+host, path, users, cycles, slice_s, baseline, out_dir = sys.argv[2:9]
+users, cycles, slice_s = int(users), int(cycles), float(slice_s)
+REQ = Request(name="get", method="GET", path=path)
+mode = {"script": False}
+
+
+class User(FastHttpUser):
+    # the rendered file's user class settings
+    wait_time = constant(0)
+    network_timeout = 30.0
+    connection_timeout = 30.0
+    max_redirects = 0
+    insecure = False
+
+    @task
+    def get(self):
+        if mode["script"]:
+            REQ.send(self)
+        else:
+            self.client.get(path)
+
+
+env = Environment(user_classes=[User], events=events, host=host)
+modules = {"recorder": crossload_recorder}
+if baseline:
+    spec = importlib.util.spec_from_file_location("baseline_recorder", os.path.join(baseline, "crossload_recorder.py"))
+    modules["baseline"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(modules["baseline"])
+arms = ["plain", "script", "listener", "recorder"] + (["baseline"] if baseline else [])
+runner = env.create_local_runner()
+runner.start(users, spawn_rate=users)
+gevent.sleep(3.0)
+results = []
+for cycle in range(cycles):
+    order = arms[cycle % len(arms):] + arms[:cycle % len(arms)]
+    for arm in order:
+        mode["script"] = arm != "plain"
+        rec = None
+        if arm in ("listener", "recorder", "baseline"):
+            module = modules["baseline" if arm == "baseline" else "recorder"]
+            rec = module.IntervalRecorder(env, os.path.join(out_dir, f"{arm}-{cycle}.jsonl"))
+            if arm != "listener":
+                rec.on_start()
+        gevent.sleep(0.2)  # the switch settles
+        n0, c0, t0 = env.stats.total.num_requests, time.process_time(), time.perf_counter()
+        gevent.sleep(slice_s)
+        n1, c1, t1 = env.stats.total.num_requests, time.process_time(), time.perf_counter()
+        if rec is not None:
+            env.events.request.remove_listener(rec.on_request)
+            env.events.test_start.remove_listener(rec.on_start)
+            env.events.quitting.remove_listener(rec.on_quit)
+            rec.stop()
+        results.append({"cycle": cycle, "arm": arm, "requests": n1 - n0, "wall": t1 - t0, "cpu": c1 - c0})
+runner.quit()
+print(json.dumps(results))
+"""
+
+
+MICRO = """
+import importlib.util, json, os, random, sys, time
+from locust.event import Events
+from locust.stats import RequestStats
+
+support, baseline, out_dir = sys.argv[1:4]
+
+
+class Env:
+    runner = None
+
+    def __init__(self):
+        self.events = Events()
+        self.stats = RequestStats()
+
+        def stats_handler(request_type, name, response_time, response_length, exception=None, **_kw):
+            # as Locust's runner registers it
+            self.stats.log_request(request_type, name, response_time, response_length)
+            if exception:
+                self.stats.log_error(request_type, name, exception)
+
+        self.events.request.add_listener(stats_handler)
+
+
+class Response:
+    status_code = 200
+
+
+def load(folder, name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(folder, "crossload_recorder.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+hooks = {}
+for arm, folder in (("locust stats only", None), ("+ no-op listener", None), ("+ recorder", support),
+                    ("+ baseline recorder", baseline)):
+    if arm == "+ baseline recorder" and not baseline:
+        continue
+    env = Env()
+    if arm == "+ no-op listener":
+        env.events.request.add_listener(lambda **_kw: None)
+    elif folder:
+        load(folder, arm.replace(" ", "_").strip("+_")).IntervalRecorder(env, os.path.join(out_dir, arm[2:] + ".jsonl"))
+    hooks[arm] = env.events.request
+times = [random.lognormvariate(1.0, 0.5) for _ in range(2000)]
+response = Response()
+best = {arm: float("inf") for arm in hooks}
+for _ in range(30):
+    for arm, hook in hooks.items():
+        fire = hook.fire
+        t0 = time.process_time()
+        for _ in range(10):
+            for ms in times:
+                fire(request_type="GET", name="get", response_time=ms, response_length=12, exception=None,
+                     context={}, response=response, start_time=0.0, url="http://127.0.0.1/health")
+        best[arm] = min(best[arm], (time.process_time() - t0) / 20000 * 1e6)
+print(json.dumps(best))
+"""
+
+
+def micro(args: argparse.Namespace, work: Path) -> int:
+    """The request listener alone (see ``--micro``)."""
+    import json
+
+    from crossload.paths import resource_dir
+
+    proc = subprocess.run([sys.executable, "-c", MICRO, str(resource_dir("locust")), str(args.baseline or ""),
+                           str(work)], capture_output=True, text=True, timeout=600, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"micro run exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    best = json.loads(proc.stdout.strip().splitlines()[-1])
+    base = best["locust stats only"]
+    rows = [[arm, f"{us:.3f}", f"{us - base:+.3f}" if arm != "locust stats only" else "-"] for arm, us in best.items()]
+    print("\nmicro: Locust's request event fired 20,000 times per batch, best of 30 batches (process CPU time)")
+    print(table(["handlers", "us per event", "added by the last handler"], rows, "lrr"))
+    return 0
+
+
+def interleaved(args: argparse.Namespace, target: Target, work: Path) -> int:
+    """All layers in one Locust process, in turns (see ``--interleaved``)."""
+    import json
+
+    scenario = work / "scenario.yaml"
+    scenario.write_text(scenario_yaml("locust-cost", target.url, [("get", target.path)], args.users,
+                                      args.duration), encoding="utf-8")
+    out_dir = work / "interleaved"
+    rendered(scenario, target, out_dir, "script")
+    wait_quiet()
+    proc = subprocess.run([sys.executable, "-c", INTERLEAVED, str(out_dir), target.url, target.path, str(args.users),
+                           str(args.cycles), str(args.slice), str(args.baseline or ""), str(out_dir)],
+                          capture_output=True, text=True, timeout=60 + args.cycles * 6 * (args.slice + 0.3),
+                          check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"interleaved run exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    slices = json.loads(proc.stdout.strip().splitlines()[-1])
+    arms = list(dict.fromkeys(s["arm"] for s in slices))
+    by = {(s["cycle"], s["arm"]): s for s in slices}
+    rows = []
+    for arm in arms:
+        rate, cpu = [], []
+        for c in range(args.cycles):
+            base, m = by[(c, "plain")], by[(c, arm)]
+            rate.append((m["requests"] / m["wall"]) / (base["requests"] / base["wall"]))
+            cpu.append((base["cpu"] / base["requests"]) / (m["cpu"] / m["requests"]))
+        per_req = median([1e6 * by[(c, arm)]["cpu"] / by[(c, arm)]["requests"] for c in range(args.cycles)])
+        total = sum(by[(c, arm)]["requests"] for c in range(args.cycles))
+        rows.append([arm, total, f"{median(rate):.3f}", f"{min(rate):.3f}-{max(rate):.3f}", f"{median(cpu):.3f}",
+                     f"{per_req:.1f}"])
+    print(f"\ninterleaved: one Locust process, {args.users} users, {args.cycles} cycles of "
+          f"{args.slice:g} s slices per layer; ratios per cycle against that cycle's plain slice")
+    print(table(["layer", "requests", "req/s / plain (median)", "range", "CPU/req: plain / layer (median)",
+                 "median CPU us/req"], rows, "lrrrrr"))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=20)
@@ -186,7 +386,26 @@ def main() -> int:
                         "crossload_recorder.py: adds the baseline arm")
     parser.add_argument("--profile", action="store_true", help="py-spy the recorder arm once, after the rounds")
     parser.add_argument("--server", choices=("nginx", "demo"), default="nginx")
+    parser.add_argument("--interleaved", action="store_true",
+                        help="all layers in one Locust process, taking turns in short slices")
+    parser.add_argument("--cycles", type=int, default=20, help="--interleaved: cycles of all layers (default 20)")
+    parser.add_argument("--slice", type=float, default=1.5, help="--interleaved: seconds per slice (default 1.5)")
+    parser.add_argument("--micro", action="store_true", help="the request listener's CPU per request alone")
     args = parser.parse_args()
+    if args.micro:
+        if args.baseline is not None and not (args.baseline / "crossload_recorder.py").is_file():
+            parser.error("--baseline DIR needs DIR/crossload_recorder.py")
+        print(machine_line())
+        with tempfile.TemporaryDirectory(prefix="crossload-locust-cost-") as tmp:
+            return micro(args, Path(tmp))
+    if args.interleaved:
+        if args.baseline is not None and not (args.baseline / "crossload_recorder.py").is_file():
+            parser.error("--baseline DIR needs DIR/crossload_recorder.py")
+        print(machine_line())
+        with tempfile.TemporaryDirectory(prefix="crossload-locust-cost-") as tmp, \
+                fast_target(args.server) as target:
+            print(f"target: {target.kind}, GET {target.path}")
+            return interleaved(args, target, Path(tmp))
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     if args.baseline is not None and "baseline" not in arms:
         arms.append("baseline")
