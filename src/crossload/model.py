@@ -13,8 +13,6 @@ shape, so an error names the form the user meant. What a schema cannot express (
 ``{{ name }}`` references defined before use, files that exist) is checked by crossload.scenario.
 """
 
-from __future__ import annotations
-
 import difflib
 import json
 import math
