@@ -6,8 +6,9 @@ are errors and types are strict: ``"5"`` is not a number and ``1`` is not a bool
 with no value counts as left out where docs/scenario.md says so.
 
 Every problem is raised in crossload's own words (a ``PydanticCustomError`` of type ``crossload`` whose
-context may carry ``sub``, keys below the error's location, and ``at_key``, pointing at the key rather than
-its value); crossload.scenario turns it into ``file:line: field: message``. Forms that are one of several
+context may carry ``sub``, keys below the error's location, ``at_key``, pointing at the key rather than its
+value, and ``line``, list indexes whose item's line is meant); crossload.scenario turns it into
+``file:line: field: message``. Forms that are one of several
 (a think time as a duration or ``{min, max}``; a step, WebSocket step or group) are told apart by their
 shape, so an error names the form the user meant. What a schema cannot express (names unique in the file,
 ``{{ name }}`` references defined before use, files that exist) is checked by crossload.scenario.
