@@ -13,7 +13,8 @@ machine to be quiet, and shows how busy and how fast it was.
 Where the time goes is read from each run's own timestamps:
 
 - ``manifest.json``: ``started_at`` (taken right after the scenario is loaded and the runner chosen) and each
-  tool's ``started_at``/``ended_at`` (around its processes, taken by the runner);
+  tool's ``started_at``/``ended_at`` (around its processes, taken by the runner; a Locust started early, which
+  loads its file while the other pre-flights run, counts from when it is let go);
 - the run folder's ``scenario.yaml`` (written as soon as the demo target answers) and the rendered files;
 - the first and last request of each tool: Locust's own ``--json-file`` (``start_time`` and
   ``last_request_timestamp`` of its statistics) and the first and last ``http_reqs`` point of k6's JSON output.
@@ -93,8 +94,8 @@ def run_env(results: Path, tree: Path = ROOT) -> dict[str, str]:
 PHASES = [
     ("start", "invoke, imports, scenario, schedule (process start -> manifest started_at)"),
     ("target", "demo target start, run folder (-> scenario.yaml written)"),
-    ("preflight", "render, pre-flights, tool versions (-> Locust started)"),
-    ("locust_start", "Locust: process start -> first request"),
+    ("preflight", "render, pre-flights, versions, target ready (-> Locust released)"),
+    ("locust_start", "Locust: released -> first request"),
     ("locust_load", "Locust: first -> last request (the load)"),
     ("locust_stop", "Locust: last request -> process exit"),
     ("between", "between the tools (collector close, Locust totals -> k6 started)"),

@@ -55,8 +55,6 @@ from crossload.tools.base import worker_sources
 from crossload.units import format_duration_ms
 
 DEFAULT_SCENARIO = "scenarios/demo.yaml"
-# Created once a tool started early may send its first request (LoadTool.gated); removed after its run.
-GATE_FILE = ".crossload-start"
 
 
 @dataclass(frozen=True)
@@ -430,8 +428,7 @@ def _run_tool(tool: LoadTool, runner: Runner, script: Path, out_dir: Path, prep:
     On the local runner a tool that can wait (``LoadTool.gated``) is started first and loads its file
     meanwhile; otherwise ``hold`` runs before the tool starts."""
     specs = tool.launch_group(script, out_dir, prep.scenario, request.workers)
-    gate = out_dir / GATE_FILE
-    gated = tool.gated(specs, gate) if hold is not None and isinstance(runner, LocalRunner) else None
+    gated = tool.gated(specs) if hold is not None and isinstance(runner, LocalRunner) else None
     if hold is not None and gated is None:
         hold()
         hold = None
@@ -459,20 +456,21 @@ def _run_tool(tool: LoadTool, runner: Runner, script: Path, out_dir: Path, prep:
 
     try:
         if gated is not None and hold is not None and isinstance(runner, LocalRunner):
-            ready = hold
+            ready, (specs, gate) = hold, gated
 
             def release() -> None:
                 ready()
                 starting()
                 gate.touch()
 
-            outcome = runner.run(gated, prep.env, tick, failed=tool.failed, hold=release)
+            outcome = runner.run(specs, prep.env, tick, failed=tool.failed, hold=release)
         else:
             starting()
             outcome = runner.run(specs, prep.env, tick, failed=tool.failed)
     finally:
         collector.close()
-        gate.unlink(missing_ok=True)
+        if gated is not None:
+            gated[1].unlink(missing_ok=True)
     stats = collector.stats
     if (first and not outcome.interrupted and not outcome.stopped and tool.failed(outcome.exit_code)
             and stats.overall.count == 0):

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from crossload.tools.locust_gate import GATE, TIMEOUT, wait_for_gate
-
-
-def test_without_the_variable_it_does_not_wait() -> None:
-    t0 = time.monotonic()
-    wait_for_gate({})
-    assert time.monotonic() - t0 < 0.5
+from crossload.tools import locust_gate
+from crossload.tools.locust_gate import GATE_FILE, wait_for_gate
 
 
 def test_it_waits_until_the_file_exists(tmp_path: Path) -> None:
-    gate = tmp_path / "start"
+    gate = tmp_path / GATE_FILE
     timer = threading.Timer(0.3, gate.touch)
     t0 = time.monotonic()
     timer.start()
     try:
-        wait_for_gate({GATE: str(gate), TIMEOUT: "30"})
+        wait_for_gate(gate, timeout_s=30)
     finally:
         timer.cancel()
     took = time.monotonic() - t0
@@ -32,4 +29,22 @@ def test_it_waits_until_the_file_exists(tmp_path: Path) -> None:
 
 def test_it_gives_up_after_its_timeout(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="did not appear in time"):
-        wait_for_gate({GATE: str(tmp_path / "never"), TIMEOUT: "0.2"})
+        wait_for_gate(tmp_path / GATE_FILE, timeout_s=0.2)
+
+
+def test_it_waits_only_when_imported_as_the_gate_next_to_a_locustfile(tmp_path: Path) -> None:
+    # As part of the package (this test imported it) nothing waits; copied as crossload_gate.py, importing it
+    # waits for the file next to it.
+    copy = tmp_path / f"{locust_gate.MODULE}.py"
+    copy.write_text(Path(locust_gate.__file__).read_text(encoding="utf-8"), encoding="utf-8")
+    code = f"import sys, time; sys.path.insert(0, {str(tmp_path)!r}); t = time.monotonic(); import crossload_gate; " \
+           "print(round(time.monotonic() - t, 2))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        assert proc.poll() is None  # still waiting
+        (tmp_path / GATE_FILE).touch()
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and float(out) >= 0.4, out

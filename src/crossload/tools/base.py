@@ -136,9 +136,9 @@ class LoadTool(Protocol):
         master, then N workers; k6: N instances, one execution segment each). The specs whose role is not
         "master" write raw output, the i-th "worker" (from 1) as worker ``"i"`` (``worker_sources``)."""
 
-    def gated(self, specs: list[LaunchSpec], gate: Path) -> list[LaunchSpec] | None:
+    def gated(self, specs: list[LaunchSpec]) -> tuple[list[LaunchSpec], Path] | None:
         """``specs`` changed so that the tool starts, loads its file and then waits, before its first request,
-        until the file ``gate`` exists (its start then overlaps the rest of the pre-flights); None when the
+        until the returned file exists (its start then overlaps the rest of the pre-flights); None when the
         tool does not (the specs start once everything is ready)."""
 
     def parser(self) -> StreamParser:

@@ -120,7 +120,7 @@ class K6Tool:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             raise InputError(f"{script}: k6 inspect rejected the rendered script: {detail[-1] if detail else '?'}")
 
-    def gated(self, specs: list[LaunchSpec], gate: Path) -> list[LaunchSpec] | None:
+    def gated(self, specs: list[LaunchSpec]) -> tuple[list[LaunchSpec], Path] | None:
         return None  # k6 starts in a quarter of a second: nothing to overlap
 
     def load_failure(self, specs: Sequence[LaunchSpec]) -> str | None:

@@ -21,6 +21,7 @@ from crossload.profiles import StageSchedule
 from crossload.render import RenderedFile, render_locust
 from crossload.results import GROUP_METHOD, ToolStats
 from crossload.scenario import Scenario
+from crossload.tools import locust_gate
 from crossload.tools.base import LaunchSpec, ToolTotals, command, drain_s, find_binary, free_port
 from crossload.versions import LOCUST_IMAGE, LOCUST_VERSION
 
@@ -29,8 +30,6 @@ CSV_PREFIX = "locust"
 # Locust's final statistics (--json-file): its own request counts, written at the very end of the run. The
 # CSV files are written periodically and can lag the end by a few thousand requests at high rates.
 FINAL_STATS = "locust-final"
-# Holds a Locust started early between loading the locustfile and its first user (LocustTool.gated).
-GATE_MODULE = "crossload_gate.py"
 
 
 def locust_binary() -> str:
@@ -109,19 +108,19 @@ class LocustTool:
                                     role="worker", name=f"locust-worker-{i}"))
         return specs
 
-    def gated(self, specs: list[LaunchSpec], gate: Path) -> list[LaunchSpec] | None:
-        """The single process of a run, loading its file and then waiting until ``gate`` exists before it starts
-        any user (``crossload.tools.locust_gate``, copied next to the locustfile); None for a distributed
-        run (its master and workers start after the pre-flights, as they are)."""
+    def gated(self, specs: list[LaunchSpec]) -> tuple[list[LaunchSpec], Path] | None:
+        """The single process of a run, loading its file and then waiting, before it starts any user, until
+        the returned file exists (``crossload.tools.locust_gate``, copied next to the locustfile); None for a
+        distributed run (its master and workers start after the pre-flights, as they are)."""
         if len(specs) != 1 or "-f" not in specs[0].argv:
             return None
         (spec,) = specs
-        (spec.cwd / GATE_MODULE).write_text(
-            Path(__file__).with_name("locust_gate.py").read_text(encoding="utf-8"), encoding="utf-8")
+        module = f"{locust_gate.MODULE}.py"
+        (spec.cwd / module).write_text(Path(locust_gate.__file__).read_text(encoding="utf-8"), encoding="utf-8")
         argv = list(spec.argv)
         at = argv.index("-f") + 1
-        argv[at] = f"{argv[at]},{GATE_MODULE}"
-        return [dataclasses.replace(spec, argv=tuple(argv), env={**spec.env, "CROSSLOAD_LOCUST_GATE": str(gate)})]
+        argv[at] = f"{argv[at]},{module}"
+        return [dataclasses.replace(spec, argv=tuple(argv))], spec.cwd / locust_gate.GATE_FILE
 
     def parser(self) -> StreamParser:
         return LocustRecordParser()

@@ -3,11 +3,11 @@
 A local run starts Locust while its other pre-flights and the target's start are still under way, so that
 Locust's own start (about a second of imports) overlaps them. ``LocustTool.gated`` copies this file next to
 the locustfile as ``crossload_gate.py`` and names it after the locustfile (``-f locustfile.py,crossload_gate.py``):
-Locust imports it right after the locustfile, before it creates its runner, and this module waits there until
-the file ``$CROSSLOAD_LOCUST_GATE`` exists (crossload creates it once the target answers and every pre-flight
-passed). No request is sent before. Without the variable (a plain ``locust -f`` run) it does nothing. It gives
-up, so the process ends, when the process that started it is gone or after ``$CROSSLOAD_LOCUST_GATE_TIMEOUT``
-seconds (default 600).
+Locust imports it right after the locustfile, before it creates its runner, and it waits there until the
+file ``.crossload-start`` exists next to it (crossload creates it once the target answers and every
+pre-flight passed). No request is sent before. A plain ``locust -f locustfile.py`` never imports it. It gives
+up, so the process ends without sending anything, when the process that started it is gone or after 10
+minutes. Imported under any other name (as ``crossload.tools.locust_gate``) it does nothing.
 """
 
 from __future__ import annotations
@@ -15,24 +15,23 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
-GATE = "CROSSLOAD_LOCUST_GATE"
-TIMEOUT = "CROSSLOAD_LOCUST_GATE_TIMEOUT"
+MODULE = "crossload_gate"
+GATE_FILE = ".crossload-start"
 POLL_S = 0.01
 
 
-def wait_for_gate(environ: dict[str, str] | os._Environ[str]) -> None:
-    path = environ.get(GATE)
-    if not path:
-        return
+def wait_for_gate(gate: Path, timeout_s: float = 600.0) -> None:
     parent = os.getppid()
-    deadline = time.monotonic() + float(environ.get(TIMEOUT) or 600)
-    while not os.path.exists(path):
+    deadline = time.monotonic() + timeout_s
+    while not gate.exists():
         if os.getppid() != parent:
             sys.exit("crossload gate: the process that started Locust is gone; not starting the load")
         if time.monotonic() > deadline:
-            sys.exit(f"crossload gate: {path} did not appear in time; not starting the load")
+            sys.exit(f"crossload gate: {gate} did not appear in time; not starting the load")
         time.sleep(POLL_S)
 
 
-wait_for_gate(os.environ)
+if __name__ == MODULE:
+    wait_for_gate(Path(__file__).resolve().with_name(GATE_FILE))
