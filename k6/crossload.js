@@ -9,7 +9,8 @@
 // - countFailedCheck(): crossload's record of a failed body check (see docs/schema.md);
 // - wsStep(), wsSession(): a WebSocket step of a journey (k6/ws), mirroring locust/crossload_ws.py;
 // - timedGroup(): a journey's group, its wall time and outcome recorded as one crossload_group sample;
-// - holds(): a step's or group's if.
+// - holds(): a step's or group's if;
+// - countRedirectStop(): a request that follows redirects and ended on one its status check does not accept.
 
 import { group } from 'k6';
 import http from 'k6/http';
@@ -181,6 +182,9 @@ export function prepare(defaults, spec) {
   if (spec.responseCallback !== undefined) {
     params.responseCallback = spec.responseCallback;
   }
+  if (spec.redirects !== undefined) {
+    params.redirects = spec.redirects; // every hop is a request of its own, under the same name
+  }
   return {
     name: spec.name,
     method: spec.method,
@@ -319,9 +323,32 @@ export function countFailedCheck(res, req, bodyChecks) {
   const label = firstFailedCheck(res, bodyChecks);
   checkFailed.add(res.timings.duration, {
     name: req.name,
-    method: req.method,
+    method: finalMethod(res, req),
     check: label === undefined ? Object.keys(bodyChecks)[0] : label,
   });
+}
+
+// The statuses k6 follows when the response names a Location (Go's net/http).
+const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
+
+// The method the final response was asked with: the request's own unless redirects were followed, after
+// which any method but GET and HEAD is taken as a GET (what 301, 302 and 303 turn it into; k6 tells
+// the script neither the hops' statuses nor their methods).
+function finalMethod(res, req) {
+  if (!req.params.redirects || req.method === 'GET' || req.method === 'HEAD' || res.url === res.request.url) {
+    return req.method;
+  }
+  return 'GET';
+}
+
+// A request that follows redirects and lists its statuses accepts every redirect status (its
+// responseCallback judges each hop, and a hop is not a failure); when a redirect is nevertheless the final
+// response (the limit reached, or no Location) and the status check failed, it is counted as that check's
+// failure, as crossload_check_failed.
+export function countRedirectStop(res, req, label) {
+  if (REDIRECT_STATUSES.indexOf(res.status) >= 0) {
+    checkFailed.add(res.timings.duration, { name: req.name, method: finalMethod(res, req), check: label });
+  }
 }
 
 // --- journeys ---------------------------------------------------------------------------------------------
@@ -431,6 +458,9 @@ export function step(defaults, spec) {
   }
   if (spec.responseCallback !== undefined) {
     params.responseCallback = spec.responseCallback;
+  }
+  if (spec.redirects !== undefined) {
+    params.redirects = spec.redirects; // every hop is a request of its own, under the same name
   }
   const headers = {};
   for (const key of Object.keys(spec.headers || {})) {

@@ -14,7 +14,8 @@ check semantics and failure rules stay identical):
   step ends the iteration), steps whose ``{{ name }}`` references are filled in from the user's values (drawn
   from the scenario's data, extracted from earlier responses) when they are sent;
 - ``Journey.group``: a group of steps timed as a whole, recorded as one ``GROUP`` request (its wall time);
-- ``holds``: a step's or group's ``if``.
+- ``holds``: a step's or group's ``if``;
+- ``send_following``: a request that follows redirects as k6 does, each hop a request of its own.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import gevent
 import gevent.ssl
@@ -293,6 +295,78 @@ def body_text(content: bytes | None) -> str:
     return content.decode("utf-8", "replace") if content else ""
 
 
+# --- redirects ----------------------------------------------------------------------------------------------
+
+# The statuses k6 (Go's net/http) follows when the response names a Location; 301, 302 and 303 turn any
+# method but GET and HEAD into a GET without body, 307 and 308 repeat the method and its body.
+REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+_TO_GET = frozenset((301, 302, 303))
+# Headers not sent on once a redirect leaves the first request's host (or its subdomains), as in Go.
+_SENSITIVE_HEADERS = frozenset(("authorization", "www-authenticate", "cookie", "cookie2"))
+
+
+def status_label(statuses: Sequence[int]) -> str:
+    """The label of a step's status check (as the k6 script's check() names it), for listed statuses."""
+    if len(statuses) == 1:
+        return f"status is {statuses[0]}"
+    return "status in [" + ", ".join(str(c) for c in statuses) + "]"
+
+
+def _same_site(first: str, then: str) -> bool:
+    """Whether a redirect to ``then`` keeps the sensitive headers of a request to ``first``: the same host
+    and port, or the same host name or one of its subdomains."""
+    a, b = urlsplit(first), urlsplit(then)
+    if a.netloc == b.netloc:
+        return True
+    ihost, dhost = (a.hostname or "").lower(), (b.hostname or "").lower()
+    return dhost == ihost or dhost.endswith("." + ihost)
+
+
+def send_following(user: Any, method: str, path: str, data: bytes | None, headers: Mapping[str, str], name: str,
+                   redirects: int, judge: Callable[[Any], Any], timer: gevent.Timeout | None = None) -> Any:
+    """Send ``method path`` as ``user`` and follow up to ``redirects`` redirects as k6 does: every hop is
+    recorded as a request of its own under ``name`` (with the method it was sent with), an intermediate hop
+    as a success; ``judge(response)`` decides the final response (the first that is not a followed redirect,
+    or the last one when the limit is reached) and its value is returned.
+
+    The next hop: Location resolved against the current URL; after 301, 302 or 303 a GET without body (HEAD
+    stays HEAD), after 307 or 308 the same method and body; the headers kept, with a Referer naming the
+    previous URL (unless the request sets its own, or https leads to http), Authorization and Cookie dropped
+    once the chain leaves the first host; cookies from the user's jar, as for any request."""
+    first = current = user.client.base_url + path
+    url = path
+    sent = dict(headers)
+    stripped = False
+    for hop in range(redirects + 1):
+        with user.client.request(method, url, name=name, data=data, headers=sent, catch_response=True) as resp:
+            code = resp.status_code or 0
+            location = header_value(resp.headers, "Location") if code in REDIRECT_STATUSES else None
+            if hop == redirects or not location or _timed_out(timer) is not None:
+                return judge(resp)
+            resp.success()
+        following = urljoin(current, location)
+        if code in _TO_GET:
+            data = None
+            if method != "HEAD":
+                method = "GET"
+        if not stripped and not _same_site(first, following):
+            stripped = True
+        sent = {k: v for k, v in headers.items() if not (stripped and k.lower() in _SENSITIVE_HEADERS)}
+        if not any(k.lower() == "referer" for k in sent) and not (
+                current.startswith("https:") and following.startswith("http:")):
+            sent["Referer"] = current
+        current = url = following
+    raise AssertionError("unreachable")  # the last hop is always judged
+
+def _status_failure(code: int, expected: Sequence[int], redirects: int) -> str:
+    """The cause of a final response whose status is not an expected one. A request that follows redirects
+    and lists its statuses accepts every redirect status as a hop (in k6 too, whose responseCallback judges
+    each hop alike); a redirect that ends it (the limit reached, or no Location) fails its status check."""
+    if redirects and expected and code in REDIRECT_STATUSES:
+        return CHECK_PREFIX + status_label(expected)
+    return f"{HTTP_STATUS_PREFIX}{code}"
+
+
 # --- requests ---------------------------------------------------------------------------------------------
 
 _NO_BODY = object()
@@ -308,15 +382,17 @@ class Request:
     """
 
     __slots__ = ("body", "checks", "expected_statuses", "header_checks", "headers", "method", "name", "path",
-                 "plain", "timeout")
+                 "plain", "redirects", "timeout")
 
     def __init__(self, name: str, method: str, path: str, *, query: Sequence[Sequence[str]] = (),
                  headers: Mapping[str, str] | None = None, basic_auth: Sequence[str] | None = None,
                  json: Any = _NO_BODY, body: str | None = None, expected_statuses: Sequence[int] = (),
                  header_checks: Mapping[str, Sequence[Any]] | None = None,
-                 checks: Mapping[str, BodyCheck] | None = None, timeout: float | None = None) -> None:
+                 checks: Mapping[str, BodyCheck] | None = None, timeout: float | None = None,
+                 redirects: int = 0) -> None:
         self.name = name
         self.timeout = timeout
+        self.redirects = redirects
         self.method = method
         self.path = build_path(resolve(path), [(k, resolve(v)) for k, v in query])
         self.headers = {key: resolve(value) for key, value in (headers or {}).items()}
@@ -331,10 +407,14 @@ class Request:
         self.expected_statuses = tuple(expected_statuses)
         self.checks = dict(checks or {})
         # Judged by Locust's own rule (no checks, default statuses, no timer of its own): sent as it is.
-        self.plain = timeout is None and not self.expected_statuses and not self.checks and not self.header_checks
+        self.plain = (timeout is None and not self.expected_statuses and not self.checks and not self.header_checks
+                      and not redirects)
 
     def status_ok(self, code: int) -> bool:
         return code in self.expected_statuses if self.expected_statuses else 200 <= code < 400
+
+    def status_failure(self, code: int) -> str:
+        return _status_failure(code, self.expected_statuses, self.redirects)
 
     def send(self, user: Any) -> None:
         """Send the request as ``user``; Locust records it once, as a success or a failure.
@@ -344,9 +424,10 @@ class Request:
         a failing body check -> ``check failed: <label>``. Anything the request path raises (a header that
         cannot be encoded, say) is recorded as a failed request too, with that exception. Without checks,
         Locust's own rule is crossload's (no response or a status of 400 and above fails), so the request
-        skips the catch_response machinery, which costs Locust measurable throughput. Redirects are never
-        followed (the user class sets max_redirects = 0). A request with its own ``timeout`` runs under a
-        timer on the whole request; when it fires, the request fails with RequestTimeout (cause ``timeout``).
+        skips the catch_response machinery, which costs Locust measurable throughput. Redirects are followed
+        only up to ``redirects`` (send_following; the user class sets max_redirects = 0). A request with its
+        own ``timeout`` runs under a timer on the whole request (every hop); when it fires, the request fails
+        with RequestTimeout (cause ``timeout``).
         """
         start = time.perf_counter()
         if self.plain:
@@ -359,6 +440,10 @@ class Request:
             return
         timer = _start_timer(self.timeout)
         try:
+            if self.redirects:
+                send_following(user, self.method, self.path, self.body, self.headers, self.name, self.redirects,
+                               lambda resp: self._judge(resp, timer), timer)
+                return
             with user.client.request(self.method, self.path, name=self.name, data=self.body, headers=self.headers,
                                      catch_response=True) as resp:
                 self._judge(resp, timer)
@@ -383,7 +468,7 @@ class Request:
         elif not code:
             resp.failure(getattr(resp, "error", None) or ConnectionError("no response"))
         elif not self.status_ok(code):
-            resp.failure(f"{HTTP_STATUS_PREFIX}{code}")
+            resp.failure(self.status_failure(code))
         elif self.header_checks and (failed := first_failed_header_check(resp.headers, self.header_checks)):
             resp.failure(CHECK_PREFIX + failed)
         elif self.checks:
@@ -535,7 +620,7 @@ class Step:
     checks like one more check."""
 
     __slots__ = ("basic_auth", "body", "checks", "expected_statuses", "extract", "header_checks", "headers", "json",
-                 "method", "name", "path", "query", "reads_body", "timeout")
+                 "method", "name", "path", "query", "reads_body", "redirects", "timeout")
 
     def __init__(self, name: str, method: str, path: str, *, query: Sequence[Sequence[str]] = (),
                  headers: Mapping[str, str] | None = None, basic_auth: Sequence[str] | None = None,
@@ -543,9 +628,10 @@ class Step:
                  header_checks: Mapping[str, Sequence[Any]] | None = None,
                  checks: Mapping[str, BodyCheck] | None = None,
                  extract: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, redirects: int = 0) -> None:
         self.name = name
         self.timeout = timeout
+        self.redirects = redirects
         self.method = method
         self.path = Text(path)
         self.query = [(k, Text(v)) for k, v in query]
@@ -579,6 +665,9 @@ class Step:
                 data = _json.dumps(_filled(self.json, values), ensure_ascii=False, separators=(",", ":")).encode()
             elif self.body is not None:
                 data = self.body.fill(values).encode("utf-8")
+            if self.redirects:
+                return bool(send_following(user, self.method, path, data, headers, self.name, self.redirects,
+                                           lambda resp: self._judge(resp, values, timer), timer))
             with user.client.request(self.method, path, name=self.name, data=data, headers=headers,
                                      catch_response=True) as resp:
                 return self._judge(resp, values, timer)
@@ -603,7 +692,7 @@ class Step:
             resp.failure(getattr(resp, "error", None) or ConnectionError("no response"))
             return False
         if not self.status_ok(code):
-            resp.failure(f"{HTTP_STATUS_PREFIX}{code}")
+            resp.failure(_status_failure(code, self.expected_statuses, self.redirects))
             return False
         failed = first_failed_header_check(resp.headers, self.header_checks) if self.header_checks else None
         if failed is not None:

@@ -54,6 +54,7 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 COMPRESSIONS = tuple(COMPRESSION)
 MAX_SAFE_INTEGER = varref.MAX_SAFE_INTEGER  # JavaScript's: integers beyond it are not exact in k6
+MAX_REDIRECTS = 20
 
 _DURATION_TEXT = r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*)+$"
 _RATE_TEXT = r"^\s*\d+(\.\d+)?\s*(/\s*[sm])?\s*$"
@@ -470,6 +471,7 @@ _D = {
     "compression": "gzip: ask for gzip-compressed responses and decode them; none: ask for identity",
     "auth": "authentication: basic: {user, password} or bearer: TOKEN (the tools compute the header)",
     "timeout": "request timeout, longer than 0s",
+    "redirects": "redirects followed (0 to 20, default 0: a 3xx is the response); every hop is a request of its own",
     "name": "unique name: results are reported under it (at most 200 characters)",
     "method": "HTTP method (default GET; any case); GET and HEAD carry no body",
     "query": "query parameters: name: value, or name: [values] for a repeated parameter",
@@ -536,6 +538,7 @@ class Defaults(_Doc):
     auth: Auth | None = Field(None, description=_D["auth"])
     tls: Tls | None = Field(None, description="HTTPS: {verify: false} or {ca: file.pem}")
     compression: Compression | None = Field(None, description=_D["compression"])
+    redirects: Annotated[Any, _int(0, MAX_REDIRECTS)] | None = Field(None, description=_D["redirects"])
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -623,6 +626,7 @@ class _HttpRequest(_Doc):
     auth: Auth | None = Field(None, description=_D["auth"])
     json_: JsonAny = Field(None, alias="json", description=_D["json"])
     body: AnyText | None = Field(None, description=_D["body"])
+    redirects: Annotated[Any, _int(0, MAX_REDIRECTS)] | None = Field(None, description=_D["redirects"])
 
 
 class Request(_HttpRequest):
@@ -937,8 +941,8 @@ class ScenarioDocument(_Doc):
     description: AnyText | None = Field(None, description="free text")
     target: Text | None = Field(None, description="base URL of the system under test: http(s)://host[:port][/base]; "
                                                   "--target overrides it")
-    defaults: Defaults | None = Field(None, description="headers, timeout, think_time, auth, tls, compression of "
-                                                        "every request")
+    defaults: Defaults | None = Field(None, description="headers, timeout, think_time, auth, tls, compression, "
+                                                        "redirects of every request")
     requests: Annotated[list[Request], _Listed("requests")] | None = Field(
         None, description="the weighted mix of single requests")
     journeys: Annotated[list[Journey], _Listed("journeys")] | None = Field(

@@ -46,6 +46,7 @@ from crossload.scenario import (
     WsExpect,
     WsHold,
     WsSend,
+    redirects_of,
     timeout_of,
 )
 from crossload.units import format_duration_ms
@@ -55,6 +56,7 @@ LOCUST_TEMPLATE = "locustfile.py.jinja"
 K6_TEMPLATE = "script.js.jinja"
 LOCUST_SUPPORT = ("crossload_locust.py", "crossload_recorder.py", "crossload_ws.py")
 K6_SUPPORT = "crossload.js"
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)  # what both tools follow when a request allows redirects
 
 # k6 systemTags: `check` makes k6's end-of-test summary list the checks by name; error_code says why a
 # request without a response failed.
@@ -266,9 +268,9 @@ JS_GLOBALS = frozenset((
 ))
 # Imports and top-level names of the rendered script, and the functions k6 itself looks for.
 JS_FILE_NAMES = frozenset((
-    "http", "check", "sleep", "options", "defaults", "requests", "prepare", "countFailedCheck", "hasJsonPath",
-    "lacksJsonPath", "jsonPathEquals", "setup", "teardown", "handleSummary", "req", "res", "r", "pick", "statusOk",
-    "bodyChecks",
+    "http", "check", "sleep", "options", "defaults", "requests", "prepare", "countFailedCheck", "countRedirectStop",
+    "hasJsonPath", "lacksJsonPath", "jsonPathEquals", "setup", "teardown", "handleSummary", "req", "res", "r", "pick",
+    "statusOk", "bodyChecks",
     # journeys
     "group", "SharedArray", "data", "steps", "vars", "setupDone", "step", "fill", "draw", "extract", "ok",
     # WebSocket steps
@@ -714,6 +716,16 @@ def _request_common(scenario: Scenario, r: Request) -> dict[str, Any]:
         if r.timeout_s is not None and r.timeout_s != scenario.defaults.timeout_s else None,
         "timer": own if own < user_timeout_s(scenario) else None,
     }
+    redirects = redirects_of(scenario.defaults, r)
+    view["redirects"] = redirects or None
+    # With its statuses listed, a request that follows redirects accepts the redirect statuses too: k6's
+    # responseCallback judges every hop, and a hop is not a failure. A redirect that is the final response
+    # fails the status check instead (counted by countRedirectStop).
+    view["callback_statuses"] = list(r.checks.status)
+    view["redirect_stop"] = None
+    if redirects and r.checks.status:
+        view["callback_statuses"] += [c for c in REDIRECT_STATUSES if c not in r.checks.status]
+        view["redirect_stop"] = view["status_check"].label
     return view
 
 
@@ -845,6 +857,8 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
         req = _request_common(scenario, r)
         cumulative += r.weight
         req.update(ident=ident, call=_K6_CALLS[r.method], upper_bound=cumulative)
+        if req["redirect_stop"]:
+            helpers.add("countRedirectStop")
         for check in req["body_checks"]:
             helpers.add("countFailedCheck")
             helpers.update(h for h in ("hasJsonPath", "lacksJsonPath", "jsonPathEquals", "headerCheck")
@@ -865,6 +879,8 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
                 helpers.update(("wsStep", "wsSession"))
                 continue
             st["call"] = _K6_CALLS[st["method"]]
+            if st["redirect_stop"]:
+                helpers.add("countRedirectStop")
             if st["body_checks"]:
                 helpers.add("countFailedCheck")
             helpers.update(h for h in ("hasJsonPath", "lacksJsonPath", "jsonPathEquals", "extract", "headerCheck")

@@ -177,6 +177,7 @@ class Request:
     timeout_s: float | None = None  # its own timeout; None: defaults.timeout
     compression: str | None = None  # its own compression (a key of COMPRESSION); None: defaults.compression
     condition: Condition | None = None  # journey steps only: ``if``, the step runs only when it holds
+    redirects: int | None = None  # redirects followed, each hop a request of its own; None: defaults.redirects
 
     @property
     def result_names(self) -> tuple[str, ...]:
@@ -363,6 +364,12 @@ class Defaults:
     verify_tls: bool = True  # tls: {verify: false} is the explicit opt-out of certificate checks
     ca_file: str = ""  # tls: {ca: file}: a certificate authority both tools trust, resolved from the scenario file
     compression: str | None = None  # a key of COMPRESSION; None: each tool's own Accept-Encoding
+    redirects: int = 0  # redirects followed by every request that gives none of its own (0: a 3xx is the response)
+
+
+def redirects_of(defaults: Defaults, r: Request) -> int:
+    """How many redirects a request follows: its own number, else the default one."""
+    return r.redirects if r.redirects is not None else defaults.redirects
 
 
 def timeout_of(defaults: Defaults, r: Request) -> float:
@@ -760,7 +767,8 @@ class _Builder:
                         timeout_s=_ms(m["timeout"]) / 1000.0 if m.get("timeout") is not None else 30.0,
                         think_time=self.think_time(m["think_time"], (*p, "think_time"))
                         if m.get("think_time") is not None else ThinkTime(0.0, 0.0),
-                        auth=auth, verify_tls=verify, ca_file=ca, compression=compression)
+                        auth=auth, verify_tls=verify, ca_file=ca, compression=compression,
+                        redirects=m.get("redirects") or 0)
 
     def tls(self, m: dict[str, JsonValue], p: Path_) -> tuple[bool, str]:
         verify = m.get("verify", True)
@@ -907,6 +915,7 @@ class _Builder:
             auth=auth,
             timeout_s=_ms(m["timeout"]) / 1000.0 if m.get("timeout") is not None else None,
             compression=compression,
+            redirects=m.get("redirects"),
         )
 
     def check_json(self, value: JsonValue, p: Path_) -> None:

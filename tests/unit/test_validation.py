@@ -100,6 +100,10 @@ CASES: list[tuple[str, int, str, str]] = [
     ("compression_unknown.yaml", 5, "defaults.compression", "expected one of gzip, none, got 'brotli'"),
     ("compression_and_accept_encoding.yaml", 9, "requests[0].compression",
      "give either compression or an Accept-Encoding header, not both"),
+    ("redirects_too_many.yaml", 7, "requests[0].redirects", "must be at most 20, got 21"),
+    ("redirects_as_text.yaml", 5, "defaults.redirects", "expected a whole number, got text ('3')"),
+    ("redirects_negative.yaml", 9, "journeys[0].steps[0].redirects", "must be at least 0, got -1"),
+    ("ws_redirects.yaml", 10, "journeys[0].steps[0].ws.redirects", "unknown key"),
     # journeys
     ("journey_unknown_key.yaml", 6, "journeys[0].stpes", "unknown key (did you mean 'steps'?)"),
     ("journey_step_weight.yaml", 9, "journeys[0].steps[0].weight", "a step has no weight"),

@@ -10,7 +10,8 @@ back) and `/ws/notifications` (a periodic stream); GET /_crossload/ws-log
 lists every WebSocket connection accepted (its handshake headers, the
 messages it received, how many it sent), so generators can be verified.
 Transport options have their own routes: `/gzip` (a JSON body compressed
-when the request accepts gzip) and `/cookies` (Set-Cookie from the query).
+when the request accepts gzip), `/cookies` (Set-Cookie from the query) and
+`/redirect/{n}` (a chain of n redirects, every hop in the echo log).
 
 The server must never be the bottleneck of the measurement, so the hot
 handlers return pre-serialized bytes, there is no middleware and no
@@ -437,6 +438,34 @@ async def cookies(request: web.Request) -> web.Response:
     return response
 
 
+MAX_REDIRECT_CHAIN = 50
+_REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
+
+
+async def redirect(request: web.Request) -> web.Response:
+    """Any method on /redirect/{n}?code=302&to=/echo/done: a chain of ``n`` redirects of status ``code``
+    (301, 302, 303, 307 or 308; default 302): ``Location: /redirect/{n-1}?...`` (the same query), and from
+    /redirect/1 ``to`` (default /echo/redirected; a path or an absolute URL). /redirect/0 answers like the
+    echo endpoint. Every hop is written to the echo log, as /echo writes its requests."""
+    body = await request.read()
+    entry = _echo_entry(request, body)
+    _state(request).echo_log.append(entry)
+    n = _parse_int(request.match_info["n"], 0)
+    code = _parse_int(request.query.get("code"), 302)
+    if n is None or n > MAX_REDIRECT_CHAIN or code not in _REDIRECT_CODES:
+        return _error(f"n must be 0..{MAX_REDIRECT_CHAIN} and code one of 301, 302, 303, 307, 308", 400)
+    if n == 0:
+        return _json(entry)
+    if n == 1:
+        location = request.query.get("to", "/echo/redirected")
+    else:
+        query = request.raw_path.partition("?")[2]
+        location = f"/redirect/{n - 1}" + (f"?{query}" if query else "")
+    response = _json({"redirect": n, "location": location}, code)
+    response.headers["Location"] = location
+    return response
+
+
 MAX_WS_INTERVAL_MS = 60_000
 MAX_WS_MESSAGES = 100_000
 
@@ -654,6 +683,7 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/delay/{ms}", delay)
     router.add_get("/gzip", gzipped)
     router.add_get("/cookies", cookies)
+    router.add_route("*", "/redirect/{n}", redirect)
     router.add_get("/leak/{kb}", leak)
     router.add_get("/ws/echo", ws_echo)
     router.add_get("/ws/notifications", ws_notifications)

@@ -50,6 +50,17 @@ SLOW_BUT_ALLOWED = Request(
     timeout=1.0,  # this request's own timeout, on the whole request
 )
 
+FOLLOWED_REDIRECTS = Request(
+    name='followed redirects',
+    method='GET',
+    path='/redirect/2',
+    headers={
+        'Accept-Encoding': 'gzip',
+    },
+    expected_statuses=[200],
+    redirects=3,  # follow up to 3 redirects: every hop is a request
+)
+
 # The steps of the journeys, prepared once when this file is loaded: ${VAR} references resolved; each
 # {{ name }} is filled in from the user's values when the step is sent, then the URL is encoded.
 
@@ -80,9 +91,30 @@ USE_SESSION = Step(
     },
 )
 
+POST_THROUGH_A_REDIRECT = Step(
+    name='post through a redirect',
+    method='POST',
+    path='/redirect/1',
+    query=[
+        ['code', '307'],
+    ],
+    headers={
+        'Accept-Encoding': 'gzip',
+        'Content-Type': 'application/json',
+    },
+    json={
+        'session': '{{ session }}',
+    },
+    expected_statuses=[200],
+    redirects=1,  # follow up to 1 redirect: every hop is a request
+    checks={
+        'body contains "s-42"': lambda body: 's-42' in body,
+    },
+)
+
 
 class SessionJourney(Journey):
-    """Journey 'session': each iteration: start session, use session."""
+    """Journey 'session': each iteration: start session, use session, post through a redirect."""
 
     journey = 'session'
 
@@ -97,7 +129,15 @@ class SessionJourney(Journey):
     @task
     def use_session(self) -> None:
         """GET /echo/session/{{ session }}"""
-        self.send(USE_SESSION)
+        ok = self.send(USE_SESSION)
+        time.sleep(0.05)  # think time: 50ms
+        if not ok:
+            self.end_iteration()
+
+    @task
+    def post_through_a_redirect(self) -> None:
+        """POST /redirect/1"""
+        self.send(POST_THROUGH_A_REDIRECT)
         time.sleep(0.05)  # think time: 50ms
 
 
@@ -126,6 +166,12 @@ class ScenarioUser(FastHttpUser):
     def slow_but_allowed(self) -> None:
         """GET /delay/200"""
         SLOW_BUT_ALLOWED.send(self)
+        time.sleep(0.05)  # think time: 50ms
+
+    @task(1)
+    def followed_redirects(self) -> None:
+        """GET /redirect/2"""
+        FOLLOWED_REDIRECTS.send(self)
         time.sleep(0.05)  # think time: 50ms
 
 

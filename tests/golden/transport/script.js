@@ -3,7 +3,7 @@
 // (crossload.js must sit next to it); ${VAR} references are read from the environment (__ENV).
 import http from 'k6/http';
 import { check, group, sleep } from 'k6';
-import { countFailedCheck, extract, fill, headerCheck, jsonPathEquals, prepare, step } from './crossload.js';
+import { countFailedCheck, countRedirectStop, extract, fill, headerCheck, jsonPathEquals, prepare, step } from './crossload.js';
 
 export const options = {
   scenarios: {
@@ -60,6 +60,16 @@ const requests = {
     },
     timeout: '1s', // this request's own timeout
   }),
+  followedRedirects: prepare(defaults, {
+    name: 'followed redirects',
+    method: 'GET',
+    path: '/redirect/2',
+    headers: {
+      'Accept-Encoding': 'gzip',
+    },
+    responseCallback: http.expectedStatuses(200, 301, 302, 303, 307, 308), // redirect hops are not failures
+    redirects: 3, // follow up to 3 redirects: every hop is a request
+  }),
 };
 
 // compressed: GET /gzip
@@ -109,6 +119,19 @@ function slowButAllowed() {
   sleep(0.05); // think time: 50ms
 }
 
+// followed redirects: GET /redirect/2
+function followedRedirects() {
+  const req = requests.followedRedirects;
+  const res = http.get(req.url, req.params);
+  const statusOk = check(res, {
+    'status is 200': (r) => r.status === 200,
+  });
+  if (!statusOk) {
+    countRedirectStop(res, req, 'status is 200'); // ended on a redirect
+  }
+  sleep(0.05); // think time: 50ms
+}
+
 // The steps of the journeys, prepared once per VU: ${VAR} references resolved; each {{ name }} is filled in
 // from the VU's values when the step is sent, then the URL is encoded.
 const steps = {
@@ -131,6 +154,24 @@ const steps = {
       'Accept-Encoding': 'gzip',
     },
     responseType: 'text', // the body checks read the body
+  }),
+  postThroughARedirect: step(defaults, {
+    name: 'post through a redirect',
+    method: 'POST',
+    path: '/redirect/1',
+    query: [
+      ['code', '307'],
+    ],
+    headers: {
+      'Accept-Encoding': 'gzip',
+      'Content-Type': 'application/json',
+    },
+    json: {
+      session: '{{ session }}',
+    },
+    responseType: 'text', // the body checks read the body
+    responseCallback: http.expectedStatuses(200, 301, 302, 303, 307, 308), // redirect hops are not failures
+    redirects: 1, // follow up to 1 redirect: every hop is a request
   }),
 };
 
@@ -179,26 +220,54 @@ function useSession() {
   return ok;
 }
 
-// Journey 'session': each iteration: start session, use session.
+// post through a redirect (session): POST /redirect/1
+function postThroughARedirect() {
+  const req = fill(steps.postThroughARedirect, vars);
+  const res = http.post(req.url, req.body, req.params);
+  let ok = check(res, {
+    'status is 200': (r) => r.status === 200,
+  });
+  if (!ok) {
+    countRedirectStop(res, req, 'status is 200'); // ended on a redirect
+  }
+  if (ok) {
+    const bodyChecks = {
+      'body contains "s-42"': (r) => r.body.includes('s-42'),
+    };
+    ok = check(res, bodyChecks);
+    if (!ok) {
+      countFailedCheck(res, req, bodyChecks);
+    }
+  }
+  sleep(0.05); // think time: 50ms
+  return ok;
+}
+
+// Journey 'session': each iteration: start session, use session, post through a redirect.
 // A failed step ends the iteration: the steps after it need what it did not get.
 function session() {
   group('session', function () {
     if (!startSession()) {
       return;
     }
-    useSession();
+    if (!useSession()) {
+      return;
+    }
+    postThroughARedirect();
   });
 }
 
-// Each iteration sends one request or walks one journey, picked at random with probability weight / 4.
+// Each iteration sends one request or walks one journey, picked at random with probability weight / 5.
 export default function () {
-  const pick = Math.random() * 4;
+  const pick = Math.random() * 5;
   if (pick < 1) {
     compressed(); // weight 1
   } else if (pick < 2) {
     uncompressed(); // weight 1
   } else if (pick < 3) {
     slowButAllowed(); // weight 1
+  } else if (pick < 4) {
+    followedRedirects(); // weight 1
   } else {
     session(); // journey, weight 1
   }
