@@ -10,7 +10,8 @@
 // - wsStep(), wsSession(): a WebSocket step of a journey (k6/ws), mirroring locust/crossload_ws.py;
 // - timedGroup(): a journey's group, its wall time and outcome recorded as one crossload_group sample;
 // - holds(): a step's or group's if;
-// - countRedirectStop(): a request that follows redirects and ended on one its status check does not accept.
+// - countRedirectStop(): a request that follows redirects and ended on one its status check does not accept;
+// - nextPage(): the next page of a paginated step (a Link header entry, or a URL in the JSON body).
 
 import { group } from 'k6';
 import http from 'k6/http';
@@ -808,4 +809,74 @@ export function wsSession(s, values) {
     return false;
   }
   return ok;
+}
+
+// --- pagination -------------------------------------------------------------------------------------------
+//
+// The same rules as locust/crossload_locust.py next_page(): a Link header entry (RFC 8288) of the given
+// relation, or text at a JSON path (a URL or a path), resolved against the response's URL; only a page on
+// the target's origin is fetched.
+
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+const ORIGIN = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
+const LINK = /<([^>]*)>([^<]*)/g;
+const REL = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))/i;
+
+// `ref` (absolute, //host/..., /path, ?query or a relative path) against `current`; dot segments are kept.
+export function resolveUrl(current, ref) {
+  if (SCHEME.test(ref)) {
+    return ref;
+  }
+  const m = ORIGIN.exec(current);
+  const origin = m === null ? '' : m[0];
+  if (ref.startsWith('//')) {
+    return current.slice(0, current.indexOf(':') + 1) + ref;
+  }
+  if (ref.startsWith('/')) {
+    return origin + ref;
+  }
+  const path = current.slice(origin.length).split(/[?#]/)[0] || '/';
+  if (ref.startsWith('?')) {
+    return origin + path + ref;
+  }
+  return origin + path.slice(0, path.lastIndexOf('/') + 1) + ref;
+}
+
+function originOf(url) {
+  const m = ORIGIN.exec(url);
+  return m === null ? '' : m[0].toLowerCase();
+}
+
+// The target of the first entry of a Link header whose relations include `rel` (lower case).
+export function linkTarget(header, rel) {
+  const text = header || '';
+  LINK.lastIndex = 0;
+  let m = LINK.exec(text);
+  while (m !== null) {
+    const found = REL.exec(m[2]);
+    const rels = found === null ? '' : (found[1] !== undefined ? found[1] : found[2]);
+    if (rels.toLowerCase().split(/\s+/).indexOf(rel) >= 0) {
+      return m[1].trim();
+    }
+    m = LINK.exec(text);
+  }
+  return null;
+}
+
+// The URL of the page after `res` ({link: rel} or {json: steps}), or undefined when there is none: no such
+// entry, a value that is not text or is empty, or a page on another origin than the request's.
+export function nextPage(res, req, spec) {
+  let ref = null;
+  if (spec.link !== undefined) {
+    ref = linkTarget(headerValue(res, 'Link'), spec.link);
+  } else {
+    const json = bodyJson(res);
+    const hit = json.ok ? lookup(json.doc, spec.json) : { found: false };
+    ref = hit.found && typeof hit.value === 'string' ? hit.value : null;
+  }
+  if (!ref) {
+    return undefined;
+  }
+  const url = resolveUrl(res.url, ref);
+  return originOf(url) === originOf(req.url) ? url : undefined;
 }

@@ -323,17 +323,17 @@ def _same_site(first: str, then: str) -> bool:
 
 
 def send_following(user: Any, method: str, path: str, data: bytes | None, headers: Mapping[str, str], name: str,
-                   redirects: int, judge: Callable[[Any], Any], timer: gevent.Timeout | None = None) -> Any:
+                   redirects: int, judge: Callable[[Any, str], Any], timer: gevent.Timeout | None = None) -> Any:
     """Send ``method path`` as ``user`` and follow up to ``redirects`` redirects as k6 does: every hop is
     recorded as a request of its own under ``name`` (with the method it was sent with), an intermediate hop
-    as a success; ``judge(response)`` decides the final response (the first that is not a followed redirect,
-    or the last one when the limit is reached) and its value is returned.
+    as a success; ``judge(response, its URL)`` decides the final response (the first that is not a followed
+    redirect, or the last one when the limit is reached) and its value is returned.
 
     The next hop: Location resolved against the current URL; after 301, 302 or 303 a GET without body (HEAD
     stays HEAD), after 307 or 308 the same method and body; the headers kept, with a Referer naming the
     previous URL (unless the request sets its own, or https leads to http), Authorization and Cookie dropped
     once the chain leaves the first host; cookies from the user's jar, as for any request."""
-    first = current = user.client.base_url + path
+    first = current = absolute_url(user.client.base_url, path)
     url = path
     sent = dict(headers)
     stripped = False
@@ -342,7 +342,7 @@ def send_following(user: Any, method: str, path: str, data: bytes | None, header
             code = resp.status_code or 0
             location = header_value(resp.headers, "Location") if code in REDIRECT_STATUSES else None
             if hop == redirects or not location or _timed_out(timer) is not None:
-                return judge(resp)
+                return judge(resp, current)
             resp.success()
         following = urljoin(current, location)
         if code in _TO_GET:
@@ -357,6 +357,70 @@ def send_following(user: Any, method: str, path: str, data: bytes | None, header
             sent["Referer"] = current
         current = url = following
     raise AssertionError("unreachable")  # the last hop is always judged
+
+
+# --- pagination -------------------------------------------------------------------------------------------
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+# A Link header (RFC 8288): <target> and the parameters after it; rel="next" or rel=next, several
+# space-separated relations in one value.
+_LINK = re.compile(r"<([^>]*)>([^<]*)")
+_REL = re.compile(r';\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))', re.IGNORECASE)
+
+
+def absolute_url(base: str, path: str) -> str:
+    """A request's URL: ``path`` as it is when it is absolute (a next page, a redirect), else on ``base``."""
+    return path if _SCHEME.match(path) else base + path
+
+
+def resolve_url(current: str, ref: str) -> str:
+    """``ref`` (a next link: absolute, //host/..., /path, ?query or a relative path) against ``current``; the
+    same rule as k6/crossload.js resolveUrl (no dot segments are removed)."""
+    if _SCHEME.match(ref):
+        return ref
+    m = _ORIGIN.match(current)
+    origin = m.group(0) if m else ""
+    if ref.startswith("//"):
+        return current[: current.index(":") + 1] + ref
+    if ref.startswith("/"):
+        return origin + ref
+    path = re.split(r"[?#]", current[len(origin):], maxsplit=1)[0] or "/"
+    if ref.startswith("?"):
+        return origin + path + ref
+    return origin + path[: path.rindex("/") + 1] + ref
+
+
+def _origin(url: str) -> str:
+    m = _ORIGIN.match(url)
+    return m.group(0).lower() if m else ""
+
+
+def link_target(header: str | None, rel: str) -> str | None:
+    """The target of the first entry of a Link header whose relations include ``rel`` (lower case)."""
+    for m in _LINK.finditer(header or ""):
+        found = _REL.search(m.group(2))
+        if found is not None and rel in (found.group(1) or found.group(2) or "").lower().split():
+            return m.group(1).strip()
+    return None
+
+
+def next_page(spec: Mapping[str, Any], headers: Any, body: str, current: str, base: str) -> str | None:
+    """The URL of the page after the response to ``current``: ``{link: rel}`` a Link header entry of that
+    relation, ``{json: steps}`` text at that JSON path (a URL or a path); resolved against ``current``. None
+    when there is none (no such entry, a value that is not text or is empty) or when it is not on the target's
+    origin (``base``): the pagination ends there, without failure."""
+    if "link" in spec:
+        ref = link_target(header_value(headers, "Link"), spec["link"])
+    else:
+        doc = _body_json(body)
+        hit = _MISSING if doc is _NOT_JSON else _lookup(doc, spec["json"])
+        ref = hit if isinstance(hit, str) else None
+    if not ref:
+        return None
+    url = resolve_url(current, ref)
+    return url if _origin(url) == _origin(base) else None
+
 
 def _status_failure(code: int, expected: Sequence[int], redirects: int) -> str:
     """The cause of a final response whose status is not an expected one. A request that follows redirects
@@ -442,7 +506,7 @@ class Request:
         try:
             if self.redirects:
                 send_following(user, self.method, self.path, self.body, self.headers, self.name, self.redirects,
-                               lambda resp: self._judge(resp, timer), timer)
+                               lambda resp, _url: self._judge(resp, timer), timer)
                 return
             with user.client.request(self.method, self.path, name=self.name, data=self.body, headers=self.headers,
                                      catch_response=True) as resp:
@@ -620,7 +684,7 @@ class Step:
     checks like one more check."""
 
     __slots__ = ("basic_auth", "body", "checks", "expected_statuses", "extract", "header_checks", "headers", "json",
-                 "method", "name", "path", "query", "reads_body", "redirects", "timeout")
+                 "max_pages", "method", "name", "paginate", "path", "query", "reads_body", "redirects", "timeout")
 
     def __init__(self, name: str, method: str, path: str, *, query: Sequence[Sequence[str]] = (),
                  headers: Mapping[str, str] | None = None, basic_auth: Sequence[str] | None = None,
@@ -628,10 +692,13 @@ class Step:
                  header_checks: Mapping[str, Sequence[Any]] | None = None,
                  checks: Mapping[str, BodyCheck] | None = None,
                  extract: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
-                 timeout: float | None = None, redirects: int = 0) -> None:
+                 timeout: float | None = None, redirects: int = 0, paginate: Mapping[str, Any] | None = None,
+                 max_pages: int = 1) -> None:
         self.name = name
         self.timeout = timeout
         self.redirects = redirects
+        self.paginate = dict(paginate) if paginate is not None else None
+        self.max_pages = max_pages
         self.method = method
         self.path = Text(path)
         self.query = [(k, Text(v)) for k, v in query]
@@ -644,16 +711,18 @@ class Step:
         self.checks = dict(checks or {})
         self.extract = dict(extract or {})
         self.reads_body = bool(self.checks) or any("header" not in spec and "cookie" not in spec
-                                                   for _, spec in self.extract.values())
+                                                   for _, spec in self.extract.values()) or (
+            self.paginate is not None and "json" in self.paginate)
 
     def status_ok(self, code: int) -> bool:
         return code in self.expected_statuses if self.expected_statuses else 200 <= code < 400
 
     def send(self, user: Any, values: dict[str, Any]) -> bool:
         """Send the step as ``user``, recorded once as a success or a failure (as Request.send); True when it
-        succeeded, its extracted values then stored in ``values``."""
+        succeeded, its extracted values then stored in ``values``. A paginated step then fetches each next page
+        (``next_page``) with GET, each a request of its own under the step's name judged by the step's checks,
+        until a page names none, one fails, or ``max_pages`` pages were fetched."""
         start = time.perf_counter()
-        timer = _start_timer(self.timeout)
         try:
             path = build_path(self.path.fill(values), [(k, v.fill(values)) for k, v in self.query])
             headers = {key: value.fill(values) for key, value in self.headers.items()}
@@ -665,23 +734,53 @@ class Step:
                 data = _json.dumps(_filled(self.json, values), ensure_ascii=False, separators=(",", ":")).encode()
             elif self.body is not None:
                 data = self.body.fill(values).encode("utf-8")
-            if self.redirects:
-                return bool(send_following(user, self.method, path, data, headers, self.name, self.redirects,
-                                           lambda resp: self._judge(resp, values, timer), timer))
-            with user.client.request(self.method, path, name=self.name, data=data, headers=headers,
-                                     catch_response=True) as resp:
-                return self._judge(resp, values, timer)
         except _LOCUST_CONTROL:
             raise
         except Exception as e:
-            user.environment.events.request.fire(
-                request_type=self.method, name=self.name, response_time=(time.perf_counter() - start) * 1000.0,
-                response_length=0, exception=e, context={}, response=None,
-            )
+            self._raised(user, start, e)
             return False
+        ok, following = self._send_page(user, values, path, data, headers)
+        pages = 1
+        while ok and following is not None and pages < self.max_pages:
+            ok, following = self._send_page(user, values, following, None, headers)
+            pages += 1
+        return ok
+
+    def _send_page(self, user: Any, values: dict[str, Any], path: str, data: bytes | None,
+                   headers: Mapping[str, str]) -> tuple[bool, str | None]:
+        """One request of the step (its first, or a next page): whether it succeeded, and the next page's URL
+        when the step is paginated and the response names one."""
+        start = time.perf_counter()
+        timer = _start_timer(self.timeout)
+
+        def judge(resp: Any, url: str) -> tuple[bool, str | None]:
+            ok = self._judge(resp, values, timer)
+            if not ok or self.paginate is None:
+                return ok, None
+            body = body_text(resp.content) if "json" in self.paginate else ""
+            return ok, next_page(self.paginate, resp.headers, body, url, user.client.base_url)
+
+        try:
+            if self.redirects:
+                return send_following(user, self.method, path, data, headers, self.name,  # type: ignore[no-any-return]
+                                      self.redirects, judge, timer)
+            with user.client.request(self.method, path, name=self.name, data=data, headers=headers,
+                                     catch_response=True) as resp:
+                return judge(resp, absolute_url(user.client.base_url, path))
+        except _LOCUST_CONTROL:
+            raise
+        except Exception as e:
+            self._raised(user, start, e)
+            return False, None
         finally:
             if timer is not None:
                 timer.close()
+
+    def _raised(self, user: Any, start: float, e: Exception) -> None:
+        user.environment.events.request.fire(
+            request_type=self.method, name=self.name, response_time=(time.perf_counter() - start) * 1000.0,
+            response_length=0, exception=e, context={}, response=None,
+        )
 
     def _judge(self, resp: Any, values: dict[str, Any], timer: gevent.Timeout | None = None) -> bool:
         code = resp.status_code or 0

@@ -55,6 +55,7 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 COMPRESSIONS = tuple(COMPRESSION)
 MAX_SAFE_INTEGER = varref.MAX_SAFE_INTEGER  # JavaScript's: integers beyond it are not exact in k6
 MAX_REDIRECTS = 20
+MAX_PAGES = 100
 
 _DURATION_TEXT = r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*)+$"
 _RATE_TEXT = r"^\s*\d+(\.\d+)?\s*(/\s*[sm])?\s*$"
@@ -679,6 +680,17 @@ class Condition(_Doc):
     not_equals: ConditionValue = Field(None, description="runs when the value, as text, is not this")
 
 
+class Paginate(_Doc):
+    """Following next-page links: exactly one of link, json; at most max_pages pages."""
+
+    one_of: ClassVar[tuple[tuple[str, ...], str] | None] = (
+        ("link", "json"), "give exactly one of link (a Link header's rel, e.g. next) or json (a path such as $.next)")
+    link: Text = Field(None, description="the rel of the response's Link header entry naming the next page: next")
+    json_: Text = Field(None, alias="json", description="a JSON path to the next page's URL or path, e.g. $.next")
+    max_pages: Annotated[Any, _int(1, MAX_PAGES)] = Field(
+        None, description="pages fetched at most, the first one included (1 to 100, default 10)")
+
+
 class Step(_HttpRequest):
     """A request of a journey: the steps run in order and may extract values for later steps."""
 
@@ -693,6 +705,9 @@ class Step(_HttpRequest):
     compression: Compression | None = Field(None, description=_D["compression"])
     if_: Condition | None = Field(None, alias="if", description="run the step only when {var, equals | not_equals} "
                                                                 "holds")
+    paginate: Annotated[Paginate | None, _Given(Paginate)] = Field(
+        None, description="then fetch each next page ({link: next} or {json: $.next}, max_pages) under the step's "
+                          "name, until there is none")
 
     @classmethod
     def unknown(cls, key: str) -> PydanticCustomError:

@@ -269,8 +269,8 @@ JS_GLOBALS = frozenset((
 # Imports and top-level names of the rendered script, and the functions k6 itself looks for.
 JS_FILE_NAMES = frozenset((
     "http", "check", "sleep", "options", "defaults", "requests", "prepare", "countFailedCheck", "countRedirectStop",
-    "hasJsonPath", "lacksJsonPath", "jsonPathEquals", "setup", "teardown", "handleSummary", "req", "res", "r", "pick",
-    "statusOk", "bodyChecks",
+    "nextPage", "url", "page", "hasJsonPath", "lacksJsonPath", "jsonPathEquals", "setup", "teardown", "handleSummary",
+    "req", "res", "r", "pick", "statusOk", "bodyChecks",
     # journeys
     "group", "SharedArray", "data", "steps", "vars", "setupDone", "step", "fill", "draw", "extract", "ok",
     # WebSocket steps
@@ -701,7 +701,8 @@ def _request_common(scenario: Scenario, r: Request) -> dict[str, Any]:
         "query": [list(kv) for kv in r.query],
         "headers": merged_headers(scenario, r),
         "basic_auth": basic_auth_of(scenario, r),
-        "reads_body": r.checks.reads_body or any(e.source not in ("header", "cookie") for e in r.extract),
+        "reads_body": r.checks.reads_body or any(e.source not in ("header", "cookie") for e in r.extract)
+        or (r.paginate is not None and bool(r.paginate.steps)),
         "weight": r.weight,
         "statuses": list(r.checks.status),
         "status_check": status_check(r.checks.status),
@@ -795,11 +796,29 @@ def _step_view(scenario: Scenario, r: Request, ident: str, where: str) -> dict[s
     view["ws"] = ws_view(scenario, r)
     checks, extracts = step_checks(r)
     user_checks = checks[: len(checks) - len(extracts)]
+    view["paginate"] = paginate_view(r)
+    if view["paginate"] is not None:
+        view["summary"] += ", " + view["paginate"]["text"]
     view.update(ident=ident, where=where, body_checks=checks, extracts=extracts,
                 user_checks=[c for c in user_checks if c.header is None],
                 header_checks=[c for c in user_checks if c.header is not None],
                 condition=r.condition.spec() if r.condition is not None else None)
     return view
+
+
+def paginate_view(r: Request) -> dict[str, Any] | None:
+    """A paginated step's next-page rule as both support modules read it ({link: rel} or {json: steps}), its
+    page limit, and how it reads."""
+    p = r.paginate
+    if p is None:
+        return None
+    if p.link:
+        spec: dict[str, Any] = {"link": p.link}
+        how = f"Link rel={p.link}"
+    else:
+        spec = {"json": list(p.steps)}
+        how = f"the URL at {p.path}"
+    return {"spec": spec, "max_pages": p.max_pages, "text": f"then each next page ({how}), {p.max_pages} pages at most"}
 
 
 def _uses_conditions(journeys: list[dict[str, Any]]) -> bool:
@@ -881,6 +900,8 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
             st["call"] = _K6_CALLS[st["method"]]
             if st["redirect_stop"]:
                 helpers.add("countRedirectStop")
+            if st["paginate"]:
+                helpers.add("nextPage")
             if st["body_checks"]:
                 helpers.add("countFailedCheck")
             helpers.update(h for h in ("hasJsonPath", "lacksJsonPath", "jsonPathEquals", "extract", "headerCheck")

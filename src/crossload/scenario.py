@@ -178,6 +178,7 @@ class Request:
     compression: str | None = None  # its own compression (a key of COMPRESSION); None: defaults.compression
     condition: Condition | None = None  # journey steps only: ``if``, the step runs only when it holds
     redirects: int | None = None  # redirects followed, each hop a request of its own; None: defaults.redirects
+    paginate: Paginate | None = None  # journey steps only: the next pages, fetched under the step's name
 
     @property
     def result_names(self) -> tuple[str, ...]:
@@ -267,6 +268,18 @@ class Extraction:
     header: str = ""
     pattern: str = ""
     cookie: str = ""
+
+
+@dataclass(frozen=True)
+class Paginate:
+    """``paginate: {link: next}`` or ``{json: $.next}``, ``max_pages``: after the step's response, each next
+    page (a Link header entry of that rel, or a URL or path at a JSON path; on the target's origin) is
+    fetched with GET under the step's name, until there is none or ``max_pages`` pages were fetched."""
+
+    link: str = ""  # the rel, lower case
+    steps: tuple[str | int, ...] = ()  # json
+    path: str = ""  # json, as written
+    max_pages: int = 10
 
 
 @dataclass(frozen=True)
@@ -1480,7 +1493,28 @@ class _JourneyBuilder:
         extract: tuple[Extraction, ...] = ()
         if m.get("extract") is not None:
             extract = self.extractions(m["extract"], (*p, "extract"), known)
-        return replace(req, headers=tuple(headers), extract=extract, condition=condition)
+        paginate = self.paginate(m["paginate"], p, req, extract) if m.get("paginate") is not None else None
+        return replace(req, headers=tuple(headers), extract=extract, condition=condition, paginate=paginate)
+
+    def paginate(self, m: dict[str, JsonValue], p: Path_, req: Request, extract: tuple[Extraction, ...]) -> Paginate:
+        here: Path_ = (*p, "paginate")
+        if req.method != "GET":
+            raise self.b.key_error(here, "the next pages are fetched with GET: a paginated step is a GET, not "
+                                         f"{req.method}")
+        if extract:
+            raise self.b.key_error(here, "a paginated step cannot extract: its pages are many responses; extract "
+                                         "in another step")
+        max_pages = m.get("max_pages") or 10
+        if "link" in m:
+            rel = m["link"].strip()
+            if not _HEADER_NAME.match(rel):
+                raise self.b.error((*here, "link"), "a link relation is one word, such as next")
+            return Paginate(link=rel.lower(), max_pages=max_pages)
+        steps = parse_json_path(m["json"])
+        if steps is None:
+            raise self.b.error((*here, "json"), f"{m['json']!r} is not a JSON path; expected e.g. $.next or "
+                                                "links.next")
+        return Paginate(steps=steps, path=m["json"].strip(), max_pages=max_pages)
 
     def step_strings(self, req: Request, m: dict[str, JsonValue], p: Path_) -> list[tuple[str, str, Path_]]:
         """(text, field path, where its line is) of every string of a step that may hold {{ name }}."""

@@ -1,5 +1,5 @@
-"""``redirects: N``: read from defaults, requests and steps, rendered for both tools; the Locust module's
-status label and same-site rule; the demo target's redirect chains."""
+"""``redirects: N`` and ``paginate``: read from the scenario, rendered for both tools; the support modules'
+status label, same-site rule, next links (Python and a real ``k6 run``); the demo target's redirect chains."""
 
 from __future__ import annotations
 
@@ -136,3 +136,92 @@ def test_the_demo_target_serves_redirect_chains_and_logs_every_hop() -> None:
         assert [(e["method"], e["raw_path"], e["body"]) for e in log[:4]] == [
             ("POST", "/redirect/3?code=307&u=1", "x"), ("GET", "/redirect/1?to=%2Fecho%2Fdone%3Fs%3D1", ""),
             ("GET", "/redirect/1", ""), ("PUT", "/redirect/0", "y")]
+
+
+PAGINATED = """version: 1
+name: p
+journeys:
+  - name: j
+    steps:
+      - name: by link
+        path: /items
+        paginate: {link: Next}
+      - name: by json
+        path: /items
+        paginate: {json: $.links.next, max_pages: 3}
+"""
+
+
+def test_both_tools_page_through_the_same_links(tmp_path: Path) -> None:
+    s = _load(tmp_path, PAGINATED)
+    by_link, by_json = s.journeys[0].steps
+    assert by_link.paginate is not None and by_link.paginate.link == "next" and by_link.paginate.max_pages == 10
+    assert by_json.paginate is not None and by_json.paginate.steps == ("links", "next")
+    k6 = render_k6(s, build_schedule("smoke", s), TARGET).text
+    assert "for (let page = 1; page <= 10; page++) {" in k6 and "for (let page = 1; page <= 3; page++) {" in k6
+    assert "url = ok ? nextPage(res, req, { link: 'next' }) : undefined;" in k6
+    assert "url = ok ? nextPage(res, req, { json: ['links', 'next'] }) : undefined;" in k6
+    assert k6.count("responseType: 'text'") == 1  # the JSON body names the next page
+    locust = render_locust(s, build_schedule("smoke", s), TARGET).text
+    ast.parse(locust)
+    assert "paginate={'link': 'next'},  # then each next page, a request of its own\n    max_pages=10," in locust
+    assert "paginate={'json': ['links', 'next']}," in locust and "max_pages=3," in locust
+
+
+# (current URL, reference) -> the URL both support modules resolve it to.
+RESOLVED = [
+    ("http://h:1/a/b?x=1", "/c?p=2", "http://h:1/c?p=2"),
+    ("http://h:1/a/b?x=1", "c?p=2", "http://h:1/a/c?p=2"),
+    ("http://h:1/a/b?x=1", "?p=2", "http://h:1/a/b?p=2"),
+    ("http://h:1/a/b", "//o:2/z", "http://o:2/z"),
+    ("https://h/a", "http://o/z", "http://o/z"),
+    ("http://h:1", "p", "http://h:1/p"),
+]
+# (Link header, rel) -> the target both support modules find.
+LINKS = [
+    ('<http://h/p?page=1>; rel="first", </p?page=3>; rel="next"', "next", "/p?page=3"),
+    ("</p?page=3>; rel=next", "next", "/p?page=3"),
+    ('</p?page=3>; title="x"; REL="prev next"', "next", "/p?page=3"),
+    ('</p?page=1>; rel="first"', "next", None),
+    ("", "next", None),
+    ('<a>;rel="next",<b>;rel="next"', "next", "a"),
+]
+
+
+def test_the_support_modules_resolve_next_links_alike(tmp_path: Path) -> None:
+    probe = ("import json, sys; sys.path.insert(0, sys.argv[1]); import crossload_locust as cl; "
+             "r, l = json.loads(sys.argv[2]), json.loads(sys.argv[3]); "
+             "print(json.dumps([[cl.resolve_url(c, ref) for c, ref, _ in r], "
+             "[cl.link_target(h, rel) for h, rel, _ in l], "
+             "[cl.next_page({'link': 'next'}, {'Link': '<http://o:1/p>; rel=next'}, '', 'http://h:1/a', 'http://h:1'), "
+             "cl.next_page({'json': ['next']}, {}, '{\"next\": \"/p?page=2\"}', 'http://h:1/a', 'http://h:1'), "
+             "cl.next_page({'json': ['next']}, {}, '{\"next\": null}', 'http://h:1/a', 'http://h:1'), "
+             "cl.next_page({'json': ['next']}, {}, '{\"next\": \"\"}', 'http://h:1/a', 'http://h:1')]]))")
+    proc = subprocess.run([sys.executable, "-c", probe, str(resource_dir("locust")), json.dumps(RESOLVED),
+                           json.dumps(LINKS)], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    locust = json.loads(proc.stdout)
+    (tmp_path / "crossload.js").write_bytes((resource_dir("k6") / "crossload.js").read_bytes())
+    (tmp_path / "probe.js").write_text(
+        "import { linkTarget, nextPage, resolveUrl } from './crossload.js';\n"
+        f"const R = {json.dumps(RESOLVED)};\nconst L = {json.dumps(LINKS)};\n"
+        "export const options = { iterations: 1, vus: 1 };\n"
+        "function res(headers, body) { return { url: 'http://h:1/a', headers: headers, body: body }; }\n"
+        "const req = { url: 'http://h:1/a' };\n"
+        "export default function () {\n"
+        "  const out = [R.map((c) => resolveUrl(c[0], c[1])), L.map((c) => linkTarget(c[0], c[1])), [\n"
+        "    nextPage(res({ Link: '<http://o:1/p>; rel=next' }, ''), req, { link: 'next' }) || null,\n"
+        "    nextPage(res({}, '{\"next\": \"/p?page=2\"}'), req, { json: ['next'] }) || null,\n"
+        "    nextPage(res({}, '{\"next\": null}'), req, { json: ['next'] }) || null,\n"
+        "    nextPage(res({}, '{\"next\": \"\"}'), req, { json: ['next'] }) || null]];\n"
+        "  console.log('RESULT ' + JSON.stringify(out));\n"
+        "}\n", encoding="utf-8")
+    proc = subprocess.run(["k6", "run", "-q", "--no-summary", "--log-format", "raw", "probe.js"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in (proc.stdout + proc.stderr).splitlines() if x.startswith("RESULT "))
+    k6 = json.loads(line[len("RESULT "):])
+    expected = [[want for _, _, want in RESOLVED], [want for _, _, want in LINKS],
+                [None, "http://h:1/p?page=2", None, None]]
+    assert locust == expected
+    assert k6 == expected

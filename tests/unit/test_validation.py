@@ -104,6 +104,13 @@ CASES: list[tuple[str, int, str, str]] = [
     ("redirects_as_text.yaml", 5, "defaults.redirects", "expected a whole number, got text ('3')"),
     ("redirects_negative.yaml", 9, "journeys[0].steps[0].redirects", "must be at least 0, got -1"),
     ("ws_redirects.yaml", 10, "journeys[0].steps[0].ws.redirects", "unknown key"),
+    ("paginate_post.yaml", 11, "journeys[0].steps[0].paginate", "a paginated step is a GET, not POST"),
+    ("paginate_with_extract.yaml", 11, "journeys[0].steps[0].paginate", "a paginated step cannot extract"),
+    ("paginate_two_sources.yaml", 10, "journeys[0].steps[0].paginate", "give exactly one of link"),
+    ("paginate_max_pages_zero.yaml", 11, "journeys[0].steps[0].paginate.max_pages", "must be at least 1, got 0"),
+    ("paginate_bad_json_path.yaml", 10, "journeys[0].steps[0].paginate.json", "'$..next' is not a JSON path"),
+    ("paginate_bad_link.yaml", 10, "journeys[0].steps[0].paginate.link", "a link relation is one word"),
+    ("paginate_on_request.yaml", 7, "requests[0].paginate", "unknown key"),
     # journeys
     ("journey_unknown_key.yaml", 6, "journeys[0].stpes", "unknown key (did you mean 'steps'?)"),
     ("journey_step_weight.yaml", 9, "journeys[0].steps[0].weight", "a step has no weight"),

@@ -11,7 +11,8 @@ lists every WebSocket connection accepted (its handshake headers, the
 messages it received, how many it sent), so generators can be verified.
 Transport options have their own routes: `/gzip` (a JSON body compressed
 when the request accepts gzip), `/cookies` (Set-Cookie from the query) and
-`/redirect/{n}` (a chain of n redirects, every hop in the echo log).
+`/redirect/{n}` (a chain of n redirects, every hop in the echo log) and
+`/pages` (pages that name the next one in a Link header and a JSON field).
 
 The server must never be the bottleneck of the measurement, so the hot
 handlers return pre-serialized bytes, there is no middleware and no
@@ -44,6 +45,7 @@ from multiprocessing.connection import wait as wait_for_sentinels
 from multiprocessing.context import ForkContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeGuard
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -466,6 +468,38 @@ async def redirect(request: web.Request) -> web.Response:
     return response
 
 
+MAX_PAGES = 1000
+
+
+async def pages(request: web.Request) -> web.Response:
+    """GET /pages?page=1&pages=3&style=path: page ``page`` of ``pages``, ``{"page", "pages", "next"}``; while
+    there is a next page, ``next`` names it (the same query, page + 1) and so does a Link header entry
+    ``rel="next"`` (after one ``rel="first"``). ``style``: path (/pages?...), relative (pages?...),
+    absolute (http://host/pages?...) or elsewhere (a host that is not this one). Every page is written to
+    the echo log."""
+    entry = _echo_entry(request, await request.read())
+    _state(request).echo_log.append(entry)
+    page = _parse_int(request.query.get("page"), 1)
+    total = _parse_int(request.query.get("pages"), 3)
+    style = request.query.get("style", "path")
+    if page is None or total is None or not 1 <= page <= MAX_PAGES or total > MAX_PAGES or style not in (
+            "path", "relative", "absolute", "elsewhere"):
+        return _error(f"page and pages must be 1..{MAX_PAGES}; style path, relative, absolute or elsewhere", 400)
+
+    def at(number: int) -> str:
+        query = urlencode([(k, str(number) if k == "page" else v) for k, v in request.query.items()]
+                          + ([] if "page" in request.query else [("page", str(number))]))
+        prefix = {"path": "/", "relative": "", "absolute": f"{request.scheme}://{request.host}/",
+                  "elsewhere": "http://elsewhere.invalid/"}[style]
+        return f"{prefix}pages?{query}"
+
+    following = at(page + 1) if page < total else None
+    response = _json({"page": page, "pages": total, "next": following})
+    if following is not None:
+        response.headers["Link"] = f'<{at(1)}>; rel="first", <{following}>; rel="next"'
+    return response
+
+
 MAX_WS_INTERVAL_MS = 60_000
 MAX_WS_MESSAGES = 100_000
 
@@ -684,6 +718,7 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/gzip", gzipped)
     router.add_get("/cookies", cookies)
     router.add_route("*", "/redirect/{n}", redirect)
+    router.add_get("/pages", pages)
     router.add_get("/leak/{kb}", leak)
     router.add_get("/ws/echo", ws_echo)
     router.add_get("/ws/notifications", ws_notifications)

@@ -112,9 +112,26 @@ POST_THROUGH_A_REDIRECT = Step(
     },
 )
 
+PAGE_THROUGH = Step(
+    name='page through',
+    method='GET',
+    path='/pages',
+    query=[
+        ['pages', '3'],
+    ],
+    headers={
+        'Accept-Encoding': 'gzip',
+    },
+    paginate={'link': 'next'},  # then each next page, a request of its own
+    max_pages=5,
+    checks={
+        '$.pages == 3': lambda body: json_path_equals(body, ['pages'], 3),
+    },
+)
+
 
 class SessionJourney(Journey):
-    """Journey 'session': each iteration: start session, use session, post through a redirect."""
+    """Journey 'session': each iteration: start session, use session, post through a redirect, page through."""
 
     journey = 'session'
 
@@ -137,7 +154,15 @@ class SessionJourney(Journey):
     @task
     def post_through_a_redirect(self) -> None:
         """POST /redirect/1"""
-        self.send(POST_THROUGH_A_REDIRECT)
+        ok = self.send(POST_THROUGH_A_REDIRECT)
+        time.sleep(0.05)  # think time: 50ms
+        if not ok:
+            self.end_iteration()
+
+    @task
+    def page_through(self) -> None:
+        """GET /pages, then each next page (Link rel=next), 5 pages at most"""
+        self.send(PAGE_THROUGH)
         time.sleep(0.05)  # think time: 50ms
 
 

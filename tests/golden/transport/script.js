@@ -3,7 +3,7 @@
 // (crossload.js must sit next to it); ${VAR} references are read from the environment (__ENV).
 import http from 'k6/http';
 import { check, group, sleep } from 'k6';
-import { countFailedCheck, countRedirectStop, extract, fill, headerCheck, jsonPathEquals, prepare, step } from './crossload.js';
+import { countFailedCheck, countRedirectStop, extract, fill, headerCheck, jsonPathEquals, nextPage, prepare, step } from './crossload.js';
 
 export const options = {
   scenarios: {
@@ -173,6 +173,18 @@ const steps = {
     responseCallback: http.expectedStatuses(200, 301, 302, 303, 307, 308), // redirect hops are not failures
     redirects: 1, // follow up to 1 redirect: every hop is a request
   }),
+  pageThrough: step(defaults, {
+    name: 'page through',
+    method: 'GET',
+    path: '/pages',
+    query: [
+      ['pages', '3'],
+    ],
+    headers: {
+      'Accept-Encoding': 'gzip',
+    },
+    responseType: 'text', // the body checks read the body
+  }),
 };
 
 // Per VU (every VU runs this file in its own runtime): the values its journeys drew and extracted, and
@@ -243,7 +255,35 @@ function postThroughARedirect() {
   return ok;
 }
 
-// Journey 'session': each iteration: start session, use session, post through a redirect.
+// page through (session): GET /pages, then each next page (Link rel=next), 5 pages at most
+function pageThrough() {
+  const req = fill(steps.pageThrough, vars);
+  let url = req.url;
+  let ok = true;
+  for (let page = 1; page <= 5; page++) {
+    const res = http.get(url, req.params);
+    ok = check(res, {
+      'status is 2xx or 3xx': (r) => r.status >= 200 && r.status < 400,
+    });
+    if (ok) {
+      const bodyChecks = {
+        '$.pages == 3': (r) => jsonPathEquals(r, ['pages'], 3),
+      };
+      ok = check(res, bodyChecks);
+      if (!ok) {
+        countFailedCheck(res, req, bodyChecks);
+      }
+    }
+    url = ok ? nextPage(res, req, { link: 'next' }) : undefined;
+    if (url === undefined) {
+      break; // no next page: the step is done
+    }
+  }
+  sleep(0.05); // think time: 50ms
+  return ok;
+}
+
+// Journey 'session': each iteration: start session, use session, post through a redirect, page through.
 // A failed step ends the iteration: the steps after it need what it did not get.
 function session() {
   group('session', function () {
@@ -253,7 +293,10 @@ function session() {
     if (!useSession()) {
       return;
     }
-    postThroughARedirect();
+    if (!postThroughARedirect()) {
+      return;
+    }
+    pageThrough();
   });
 }
 
