@@ -5,6 +5,8 @@ each round, all against the same loopback target (nginx when installed), Locust 
 
 - ``plain``: a hand-written FastHttpUser (``self.client.get(path)``), ``locust --headless -u N -r N -t D``,
   as ``overhead.py``'s raw arm;
+- ``settings``: the plain file with the rendered user class's settings (``network_timeout``,
+  ``connection_timeout``, ``max_redirects = 0``, ``insecure = False``), same command line as ``plain``;
 - ``script``: crossload's rendered locustfile with ``LocustTool.launch``'s command line, CROSSLOAD_LOCUST_OUT
   unset: no recorder, what the rendered file itself costs;
 - ``noop``: the rendered file plus one request listener that does nothing: the cost of Locust dispatching the
@@ -82,7 +84,7 @@ from crossload.scenario import parse_scenario
 from crossload.settings import load_environment
 from crossload.tools import get_tool
 
-ARMS = ("plain", "script", "noop", "listener", "recorder", "crossload", "baseline")
+ARMS = ("plain", "settings", "script", "noop", "listener", "recorder", "crossload", "baseline")
 HOOK = "from crossload_recorder import install_recorder\n"
 NOOP_LISTENER = (
     "from locust import events as _events\n\n\n"
@@ -94,6 +96,14 @@ NO_FLUSH = (
     "import crossload_recorder as _rec\n\n"
     "_rec.IntervalRecorder.on_start = lambda self, **_kw: None  # no per-second flush greenlet\n\n"
 )
+
+
+SETTINGS = """
+    network_timeout = 30.0
+    connection_timeout = 30.0
+    max_redirects = 0
+    insecure = False
+"""
 
 
 def rendered(scenario_file: Path, target: Target, out_dir: Path, arm: str,
@@ -424,12 +434,15 @@ def main() -> int:
                                           args.duration), encoding="utf-8")
         plain = work / "plain_locustfile.py"
         plain.write_text(RAW_LOCUST.format(path=target.path), encoding="utf-8")
+        settings = work / "settings_locustfile.py"
+        settings.write_text(RAW_LOCUST.format(path=target.path).replace(
+            "    wait_time = constant(0)\n", "    wait_time = constant(0)\n" + SETTINGS), encoding="utf-8")
         runs: list[tuple[int, str, Measured]] = []
         for n in range(1, args.rounds + 1):
             for arm in arms if n % 2 else arms[::-1]:  # even rounds in reverse: drift cancels out
                 speed = wait_quiet()
-                if arm == "plain":
-                    m = raw_locust(plain, target, args.users, args.duration, "plain")
+                if arm in ("plain", "settings"):
+                    m = raw_locust(plain if arm == "plain" else settings, target, args.users, args.duration, arm)
                 elif arm == "crossload":
                     m = toolkit_run("locust", scenario, target, work, "crossload")
                 else:
