@@ -16,6 +16,8 @@ check semantics and failure rules stay identical):
 - ``Journey.group``: a group of steps timed as a whole, recorded as one ``GROUP`` request (its wall time);
 - ``holds``: a step's or group's ``if``;
 - ``send_following``: a request that follows redirects as k6 does, each hop a request of its own.
+- ``tear_down``: the journeys' teardowns, from the user's ``on_stop``, when the load ends or a ramp-down stops
+  the user (not when the run is interrupted).
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ import gevent
 import gevent.ssl
 from crossload_recorder import CHECK_PREFIX, GROUP_FAILED, GROUP_METHOD, HTTP_STATUS_PREFIX
 from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopUser
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 from locust.shape import LoadTestShape
 
-from locust import SequentialTaskSet, constant
+from locust import SequentialTaskSet, constant, events
 
 _REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -879,6 +882,9 @@ class Journey(SequentialTaskSet):
     def setup(self) -> bool:
         return True
 
+    def teardown(self) -> None:
+        return None
+
     def send(self, step: Step) -> bool:
         ok = step.send(self.user, self.state.values)
         if not ok:
@@ -911,6 +917,57 @@ class Journey(SequentialTaskSet):
             self.end_iteration()
         self._left -= 1
         return super().get_next_task()
+
+
+# --- teardown ---------------------------------------------------------------------------------------------
+
+LOAD_ENDED = "crossload_load_ended"  # the master's message to its workers: the shape has ended
+_load_ended = False  # whether the load shape reached its end (in this process, or told by the master)
+
+
+def end_of_load(runner: Any) -> None:
+    """The shape has ended: the users stopped from now on run their teardowns. A master tells its workers,
+    before the stop it sends them."""
+    global _load_ended
+    _load_ended = True
+    if isinstance(runner, MasterRunner):
+        runner.send_message(LOAD_ENDED)
+
+
+def _told_load_ended(**_kwargs: Any) -> None:
+    global _load_ended
+    _load_ended = True
+
+
+@events.init.add_listener
+def _listen_for_end_of_load(environment: Any, **_kwargs: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(LOAD_ENDED, _told_load_ended)
+
+
+def stopped_by_load(user: Any) -> bool:
+    """Whether ``user`` stops because the load ended or ramped down, not because the run was interrupted
+    (Ctrl-C, SIGTERM): the shape has ended at the end; during a ramp-down the runner still runs (a worker
+    stops users of a ramp-down while it applies the master's new count)."""
+    if _load_ended:
+        return True
+    runner = user.environment.runner
+    if isinstance(runner, WorkerRunner):
+        return bool(runner.worker_state == STATE_SPAWNING)
+    return runner is not None and runner.state in (STATE_SPAWNING, STATE_RUNNING)
+
+
+def tear_down(user: Any, journeys: Sequence[type[Journey]]) -> None:
+    """From the user's ``on_stop``: the ``teardown`` of each of ``journeys`` whose setup the user completed
+    (or, without setup, that it walked), in order, with the user's values. An interrupted run skips them, as
+    k6 does, so that they never delay stopping."""
+    state = user.__dict__.get("_crossload_state")
+    if state is None or not stopped_by_load(user):
+        return
+    for journey in journeys:
+        if journey.journey in state.setup_done:
+            journey(user).teardown()
 
 
 class GroupFailed(Exception):
@@ -991,5 +1048,6 @@ class StageShape(LoadTestShape):
     def tick(self) -> tuple[int, float] | None:
         users = self.users_at(self.get_run_time())
         if users is None:
+            end_of_load(self.runner)
             return None
         return users, self.spawn_rate

@@ -861,6 +861,9 @@ class Journey(_Doc):
     setup: Annotated[list[StepItem], _Listed("steps")] | None = Field(
         None, description="steps run once per user, before its first iteration (log in once); no if")
     steps: Annotated[list[JourneyItem], _Listed("steps", 1)] = Field(description="steps and groups, in order")
+    teardown: Annotated[list[StepItem], _Listed("steps")] | None = Field(
+        None, description="steps run once per user that set up the journey (or walked it), when the load ends "
+                          "(log out); no if")
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -249,7 +249,7 @@ PY_FILE_NAMES = frozenset({
     "has_json_path", "lacks_json_path", "json_path_equals", "crossload_locust", "crossload_recorder",
     # journeys: the methods a Journey task set has besides its steps
     "setup", "send", "end_iteration", "journey", "data", "vars", "interrupt", "user", "parent", "schedule_task",
-    "execute_task", "execute_next_task", "get_next_task", "wait",
+    "execute_task", "execute_next_task", "get_next_task", "wait", "teardown", "tear_down",
 })
 PY_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | PY_USER_ATTRIBUTES | PY_FILE_NAMES
 
@@ -273,6 +273,7 @@ JS_FILE_NAMES = frozenset((
     "req", "res", "r", "pick", "statusOk", "bodyChecks",
     # journeys
     "group", "SharedArray", "data", "steps", "vars", "setupDone", "step", "fill", "draw", "extract", "ok",
+    "userTeardown",
     # WebSocket steps
     "wsStep", "wsSession",
 ))
@@ -832,6 +833,7 @@ def _journey_views(scenario: Scenario, step_ident: Callable[[Request], str],
     out = []
     for j in scenario.journeys:
         setup = [_step_view(scenario, r, step_ident(r), f"setup of {j.name}") for r in j.setup]
+        teardown = [_step_view(scenario, r, step_ident(r), f"teardown of {j.name}") for r in j.teardown]
         items: list[dict[str, Any]] = []
         for item in j.items:
             if isinstance(item, Group):
@@ -856,8 +858,10 @@ def _journey_views(scenario: Scenario, step_ident: Callable[[Request], str],
         words = [s["name"] for s in setup]
         summary = (f"{', '.join(words)} once per user, then each iteration: " if words else "each iteration: ") + \
             ", ".join(f"group '{i['group']}'" if i["group"] else i["steps"][0]["name"] for i in items)
+        if teardown:
+            summary += "; " + ", ".join(s["name"] for s in teardown) + " once per user when the load ends"
         out.append({"name": j.name, "weight": j.weight, "setup": setup, "items": items, "data": list(j.data),
-                    "summary": summary})
+                    "summary": summary, "teardown": teardown})
     return out
 
 
@@ -893,7 +897,7 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
     for j, ident in zip(journeys, journey_idents, strict=True):
         cumulative += j["weight"]
         j.update(ident=ident, upper_bound=cumulative)
-        for st in [*j["setup"], *(s for item in j["items"] for s in item["steps"])]:
+        for st in [*j["setup"], *(s for item in j["items"] for s in item["steps"]), *j["teardown"]]:
             if st["ws"] is not None:
                 helpers.update(("wsStep", "wsSession"))
                 continue
@@ -926,15 +930,33 @@ def k6_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dict[st
         shared_array=any(d.kind == "file" for d in scenario.data),
         helpers=sorted(helpers),
         uses_sleep=any(req["think"] for req in requests) or any(
-            s["think"] for j in journeys for s in [*j["setup"], *(x for i in j["items"] for x in i["steps"])]),
+            s["think"] for j in journeys
+            for s in [*j["setup"], *(x for i in j["items"] for x in i["steps"]), *j["teardown"]]),
         stages=[{"duration": _duration_text(round(s.duration_s * 1000)), "target": s.users} for s in schedule.stages],
         arrival=_k6_arrival(schedule),
-        graceful_stop=f"{scenario.drain_s}s",  # what Locust's --stop-timeout waits, too
+        graceful_stop=f"{scenario.inflight_s}s",  # what Locust's --stop-timeout waits, too (and the teardown)
+        teardown=_k6_teardown(scenario, schedule),
         timeout=None if timeout_ms == K6_DEFAULT_TIMEOUT_MS else _duration_text(timeout_ms),
         thresholds=k6_thresholds(scenario.all_thresholds, special_rows(scenario)),
         system_tags=list(K6_SYSTEM_TAGS),
     )
     return view
+
+
+def _k6_teardown(scenario: Scenario, schedule: StageSchedule) -> dict[str, Any] | None:
+    """The follow-up scenario that runs the journeys' teardowns: every VU of the load, once, when the load
+    (its graceful stop included) has ended, so that k6 hands it the VUs that ran the load, with their values
+    (scenarios that overlap in time get VUs of their own)."""
+    if not any(j.teardown for j in scenario.journeys):
+        return None
+    if schedule.open is not None:
+        stages_ms = sum(round(s.duration_s * 1000) for s in schedule.open.rates)
+        vus = schedule.open.max_users
+    else:
+        stages_ms = sum(round(s.duration_s * 1000) for s in schedule.stages)
+        vus = schedule.peak_users
+    return {"vus": vus, "start": _duration_text(stages_ms + scenario.inflight_s * 1000),
+            "max_duration": f"{scenario.teardown_s + 1}s"}
 
 
 def _k6_arrival(schedule: StageSchedule) -> dict[str, Any] | None:
@@ -982,16 +1004,18 @@ def locust_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dic
                                      "Journey")
     for j, ident in zip(journeys, class_names, strict=True):
         j.update(ident=ident, docstring=py_docstring(f"Journey '{j['name']}': {j['summary']}."))
-        for st in [*j["setup"], *(s for item in j["items"] for s in item["steps"])]:
+        for st in [*j["setup"], *(s for item in j["items"] for s in item["steps"]), *j["teardown"]]:
             st.update(constant=st["ident"].upper(), docstring=py_docstring(st["summary"]))
             helpers.update(h for h in ("has_json_path", "lacks_json_path", "json_path_equals")
                            for c in st["user_checks"] if h + "(" in c.py)
         for item in j["items"]:
             if item["group"] is not None:
                 item["docstring"] = py_docstring(f"Group '{item['group']}': {item['summary']}.")
-    steps = [s for j in journeys for s in [*j["setup"], *(x for i in j["items"] for x in i["steps"])]]
+    steps = [s for j in journeys for s in [*j["setup"], *(x for i in j["items"] for x in i["steps"]), *j["teardown"]]]
     if journeys:
         helpers.update(("Journey",))
+        if any(j["teardown"] for j in journeys):
+            helpers.add("tear_down")
         if _uses_conditions(journeys):
             helpers.add("holds")
         if any(s["ws"] is None for s in steps):
@@ -1018,7 +1042,8 @@ def locust_view(scenario: Scenario, schedule: StageSchedule, target: str) -> dic
         wait_call=wait_call,
         uses_ws=any(s["ws"] is not None for s in steps),
         uses_sleep=(view["per_request_think"] and any(req["think"] for req in requests)) or any(
-            s["think"] for j in journeys for s in [*j["setup"], *(x for i in j["items"] for x in i["steps"])]),
+            s["think"] for j in journeys
+            for s in [*j["setup"], *(x for i in j["items"] for x in i["steps"]), *j["teardown"]]),
         stages=[[s.duration_s, s.users] for s in schedule.stages],
         spawn_rate=float(math.ceil(schedule.max_ramp_rate)),
         arrival=None if schedule.open is None else {"pacing": round(schedule.open.pacing_s, 6),

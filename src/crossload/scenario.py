@@ -330,7 +330,8 @@ class Group:
 @dataclass(frozen=True)
 class Journey:
     """Ordered steps a virtual user walks through, one iteration at a time, picked by weight among the
-    journeys and the single requests. ``setup`` runs once per user, before its first iteration."""
+    journeys and the single requests. ``setup`` runs once per user, before its first iteration; ``teardown``
+    once per user that completed the setup (or, without setup, walked the journey), when the load ends."""
 
     name: str
     weight: int
@@ -338,13 +339,15 @@ class Journey:
     items: tuple[Request | Group, ...]
     data: tuple[str, ...]  # the data names its steps refer to, in the order of the file's data section
     location: Location
+    teardown: tuple[Request, ...] = ()
 
     @property
     def steps(self) -> tuple[Request, ...]:
-        """Every request of the journey, setup first, groups flattened, in order."""
+        """Every request of the journey, setup first, groups flattened, in order, teardown last."""
         out = list(self.setup)
         for item in self.items:
             out.extend(item.steps if isinstance(item, Group) else (item,))
+        out.extend(self.teardown)
         return tuple(out)
 
 
@@ -447,6 +450,24 @@ class Scenario:
 
     @property
     def drain_s(self) -> int:
+        """Seconds a user may need when the load stops: to finish what it is doing (``inflight_s``), then to
+        run the journeys' teardowns (``teardown_s``). Locust's stop timeout."""
+        return self.inflight_s + self.teardown_s
+
+    @property
+    def teardown_s(self) -> int:
+        """Seconds one user's teardowns may take, all of them in turn: each step's timeout, think time and
+        WebSocket session; rounded up. 0 without teardown."""
+        total = 0.0
+        for j in self.journeys:
+            for r in j.teardown:
+                total += r.timeout_s or self.defaults.timeout_s
+                total += (r.think_time or self.defaults.think_time).max_s
+                total += r.ws.longest_s if r.ws is not None else 0.0
+        return math.ceil(total)
+
+    @property
+    def inflight_s(self) -> int:
         """Seconds a user may need to finish what it is doing when the load stops: its request's timeout,
         the longest think time, one second of slack; rounded up. Both tools wait this long for requests in
         flight, so every request that reached the server is counted."""
@@ -1262,6 +1283,7 @@ class _JourneyBuilder:
                 raise self.b.key_error((*p, "setup", j, "if"), "a setup step has no if: the setup runs once per user, "
                                                                "all of it")
             setup.append(step)
+        after_setup = dict(known)
         if not m["steps"]:
             raise self.b.error((*p, "steps"), "list at least one step")
         items: list[Request | Group] = []
@@ -1272,9 +1294,18 @@ class _JourneyBuilder:
                 items.append(self.group(sm, at, groups, headers, known, later, used))
             else:
                 items.append(self.any_step(sm, at, headers, known, later, used))
+        teardown: list[Request] = []
+        for j, sm in enumerate(m.get("teardown") or ()):
+            # What the setup and the teardown steps before it extracted: an iteration may have ended before a
+            # step of the journey extracted its value.
+            step = self.any_step(sm, (*p, "teardown", j), headers, after_setup, later, used)
+            if step.condition is not None:
+                raise self.b.key_error((*p, "teardown", j, "if"), "a teardown step has no if: the teardown runs once "
+                                                                  "per user, all of it")
+            teardown.append(step)
         data = tuple(d for d in self.data if d in used)
         return Journey(name=name, weight=m.get("weight") or 1, setup=tuple(setup), items=tuple(items), data=data,
-                       location=self.b.location(p))
+                       location=self.b.location(p), teardown=tuple(teardown))
 
     def group(self, m: dict[str, JsonValue], at: Path_, groups: dict[str, str],
               headers: tuple[tuple[str, str], ...], known: dict[str, str], later: dict[str, str],
@@ -1332,7 +1363,7 @@ class _JourneyBuilder:
                 if isinstance(action, dict) and "expect" in action:
                     visit(action["expect"], f"{at}.ws.actions[{j}].expect")
 
-        for key in ("setup", "steps"):
+        for key in ("setup", "steps", "teardown"):
             for j, step in enumerate(m.get(key) or ()):
                 visit(step, f"{where}.{key}[{j}]")
         return out
@@ -1566,6 +1597,10 @@ class _JourneyBuilder:
                                f"({later[name]}); an action can use what the actions and steps before it extracted")
                 if where.startswith(later[name] + "."):
                     raise fail(f"{ref}: {name} is extracted from this step's response; the steps after it can use it")
+                if ".teardown[" in where and ".teardown[" not in later[name]:
+                    raise fail(f"{ref}: {name} is extracted by a step of the journey ({later[name]}); a teardown step "
+                               "can use the data names and what the setup and the teardown steps before it extracted "
+                               "(an iteration may end before that step)")
                 raise fail(f"{ref}: {name} is extracted by a later step ({later[name]}); a step can only use what the "
                            "steps before it extracted")
             candidates = [*self.data, *known]
