@@ -8,18 +8,29 @@ two users per tool stop early (Locust tears them down then, k6 when the load has
 The demo target's echo log shows, per user, the same sequence in both tools: work and browse requests, then
 the teardown requests, exactly once, in journey order, the sign-out carrying that user's token. Each tool's
 counts per name equal what the target received.
+
+An interrupted run (Ctrl-C) skips the teardowns in both tools: k6 never starts its teardown scenario, Locust's
+users see that the load did not end, so the interrupt is not delayed by them.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from demo_control import call
+
+from crossload.errors import EXIT_RUN_FAILED
+from crossload.paths import resource_dir
 
 pytestmark = pytest.mark.integration
 
@@ -121,3 +132,44 @@ def test_each_user_tears_down_once_with_its_own_values_in_both_tools(tmp_path: P
         assert rows["sign in"]["count"] == USERS, tool
         # The load duration stays the schedule's: the teardowns come after it.
         assert summary["tools"][tool]["duration_s"] == pytest.approx(3.8), tool
+
+
+@pytest.mark.parametrize("tool", ["locust", "k6"])
+def test_an_interrupted_run_skips_the_teardown(tmp_path: Path, demo_target: str, tool: str) -> None:
+    scenario = _scenario()
+    scenario["profiles"] = {"smoke": {"users": 2, "duration": "60s"}}
+    scenario_file = tmp_path / "teardown.yaml"
+    scenario_file.write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
+    call(demo_target, "/_crossload/echo-log", "DELETE")
+    results = tmp_path / "results"
+    env = dict(os.environ, CROSSLOAD_RESULTS_DIR=str(results), CROSSLOAD_DOTENV=str(tmp_path / "none"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crossload", "run", "smoke", "--tool", tool, "--scenario", str(scenario_file),
+         "--target", demo_target],
+        cwd=resource_dir("."), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            paths = [e["raw_path"] for e in call(demo_target, "/_crossload/echo-log")["entries"]]
+            if paths.count("/echo/work") >= 2 and "/echo/look" in paths:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the users did not walk both journeys within 60 s")
+        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C signals the whole foreground group
+        signalled = time.monotonic()
+        out, _ = proc.communicate(timeout=60)
+        stopping_s = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == EXIT_RUN_FAILED, out
+    assert "interrupted: the data collected so far is kept" in out
+    paths = [e["raw_path"].split("?")[0] for e in call(demo_target, "/_crossload/echo-log")["entries"]]
+    assert not set(paths) & set(TEARDOWN), paths
+    # Stopping waits at most for a request under way (2 s timeout here), never for teardowns; slack for a
+    # busy machine and the reports.
+    assert stopping_s < 20, stopping_s
