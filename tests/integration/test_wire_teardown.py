@@ -7,7 +7,7 @@ its teardown runs for a user that walked it at least once. The profile ramps dow
 two users per tool stop early (Locust tears them down then, k6 when the load has ended) and one at the end.
 The demo target's echo log shows, per user, the same sequence in both tools: work and browse requests, then
 the teardown requests, exactly once, in journey order, the sign-out carrying that user's token. Each tool's
-counts per name equal what the target received.
+counts per name equal what the target received. The same with two worker processes per tool.
 
 An interrupted run (Ctrl-C) skips the teardowns in both tools: k6 never starts its teardown scenario, Locust's
 users see that the load did not end, so the interrupt is not delayed by them.
@@ -75,7 +75,11 @@ def _scenario() -> dict[str, Any]:
     }
 
 
-def test_each_user_tears_down_once_with_its_own_values_in_both_tools(tmp_path: Path, demo_target: str) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_each_user_tears_down_once_with_its_own_values_in_both_tools(tmp_path: Path, demo_target: str,
+                                                                      workers: int) -> None:
+    """``workers``: 2 runs Locust as a master and two workers (the master tells them the shape ended) and k6 as
+    two execution segments (each splits both scenarios' VUs alike)."""
     from crossload.run import RunRequest, execute
 
     scenario_file = tmp_path / "teardown.yaml"
@@ -85,7 +89,7 @@ def test_each_user_tears_down_once_with_its_own_values_in_both_tools(tmp_path: P
 
     out = io.StringIO()
     result = execute(RunRequest(profile="smoke", target=demo_target, scenario=str(scenario_file),
-                                results_dir=tmp_path / "results", quiet=True), out=out)
+                                results_dir=tmp_path / "results", quiet=True, workers=workers), out=out)
     assert result.exit_code == 0, (result.message, out.getvalue())
     assert result.path is not None
     summary = json.loads((result.path / "summary.json").read_text(encoding="utf-8"))
