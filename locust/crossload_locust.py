@@ -896,7 +896,9 @@ class Journey(SequentialTaskSet):
         return GroupTimer(self, name)
 
     def end_iteration(self) -> None:
-        self.interrupt(reschedule=True)
+        # Back to the user, which waits its wait_time before it picks again: nothing (the steps think
+        # themselves), or in the open model the rest of its pacing, so a journey is one paced iteration.
+        self.interrupt(reschedule=False)
 
     def on_start(self) -> None:
         state = self.state

@@ -34,6 +34,29 @@ profiles:
       - {duration: 4s, rate: 10/s}
 """
 
+# A journey is one iteration: its two steps (and a once-per-user setup) per iteration started.
+JOURNEY = """\
+version: 1
+name: arrivals journey
+journeys:
+  - name: browse
+    setup:
+      - name: sign in
+        path: /health
+        think_time: 10ms
+    steps:
+      - name: first
+        path: /health
+      - name: second
+        path: /health
+profiles:
+  load:
+    max_users: 4
+    stages:
+      - {duration: 2s, rate: 10/s}
+      - {duration: 4s, rate: 10/s}
+"""
+
 SLOW = """\
 version: 1
 name: arrivals capped
@@ -89,6 +112,24 @@ def test_both_tools_start_the_profiles_iterations_per_second(tmp_path: Path, dem
         assert all(7 <= n <= 13 for n in hold), (tool, per_second)
         # A ramp from 0: the first second starts fewer iterations than the hold.
         assert per_second[start] < max(hold), (tool, per_second)
+
+
+def test_a_journey_is_one_paced_iteration_in_both_tools(tmp_path: Path, demo_target: str,
+                                                        run_crossload) -> None:  # type: ignore[no-untyped-def]
+    """Locust paces the user after each journey (not only after single requests): both tools start about
+    the profile's 50 iterations, each sending both steps, and each user signs in once."""
+    scenario = tmp_path / "journey.yaml"
+    scenario.write_text(JOURNEY, encoding="utf-8")
+    result, printed = run_crossload("load", target=demo_target, scenario=str(scenario))
+    assert result.exit_code == 0, printed
+    summary = result.summary
+    assert summary is not None
+    for tool, band in (("k6", (45, 53)), ("locust", (36, 60))):
+        rows = summary.tools[tool].requests
+        first, second = rows["first"].count, rows["second"].count
+        assert band[0] <= first <= band[1], (tool, first, printed)
+        assert second in (first, first - 1), (tool, first, second)  # the last iteration may be cut short
+        assert 1 <= rows["sign in"].count <= 4, (tool, rows["sign in"].count)  # max_users: 4
 
 
 def test_max_users_caps_the_iterations_under_way_in_both_tools(tmp_path: Path, demo_target: str,
