@@ -13,12 +13,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from crossload.golden import rendered_examples
+from crossload.golden import golden_inputs, rendered_examples
 from crossload.paths import resource_dir
 from crossload.profiles import build_schedule
 from crossload.render import (
@@ -111,6 +112,49 @@ def test_golden_files_pass_preflight(tmp_path: Path) -> None:
         proc = subprocess.run([sys.executable, "-m", "locust", "-f", "locustfile.py", "--list"], cwd=locust_dir,
                               env=env, capture_output=True, text=True, timeout=120, check=False)
         assert proc.returncode == 0 and "ScenarioUser" in proc.stdout, proc.stderr
+
+
+def test_golden_only_inputs_show_what_no_example_does() -> None:
+    """tests/golden/<name>/scenario.yaml: constructs the examples in scenarios/ do not show, pinned byte for byte
+    too. Each validates against the committed JSON Schema, and renders the shapes a user of each tool reads."""
+    only = {name for name, path in golden_inputs().items() if path.parent.parent == GOLDEN}
+    assert only == {"coverage-requests", "coverage-journeys"}
+    schema = json.loads((resource_dir("docs") / "scenario.schema.json").read_text(encoding="utf-8"))
+    for name in only:
+        text = (GOLDEN / name / "scenario.yaml").read_text(encoding="utf-8")
+        assert text.splitlines()[0] == "# yaml-language-server: $schema=../../../docs/scenario.schema.json"
+        assert not list(jsonschema.Draft202012Validator(schema).iter_errors(yaml.safe_load(text))), name
+    script = (GOLDEN / "coverage-requests" / "script.js").read_text(encoding="utf-8")
+    assert "const res = http.del(req.url, req.body, req.params);" in script
+    assert "const res = http.head(req.url, req.params);" in script and "method: 'PATCH'," in script
+    assert "basicAuth: ['tester', '${API_PASSWORD}'], // the Authorization header is computed at run time" in script
+    assert "(r) => headerCheck(r, 'X-Total-Count', 'at_most', 1000)," in script
+    assert "// 'error_rate < 5%' stops the run early when it fails over the last 30s" in script
+    locustfile = (GOLDEN / "coverage-requests" / "locustfile.py").read_text(encoding="utf-8")
+    assert "    ssl_context_factory = TrustedCa('ca.pem')" in locustfile
+    assert "        'header X-Debug is absent': ['X-Debug', 'exists', False],\n" in locustfile
+    script = (GOLDEN / "coverage-journeys" / "script.js").read_text(encoding="utf-8")
+    assert "  insecureSkipTLSVerify: true, // tls: {verify: false}: no certificate check\n" in script
+    assert "if (holds(vars, { name: 'tier', not_equals: 'basic' }) && !submit()) {" in script
+    assert "    if (holds(vars, { name: 'tier', equals: 'gold' }) && !timedGroup('gold extras', function () {" in script
+    assert "      { expect: { name: 'chat reply', timeout: 2000, json: ['state'], equals: 'done' } },\n" in script
+    locustfile = (GOLDEN / "coverage-journeys" / "locustfile.py").read_text(encoding="utf-8")
+    assert "    insecure = True  # tls: {verify: false}" in locustfile
+    assert "                if holds(self.vars, {'name': 'state', 'equals': 'done'}):\n" in locustfile
+    assert "    basic_auth=['chatter', '${CHAT_PASSWORD:-secret}']," in locustfile
+
+
+def test_a_golden_only_input_cannot_take_an_example_s_name(tmp_path: Path) -> None:
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "demo.yaml").write_text("version: 1\n", encoding="utf-8")
+    (tmp_path / "golden" / "extra").mkdir(parents=True)
+    (tmp_path / "golden" / "extra" / "scenario.yaml").write_text("version: 1\n", encoding="utf-8")
+    assert golden_inputs(tmp_path / "scenarios", tmp_path / "golden") == {
+        "demo": tmp_path / "scenarios" / "demo.yaml", "extra": tmp_path / "golden" / "extra" / "scenario.yaml"}
+    (tmp_path / "golden" / "demo").mkdir()
+    (tmp_path / "golden" / "demo" / "scenario.yaml").write_text("version: 1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"belongs to scenarios/demo\.yaml"):
+        golden_inputs(tmp_path / "scenarios", tmp_path / "golden")
 
 
 def test_golden_scripts_read_like_tool_code() -> None:
