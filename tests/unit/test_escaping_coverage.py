@@ -53,6 +53,8 @@ ascii_line = hostile.map(lambda t: "".join(ch for ch in t if ch.isascii() and ch
 token = ascii_line.filter(lambda t: t.strip() and len(t) <= 200)
 # A URL path without a fragment or spaces; the regular expressions are the hostile text taken literally.
 url_path = text.map(lambda t: "".join(ch for ch in t if ch.isprintable() and not ch.isspace() and ch != "#"))
+# Header names and subprotocols are tokens: every character a token allows, quotes and backquote included.
+header_token = st.text("!#$%&'*+.^_`|~0123456789AZaz-", min_size=1, max_size=12)
 filename = hostile.map(lambda t: "".join(ch for ch in t if ch.isprintable() and ch not in "/\\\0")[:60])
 
 
@@ -74,6 +76,11 @@ class Strings:
         self.values = draw(st.lists(ascii_line, min_size=6, max_size=6))
         self.tokens = draw(st.lists(token, min_size=3, max_size=3))
         self.path = draw(url_path)
+        # Prefixed: a generated name never collides with a header the tools add (Content-Type, Authorization).
+        self.headers = ["X-" + h for h in draw(st.lists(header_token, min_size=5, max_size=5,
+                                                         unique_by=str.lower))]
+        self.protocols = draw(st.lists(header_token, min_size=1, max_size=3, unique=True))
+        self.base = draw(text)
         self.ca = draw(filename).strip() or "ca"
 
     def __repr__(self) -> str:
@@ -98,6 +105,9 @@ def _scenario(s: Strings) -> tuple[dict[str, Any], dict[str, list[str]], dict[st
     v = [refs(x) for x in v]
     k = [refs(x) for x in k]
     url = refs(s.path)
+    h = s.headers
+    # A target holding a ${VAR} reference is resolved by the tools, so it may hold any text.
+    target = "${CROSSLOAD_TARGET:-http://127.0.0.1:8089/" + s.base + "}"
     key = [x.replace('"', "").replace("\\", "") for x in t]  # a JSON path's quoted key
     user, setup_user = v[1].replace(":", ""), k[1].replace(":", "")
     ws_user, ws_password = re.sub("[:\r\n]", "", t[2]), re.sub("[\r\n]", "", t[3])  # any text on one line
@@ -107,7 +117,8 @@ def _scenario(s: Strings) -> tuple[dict[str, Any], dict[str, list[str]], dict[st
         "version": 1,
         "name": n[0],
         "description": t[0],
-        "defaults": {"headers": {"X-Default": v[0]}, "timeout": "5s", "think_time": {"min": "1ms", "max": "2ms"},
+        "target": target,
+        "defaults": {"headers": {h[0]: v[0]}, "timeout": "5s", "think_time": {"min": "1ms", "max": "2ms"},
                      "auth": {"basic": {"user": user, "password": v[2]}},
                      "tls": {"ca": s.ca + ".pem"}, "compression": "gzip"},
         "data": {row: {"file": f"{s.ca}.json", "order": "random", "per": "user"},
@@ -117,11 +128,11 @@ def _scenario(s: Strings) -> tuple[dict[str, Any], dict[str, list[str]], dict[st
                  "num": {"generate": "integer", "min": -5, "max": 5}},
         "requests": [
             {"name": n[1], "method": "post", "path": "/echo/" + url, "query": {t[2]: [t[3], 7], "x": True},
-             "headers": {"X-Request": v[3]}, "auth": {"bearer": k[0]},
+             "headers": {h[1]: v[3]}, "auth": {"bearer": k[0]},
              "json": {t[4]: [t[5], None, 1.5, {t[6]: t[6]}]},
              "weight": 2, "timeout": "2s", "compression": "none", "think_time": "1ms",
              "checks": {"status": [200, 201],
-                        "headers": {"X-Echo": v[4], "X-Count": {"exists": True, "equals": v[5], "at_least": 1,
+                        "headers": {h[2]: v[4], h[3]: {"exists": True, "equals": v[5], "at_least": 1,
                                                                 "at_most": 9}},
                         "body_contains": [t[7], t[8]],
                         "json": [{"path": '$["' + key[4] + '"][0]', "equals": t[5]},
@@ -130,22 +141,22 @@ def _scenario(s: Strings) -> tuple[dict[str, Any], dict[str, list[str]], dict[st
             {"name": n[2], "method": "PUT", "path": "/echo/raw", "body": t[10]},
         ],
         "journeys": [{
-            "name": n[3], "weight": 3, "headers": {"X-Journey": v[3]},
+            "name": n[3], "weight": 3, "headers": {h[4]: v[3]},
             "setup": [{"name": n[4], "method": "POST", "path": "/echo/login", "json": {"who": t[11]},
                        "auth": {"basic": {"user": setup_user, "password": v[5]}},
                        "extract": {"tok": {"json": '$["' + key[12] + '"]'}, "sid": {"cookie": cookie},
-                                   "loc": {"header": "Location"}}}],
+                                   "loc": {"header": h[2]}}}],
             "steps": [
                 {"name": n[5], "path": "/echo/{{ tok }}", "headers": {"X-Token": "{{ tok }}" + v[4]},
                  "extract": {"got": {"regex": _literal_regex(t[13])}},
-                 "checks": {"headers": {"X-Echo": {"exists": False}}}},
+                 "checks": {"headers": {h[4]: {"exists": False}}}},
                 {"group": n[6],
                  "repeat": {"times": 2, "index": "round_no", "until": {"var": "got", "equals": t[11]}},
                  "steps": [{"name": n[7], "method": "DELETE", "path": "{{ loc }}", "if": {"var": c, "equals": t[9]},
                             "headers": {"X-Sheet": f"{{{{ sheet{s.i}.v }}}}"},
                             "query": {"n": "{{ round_no }}" + t[13]}},
-                           {"ws": {"name": n[8], "url": "/ws/" + url, "subprotocols": ["echo"],
-                                   "headers": {"X-Ws": v[0]}, "think_time": "1ms",
+                           {"ws": {"name": n[8], "url": "/ws/" + url, "subprotocols": s.protocols,
+                                   "headers": {h[3]: v[0]}, "think_time": "1ms",
                                    "auth": {"basic": {"user": ws_user, "password": ws_password}},
                                    "actions": [
                                        {"send": {"text": t[1] + "{{ sid }}"}},
@@ -178,7 +189,10 @@ def _scenario(s: Strings) -> tuple[dict[str, Any], dict[str, list[str]], dict[st
         "basic auth": [user, v[2], setup_user, v[5], ws_user, ws_password],
         "bodies": [t[4], t[5], t[6], t[10], t[11], t[9] + "{{ got }}"],  # JSON and raw
         "checks": [v[4], v[5], t[7], t[8]],  # header values, body texts, JSON values
-        "extract": [key[4], key[12], key[5], cookie, "Location"],  # JSON path keys, a cookie, a header
+        "extract": [key[4], key[12], key[5], cookie],  # JSON path keys, a cookie
+        "header names": h,  # of defaults, requests, checks, extraction, journeys, WebSocket sessions
+        "subprotocols": s.protocols,
+        "target": [target],
         "regex": [_literal_regex(t[13]), _literal_regex(t[7]), _literal_regex(t[8])],
         "if, repeat": [t[9], t[10], t[11], "round_no", "got"],
         "messages": [t[1] + "{{ sid }}", binary],
@@ -297,12 +311,12 @@ def test_every_construct_renders_hostile_strings_as_data(tmp_path_factory: pytes
         scenario = load_scenario(path)
         schedule = build_schedule("smoke", scenario)
 
-        locust_text = render_locust(scenario, schedule, "http://127.0.0.1:8089").text
+        locust_text = render_locust(scenario, schedule, scenario.target).text
         assert locust_text.isascii()
         got = _py_strings(ast.parse(locust_text, "locustfile.py"))
         assert not _missing({**both, **locust_only}, got), _missing({**both, **locust_only}, got)
 
-        k6_file = render_k6(scenario, schedule, "http://127.0.0.1:8089")
+        k6_file = render_k6(scenario, schedule, scenario.target)
         assert k6_file.text.isascii() and "</script>" not in k6_file.text
         real, probe = work / f"k6-{s.i}", work / f"probe-{s.i}"
         k6_file.write(real)
