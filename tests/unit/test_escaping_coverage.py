@@ -220,6 +220,18 @@ def _missing(want: dict[str, list[str]], got: set[str]) -> list[tuple[str, str]]
     return [(where, value) for where, values in want.items() for value in values if value not in got]
 
 
+def _py_labels(tree: ast.Module) -> set[str]:
+    """The check labels of the locustfile's requests and steps (results are reported under them)."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("Request", "Step"):
+            for kw in node.keywords:
+                if kw.arg in ("header_checks", "checks", "extract"):
+                    assert isinstance(kw.value, ast.Dict)
+                    out |= {ast.literal_eval(key) for key in kw.value.keys if key is not None}
+    return out
+
+
 def _py_strings(tree: ast.Module) -> set[str]:
     return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
@@ -296,6 +308,7 @@ def test_every_construct_renders_hostile_strings_as_data(tmp_path_factory: pytes
     work = tmp_path_factory.mktemp("constructs")
     imports = []
     wanted: list[dict[str, list[str]]] = []
+    labels: list[set[str]] = []
     for s in batch:
         assume(s.names[11] + " step" not in s.names)
         src = work / f"src{s.i}"
@@ -313,7 +326,8 @@ def test_every_construct_renders_hostile_strings_as_data(tmp_path_factory: pytes
 
         locust_text = render_locust(scenario, schedule, scenario.target).text
         assert locust_text.isascii()
-        got = _py_strings(ast.parse(locust_text, "locustfile.py"))
+        tree = ast.parse(locust_text, "locustfile.py")
+        got = _py_strings(tree)
         assert not _missing({**both, **locust_only}, got), _missing({**both, **locust_only}, got)
 
         k6_file = render_k6(scenario, schedule, scenario.target)
@@ -327,6 +341,7 @@ def test_every_construct_renders_hostile_strings_as_data(tmp_path_factory: pytes
         (probe / "probe-http.js").write_text(_PROBE_HTTP, encoding="utf-8")
         imports += [f"import './k6-{s.i}/script.js';", f"import './probe-{s.i}/script.js';"]
         wanted.append(both)
+        labels.append(_py_labels(tree))
 
     # The real scripts load with the real crossload.js (their init code runs on the hostile values too).
     (work / "main.js").write_text("\n".join(imports) + "\nexport default function () {}\n", encoding="utf-8")
@@ -336,6 +351,9 @@ def test_every_construct_renders_hostile_strings_as_data(tmp_path_factory: pytes
     results = [json.loads(x[len("RESULT "):]) for x in (proc.stdout + "\n" + proc.stderr).split("\n")
                if x.startswith("RESULT ")]
     assert len(results) == len(batch), proc.stderr[-3000:]
-    for want, result in zip(wanted, results, strict=True):
+    for want, py_labels, result in zip(wanted, labels, results, strict=True):
         got = _strings_of(result["recorded"]) | _strings_of(result["data"])
         assert not _missing(want, got), _missing(want, got)
+        # Both tools report a response's checks under the same labels (k6 also names its status check).
+        k6_labels = {r[1] for r in result["recorded"] if r[0] == "check" and not r[1].startswith("status ")}
+        assert len(py_labels) >= 9 and k6_labels == py_labels, k6_labels ^ py_labels
