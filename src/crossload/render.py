@@ -274,6 +274,7 @@ JS_FILE_NAMES = frozenset((
     # journeys
     "group", "SharedArray", "data", "steps", "vars", "setupDone", "step", "fill", "draw", "extract", "ok",
     "userTeardown",
+    "headerCheck", "holds", "timedGroup", "round",
     # WebSocket steps
     "wsStep", "wsSession",
 ))

@@ -21,6 +21,9 @@ import json
 import os
 import re
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -357,3 +360,87 @@ def test_every_construct_renders_hostile_strings_as_data(tmp_path_factory: pytes
         # Both tools report a response's checks under the same labels (k6 also names its status check).
         k6_labels = {r[1] for r in result["recorded"] if r[0] == "check" and not r[1].startswith("status ")}
         assert len(py_labels) >= 9 and k6_labels == py_labels, k6_labels ^ py_labels
+
+
+# --- names that JavaScript objects already hold -------------------------------------------------------------
+
+
+class _Records(BaseHTTPRequestHandler):
+    """Answers every GET with a JSON id and an X-Id header, and records the paths asked for."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.server.paths.append(self.path)  # type: ignore[attr-defined]
+        body = b'{"id": "v-7"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Id", "h-1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+NAMES_SCENARIO = """version: 1
+name: names
+data:
+  toString: {generate: choice, values: [x]}
+journeys:
+  - name: constructor
+    setup:
+      - name: sign in
+        path: /setup
+        extract:
+          __proto__: {header: X-Id}
+    steps:
+      - name: use
+        path: /use/{{ __proto__ }}/{{ toString }}
+        extract:
+          valueOf: {json: $.id}
+      - group: rounds
+        repeat: {times: 2, index: hasOwnProperty}
+        steps:
+          - name: round
+            path: /round/{{ hasOwnProperty }}/{{ valueOf }}
+          - name: timedGroup
+            path: /timed
+            if: {var: toString, equals: x}
+            checks:
+              headers:
+                X-Id: h-1
+      - name: holds
+        path: /holds
+        if: {var: toString, not_equals: y}
+      - name: headerCheck
+        path: /header-check
+        checks:
+          headers:
+            X-Id: {exists: true}
+"""
+
+
+def test_names_of_object_members_are_plain_names_in_k6(tmp_path: Path) -> None:
+    """A journey, a value or an index named like a member every JavaScript object has (constructor, toString,
+    __proto__, ...) is the user's own: the journey's setup runs, and each value is the one drawn or extracted.
+    Steps named like the script's helpers and loop variable are functions of their own."""
+    (tmp_path / "s.yaml").write_text(NAMES_SCENARIO, encoding="utf-8")
+    scenario = load_scenario(tmp_path / "s.yaml")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Records)
+    server.paths = []  # type: ignore[attr-defined]
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        target = f"http://127.0.0.1:{server.server_address[1]}"
+        render_k6(scenario, build_schedule("smoke", scenario), target).write(tmp_path / "k6")
+        proc = subprocess.run(["k6", "run", "-q", "--no-summary", "--iterations", "1", "--vus", "1", "script.js"],
+                              cwd=tmp_path / "k6", env=K6_ENV, capture_output=True, text=True, timeout=120,
+                              check=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert server.paths == ["/setup", "/use/h-1/x", "/round/1/v-7", "/timed", "/round/2/v-7", "/timed", "/holds",
+                            "/header-check"]  # type: ignore[attr-defined]

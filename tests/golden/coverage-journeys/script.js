@@ -112,9 +112,9 @@ const steps = {
 };
 
 // Per VU (every VU runs this file in its own runtime): the values its journeys drew and extracted, and
-// whether each journey's setup ran.
-const vars = {};
-const setupDone = {};
+// whether each journey's setup ran. Without a prototype, a name such as constructor or __proto__ is just a name.
+const vars = Object.create(null);
+const setupDone = Object.create(null);
 
 // open form (order): GET /echo/form
 function openForm() {
