@@ -21,6 +21,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -422,25 +423,36 @@ journeys:
 """
 
 
-def test_names_of_object_members_are_plain_names_in_k6(tmp_path: Path) -> None:
+def test_names_of_object_members_are_plain_names_in_both_tools(tmp_path: Path) -> None:
     """A journey, a value or an index named like a member every JavaScript object has (constructor, toString,
     __proto__, ...) is the user's own: the journey's setup runs, and each value is the one drawn or extracted.
-    Steps named like the script's helpers and loop variable are functions of their own."""
+    Steps named like the script's helpers and loop variable are functions of their own. One k6 iteration and
+    the first iteration of a Locust user send the same requests."""
     (tmp_path / "s.yaml").write_text(NAMES_SCENARIO, encoding="utf-8")
     scenario = load_scenario(tmp_path / "s.yaml")
+    schedule = build_schedule("smoke", scenario, users=1, duration_s=2)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Records)
     server.paths = []  # type: ignore[attr-defined]
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    expected = ["/setup", "/use/h-1/x", "/round/1/v-7", "/timed", "/round/2/v-7", "/timed", "/holds", "/header-check"]
     try:
         target = f"http://127.0.0.1:{server.server_address[1]}"
-        render_k6(scenario, build_schedule("smoke", scenario), target).write(tmp_path / "k6")
+        render_k6(scenario, schedule, target).write(tmp_path / "k6")
         proc = subprocess.run(["k6", "run", "-q", "--no-summary", "--iterations", "1", "--vus", "1", "script.js"],
                               cwd=tmp_path / "k6", env=K6_ENV, capture_output=True, text=True, timeout=120,
                               check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert server.paths == expected  # type: ignore[attr-defined]
+
+        server.paths = []  # type: ignore[attr-defined]
+        render_locust(scenario, schedule, target).write(tmp_path / "locust")
+        env = {k: v for k, v in os.environ.items() if k != "CROSSLOAD_LOCUST_OUT"}
+        proc = subprocess.run([sys.executable, "-m", "locust", "-f", "locustfile.py", "--headless", "--only-summary",
+                               "--loglevel", "WARNING", "--stop-timeout", "0"], cwd=tmp_path / "locust", env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert server.paths[:len(expected)] == expected  # type: ignore[attr-defined]
     finally:
         server.shutdown()
         server.server_close()
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert server.paths == ["/setup", "/use/h-1/x", "/round/1/v-7", "/timed", "/round/2/v-7", "/timed", "/holds",
-                            "/header-check"]  # type: ignore[attr-defined]
