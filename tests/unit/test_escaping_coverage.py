@@ -202,6 +202,7 @@ def _scenario(s: Strings) -> tuple[dict[str, Any], dict[str, list[str]], dict[st
         "messages": [t[1] + "{{ sid }}", binary],
         # Data files' rows and a column (as written), a choice's values.
         "data": [s.texts[0], s.texts[1], s.texts[2], s.texts[3], s.texts[4], t[1]],
+        "data files": [f"{s.ca}.json", f"{s.ca}.csv"],
     }
     return doc, both, {"tls ca": [s.ca + ".pem"]}
 
