@@ -2,14 +2,19 @@
 
 One scenario holds every construct of the language (requests with query, headers, auth, json and raw bodies,
 checks on status, headers, body and JSON; journeys with setup, groups, if, repeat with index and until,
-extraction from json, regex, header and cookie; data files and generators; WebSocket steps; tls, timeouts,
-compression, thresholds; an open-model profile), and every string in it that the user writes is a generated
-hostile string: quotes, backslashes, line breaks, ``${``, ``{{``, ``</script>``, unicode, very long text.
+extraction from json, regex, header and cookie; data files and generators; WebSocket steps; target, tls,
+timeouts, compression, thresholds; an open-model profile), and every string in it that the user writes is a
+generated hostile string: quotes, backslashes, line breaks, ``${``, ``{{``, ``</script>``, unicode, very long
+text, every character a header name may hold.
 
 The locustfile must compile, and every string must be a Python literal of exactly the text written. The k6
 script must load in k6 (``k6 inspect`` evaluates its init code with the real support module), and the same
-script, with its support module swapped for one that records what it is given, must hand every string to the
-support module exactly as written. One ``k6 inspect`` evaluates a batch of scenarios.
+script, with k6's modules and its support module swapped for ones that record what they are given, and every
+function of it called once, must hand every string over exactly as written, and check responses under the
+labels the locustfile uses. One ``k6 inspect`` evaluates a batch of scenarios.
+
+Names JavaScript objects already hold (constructor, __proto__) and names the k6 script uses itself (round,
+holds) are run for real in both tools against a local server that records the requests.
 """
 
 from __future__ import annotations
