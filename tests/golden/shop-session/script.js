@@ -119,9 +119,9 @@ const steps = {
 };
 
 // Per VU (every VU runs this file in its own runtime): the values its journeys drew and extracted, and
-// whether each journey's setup ran.
-const vars = {};
-const setupDone = {};
+// whether each journey's setup ran. Without a prototype, a name such as constructor or __proto__ is just a name.
+const vars = Object.create(null);
+const setupDone = Object.create(null);
 
 // sign in (setup of session): POST /api/login
 function signIn() {
