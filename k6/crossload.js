@@ -550,7 +550,7 @@ export function extract(res, values, name, spec) {
 }
 
 // How often this VU drew from each data source (data files are walked from row __VU - 1 on).
-const draws = {};
+const draws = Object.create(null); // no prototype: a data source may be named constructor
 
 function uuid4() {
   let out = '';
@@ -768,7 +768,7 @@ export function wsSession(s, values) {
       const e = waiting.expect;
       const took = Date.now() - waiting.since;
       waiting = null;
-      const found = {};
+      const found = Object.create(null); // no prototype: a value may be named __proto__
       for (const x of e.extract || []) { // [label, variable, {json: steps} | {regex: pattern}]
         const value = text === undefined ? undefined : extractValue({ body: text }, x[2]);
         if (value === undefined) {

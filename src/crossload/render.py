@@ -249,7 +249,7 @@ PY_FILE_NAMES = frozenset({
     "has_json_path", "lacks_json_path", "json_path_equals", "crossload_locust", "crossload_recorder",
     # journeys: the methods a Journey task set has besides its steps
     "setup", "send", "end_iteration", "journey", "data", "vars", "interrupt", "user", "parent", "schedule_task",
-    "execute_task", "execute_next_task", "get_next_task", "wait", "teardown", "tear_down",
+    "execute_task", "execute_next_task", "get_next_task", "wait", "teardown", "tear_down", "state",
 })
 PY_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | PY_USER_ATTRIBUTES | PY_FILE_NAMES
 

@@ -847,7 +847,7 @@ class _Builder:
         here = (*p, "basic")
         basic = m["basic"]
         user, password = _scalar_text(basic["user"]), _scalar_text(basic["password"])
-        if ":" in user:
+        if ":" in envref.resolve(user, {}):  # the written text and any ${VAR:-default}'s default
             raise self.error((*here, "user"), "a basic-auth user name cannot contain ':' (RFC 7617)")
         for key, text in (("user", user), ("password", password)):
             if any(c in text for c in "\r\n\0"):

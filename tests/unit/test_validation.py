@@ -88,6 +88,7 @@ CASES: list[tuple[str, int, str, str]] = [
     # auth and header checks
     ("auth_and_authorization_header.yaml", 10, "requests[0].auth", "give either auth or an Authorization header"),
     ("auth_basic_without_password.yaml", 9, "requests[0].auth.basic.password", "basic takes user and password"),
+    ("auth_basic_user_colon.yaml", 9, "requests[0].auth.basic.user", "cannot contain ':' (RFC 7617)"),
     ("header_check_unknown_condition.yaml", 9, "requests[0].checks.headers.X-Total-Count.at_lest",
      "unknown key (did you mean 'at_least'?)"),
     ("header_check_not_a_number.yaml", 9, "requests[0].checks.headers.X-Total-Count.at_least",
@@ -288,3 +289,13 @@ def test_cli_validate_accepts_the_demo() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "scenarios/demo.yaml: ok (6 requests, 3 thresholds)"
     assert proc.stderr == ""
+
+
+def test_a_basic_auth_user_from_a_reference_with_a_default_is_valid() -> None:
+    """The ':' of ``${VAR:-default}`` is the reference's, not the user name's."""
+    from crossload.scenario import parse_scenario
+
+    text = ("version: 1\nname: shop\nrequests:\n  - name: home\n    path: /\n    auth:\n      basic:\n"
+            "        user: \"${API_USER:-tester}\"\n        password: \"${API_PASSWORD}\"\n")
+    auth = parse_scenario(text, "shop.yaml").requests[0].auth
+    assert auth is not None and auth.user == "${API_USER:-tester}"
