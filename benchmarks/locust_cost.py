@@ -316,8 +316,8 @@ for arm, folder in (("locust stats only", None), ("+ no-op listener", None), ("+
     hooks[arm] = env.events.request
 times = [random.lognormvariate(1.0, 0.5) for _ in range(2000)]
 response = Response()
-best = {arm: float("inf") for arm in hooks}
-for _ in range(30):
+cycles = {arm: [] for arm in hooks}
+for _ in range(40):
     for arm, hook in hooks.items():
         fire = hook.fire
         t0 = time.process_time()
@@ -325,8 +325,8 @@ for _ in range(30):
             for ms in times:
                 fire(request_type="GET", name="get", response_time=ms, response_length=12, exception=None,
                      context={}, response=response, start_time=0.0, url="http://127.0.0.1/health")
-        best[arm] = min(best[arm], (time.process_time() - t0) / 20000 * 1e6)
-print(json.dumps(best))
+        cycles[arm].append((time.process_time() - t0) / 20000 * 1e6)
+print(json.dumps(cycles))
 """
 
 
@@ -340,11 +340,19 @@ def micro(args: argparse.Namespace, work: Path) -> int:
                            str(work)], capture_output=True, text=True, timeout=600, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"micro run exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-    best = json.loads(proc.stdout.strip().splitlines()[-1])
-    base = best["locust stats only"]
-    rows = [[arm, f"{us:.3f}", f"{us - base:+.3f}" if arm != "locust stats only" else "-"] for arm, us in best.items()]
-    print("\nmicro: Locust's request event fired 20,000 times per batch, best of 30 batches (process CPU time)")
-    print(table(["handlers", "us per event", "added by the last handler"], rows, "lrr"))
+    cycles = json.loads(proc.stdout.strip().splitlines()[-1])
+    base = cycles["locust stats only"]
+    rows = []
+    for arm, times in cycles.items():
+        added = [t - b for t, b in zip(times, base, strict=True)]
+        rows.append([arm, f"{min(times):.3f}", f"{median(times):.3f}",
+                     f"{median(added):+.3f}" if arm != "locust stats only" else "-",
+                     f"{sorted(added)[len(added) // 4]:+.3f} .. {sorted(added)[3 * len(added) // 4]:+.3f}"
+                     if arm != "locust stats only" else "-"])
+    print("\nmicro: Locust's request event fired 20,000 times per batch, 40 batches per handler set taking turns "
+          "(process CPU time); added = this batch minus the same cycle's Locust-stats-only batch")
+    print(table(["handlers", "best us/event", "median us/event", "added (median)", "added (quartiles)"], rows,
+                "lrrrr"))
     return 0
 
 
