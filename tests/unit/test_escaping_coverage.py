@@ -1,11 +1,11 @@
 """Hostile strings through every user-controlled string of every construct, into both rendered files.
 
 One scenario holds every construct of the language (requests with query, headers, auth, json and raw bodies,
-checks on status, headers, body and JSON; journeys with setup, groups, if, repeat with index and until,
-extraction from json, regex, header and cookie; data files and generators; WebSocket steps; target, tls,
-timeouts, compression, thresholds; an open-model profile), and every string in it that the user writes is a
-generated hostile string: quotes, backslashes, line breaks, ``${``, ``{{``, ``</script>``, unicode, very long
-text, every character a header name may hold.
+checks on status, headers, body and JSON; redirects; journeys with setup, teardown, paginated steps, groups,
+if, repeat with index and until, extraction from json, regex, header and cookie; data files and generators;
+WebSocket steps; target, tls, timeouts, compression, thresholds; an open-model profile), and every string in it
+that the user writes is a generated hostile string: quotes, backslashes, line breaks, ``${``, ``{{``,
+``</script>``, unicode, very long text, every character a header name may hold.
 
 The locustfile must compile, and every string must be a Python literal of exactly the text written. The k6
 script must load in k6 (``k6 inspect`` evaluates its init code with the real support module), and the same
@@ -129,7 +129,7 @@ def _scenario(s: Strings) -> tuple[dict[str, Any], dict[str, list[str]], dict[st
         "target": target,
         "defaults": {"headers": {h[0]: v[0]}, "timeout": "5s", "think_time": {"min": "1ms", "max": "2ms"},
                      "auth": {"basic": {"user": user, "password": v[2]}},
-                     "tls": {"ca": s.ca + ".pem"}, "compression": "gzip"},
+                     "tls": {"ca": s.ca + ".pem"}, "compression": "gzip", "redirects": 2},
         "data": {row: {"file": f"{s.ca}.json", "order": "random", "per": "user"},
                  f"sheet{s.i}": {"file": f"{s.ca}.csv", "order": "sequential", "per": "iteration"},
                  c: {"generate": "choice", "values": [t[1], 1, True]},
@@ -139,7 +139,7 @@ def _scenario(s: Strings) -> tuple[dict[str, Any], dict[str, list[str]], dict[st
             {"name": n[1], "method": "post", "path": "/echo/" + url, "query": {t[2]: [t[3], 7], "x": True},
              "headers": {h[1]: v[3]}, "auth": {"bearer": k[0]},
              "json": {t[4]: [t[5], None, 1.5, {t[6]: t[6]}]},
-             "weight": 2, "timeout": "2s", "compression": "none", "think_time": "1ms",
+             "weight": 2, "timeout": "2s", "compression": "none", "think_time": "1ms", "redirects": 3,
              "checks": {"status": [200, 201],
                         "headers": {h[2]: v[4], h[3]: {"exists": True, "equals": v[5], "at_least": 1,
                                                                 "at_most": 9}},
@@ -155,7 +155,13 @@ def _scenario(s: Strings) -> tuple[dict[str, Any], dict[str, list[str]], dict[st
                        "auth": {"basic": {"user": setup_user, "password": v[5]}},
                        "extract": {"tok": {"json": '$["' + key[12] + '"]'}, "sid": {"cookie": cookie},
                                    "loc": {"header": h[2]}}}],
+            "teardown": [{"name": n[4] + " out", "method": "POST", "path": "/echo/out/{{ tok }}",
+                          "headers": {h[0]: v[1].replace(":", "") + "{{ sid }}"}, "json": {"bye": t[12]},
+                          "redirects": 1}],
             "steps": [
+                {"name": n[5] + " pages", "path": "/echo/pages", "paginate": {"json": '$["' + key[6] + '"]',
+                                                                             "max_pages": 2}},
+                {"name": n[5] + " links", "path": "/echo/links", "paginate": {"link": h[4]}},
                 {"name": n[5], "path": "/echo/{{ tok }}", "headers": {"X-Token": "{{ tok }}" + v[4]},
                  "extract": {"got": {"regex": _literal_regex(t[13])}},
                  "checks": {"headers": {h[4]: {"exists": False}}}},
@@ -190,15 +196,19 @@ def _scenario(s: Strings) -> tuple[dict[str, Any], dict[str, list[str]], dict[st
         "profiles": {"smoke": {"rate": "5/s", "max_users": 3, "duration": "2s"}},
     }
     both = {
-        "names": [*n[1:], n[11] + " step"],  # requests, steps, groups, journeys, WebSocket sessions and expects
-        "paths": ["/echo/" + url, "/ws/" + url, "/echo/{{ tok }}", "{{ loc }}", "/echo/{{ m }}{{ r }}"],
+        # requests, steps, groups, journeys, WebSocket sessions and expects
+        "names": [*n[1:], n[11] + " step", n[4] + " out", n[5] + " pages", n[5] + " links"],
+        "paths": ["/echo/" + url, "/ws/" + url, "/echo/{{ tok }}", "{{ loc }}", "/echo/{{ m }}{{ r }}",
+                  "/echo/out/{{ tok }}"],
         "query": [t[2], t[3], "{{ round_no }}" + t[13]],
-        "headers": [v[0], v[3], "{{ tok }}" + v[4]],  # of defaults, requests, journeys, steps, WebSocket sessions
+        # of defaults, requests, journeys, steps, WebSocket sessions
+        "headers": [v[0], v[3], "{{ tok }}" + v[4], v[1].replace(":", "") + "{{ sid }}"],
         "bearer auth": ["Bearer " + k[0]],
         "basic auth": [user, v[2], setup_user, v[5], ws_user, ws_password],
-        "bodies": [t[4], t[5], t[6], t[10], t[11], t[9] + "{{ got }}"],  # JSON and raw
+        "bodies": [t[4], t[5], t[6], t[10], t[11], t[9] + "{{ got }}", t[12]],  # JSON and raw
         "checks": [v[4], v[5], t[7], t[8]],  # header values, body texts, JSON values
         "extract": [key[4], key[12], key[5], cookie],  # JSON path keys, a cookie
+        "paginate": [key[6], h[4].lower()],  # a JSON path's key, a Link rel (a token; compared in lower case)
         "header names": h,  # of defaults, requests, checks, extraction, journeys, WebSocket sessions
         "subprotocols": s.protocols,
         "target": [target],
