@@ -46,6 +46,7 @@ from crossload.scenario import (
     MAX_WEIGHT,
     METHODS,
     TIMESTAMP_FORMATS,
+    kind_of,
 )
 from crossload.units import parse_duration_ms
 
@@ -61,23 +62,6 @@ _DURATION_TEXT = r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*)+$"
 _RATE_TEXT = r"^\s*\d+(\.\d+)?\s*(/\s*[sm])?\s*$"
 _HEADER_TOKEN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 _VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
-
-def kind_of(v: object) -> str:
-    """How a value the user wrote is named in a message."""
-    if v is None:
-        return "nothing (null)"
-    if isinstance(v, bool):
-        return f"a boolean ({str(v).lower()})"
-    if isinstance(v, int | float):
-        return f"a number ({v})"
-    if isinstance(v, str):
-        return f"text ({v!r})" if len(v) < 40 else "text"
-    if isinstance(v, list):
-        return "a list"
-    if isinstance(v, dict):
-        return "a mapping"
-    return type(v).__name__
 
 
 def fail(message: str, *sub: str | int, at_key: bool = False, line: tuple[int, ...] = ()) -> PydanticCustomError:

@@ -971,7 +971,7 @@ class _Builder:
                 for i, item in enumerate(v):
                     visit(item, (*at, i))
             elif v is not None and not isinstance(v, str | int | float | bool):
-                raise self.error(at, f"{_kind(v)} cannot be sent as JSON; quote it to send text")
+                raise self.error(at, f"{kind_of(v)} cannot be sent as JSON; quote it to send text")
             elif isinstance(v, float) and not math.isfinite(v):
                 raise self.error(at, "NaN and infinity cannot be sent as JSON")
 
@@ -1220,7 +1220,7 @@ class _Builder:
                 for k, v in r.items():
                     if v is None or not isinstance(v, str | int | float | bool):
                         raise ScenarioError(Location(shown), where, f"row {j + 1}, {k!r}: expected text, a number or a "
-                                                                    f"boolean, got {_kind(v)}")
+                                                                    f"boolean, got {kind_of(v)}")
                 rows.append(r)
         if not rows:
             raise ScenarioError(Location(shown, 1), where, "the file has no rows")
@@ -1828,7 +1828,8 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-def _kind(v: object) -> str:
+def kind_of(v: object) -> str:
+    """How a value the user wrote is named in a message."""
     if v is None:
         return "nothing (null)"
     if isinstance(v, bool):
