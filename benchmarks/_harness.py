@@ -39,6 +39,17 @@ from crossload.target import DemoTarget  # noqa: E402
 LOOPBACK = "127.0.0.1"
 NGINX_BODY = "hello world\n"  # 12 bytes
 
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+# A benchmark stopped by SIGTERM or SIGHUP (`timeout`, a closed terminal) unwinds like Ctrl-C, so the targets
+# and tools it started (nginx in its own session, the demo target, k6, Locust) are stopped by their `finally`.
+if threading.current_thread() is threading.main_thread():
+    for _sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(_sig, _exit_on_signal)
+
 # ---------------------------------------------------------------------------------------------------------
 # Targets
 
