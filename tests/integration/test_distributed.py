@@ -9,10 +9,8 @@ single-process curve test asks). Ctrl-C in the middle leaves no process.
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import json
-import math
 import os
 import signal
 import subprocess
@@ -25,6 +23,7 @@ from typing import Any
 
 import psutil
 import pytest
+from k6_raw import k6_durations, k6_rule
 
 from crossload.errors import EXIT_PASS, EXIT_RUN_FAILED
 from crossload.paths import resource_dir
@@ -99,15 +98,9 @@ def test_two_workers_add_up_exactly_and_follow_the_profile(
         expected = merged.success_latency()
         assert got == (expected.p50_ms, expected.p95_ms, expected.p99_ms)
     else:
-        values = sorted(_k6_durations(result.path / tool))
+        values = sorted(k6_durations(result.path / tool))
         assert len(values) == server
-
-        def k6_rule(q: float) -> float:
-            i = q / 100.0 * (len(values) - 1)
-            lo, hi = values[math.floor(i)], values[math.ceil(i)]
-            return round(lo + (hi - lo) * (i - math.floor(i)), 3)
-
-        assert got == (k6_rule(50), k6_rule(95), k6_rule(99))
+        assert got == tuple(round(k6_rule(values, q), 3) for q in (50, 95, 99))
 
     # The users of a second, summed over the workers, follow the profile within one tick.
     schedule = build_schedule("load", load_scenario(scenario))
@@ -122,15 +115,6 @@ def test_two_workers_add_up_exactly_and_follow_the_profile(
         lo, hi = curve._window(schedule, r)
         assert lo <= n <= hi, f"{tool}: {n} users at {r:.1f}s, schedule allows {lo}..{hi}"
     assert any(n == schedule.peak_users for _r, n in points), points
-
-
-def _k6_durations(folder: Path) -> list[float]:
-    out = []
-    for raw in sorted(folder.glob("raw-*.json.gz")):
-        for line in gzip.decompress(raw.read_bytes()).decode().splitlines():
-            if line.startswith('{"metric":"http_req_duration","type":"Point"'):
-                out.append(float(json.loads(line)["data"]["value"]))
-    return out
 
 
 @pytest.mark.parametrize("tool", ["locust", "k6"])

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from k6_raw import k6_rule
 
 from crossload.errors import EXIT_INPUT, EXIT_PASS, EXIT_RUN_FAILED, EXIT_THRESHOLDS
 from crossload.paths import resource_dir
@@ -36,13 +37,6 @@ def assert_latency_ordered(lat: dict[str, Any], where: object) -> None:
     assert all(isinstance(v, int | float) for v in values), (where, lat)
     assert values == sorted(values), (where, lat)
     assert lat["min_ms"] <= lat["mean_ms"] <= lat["max_ms"], (where, lat)
-
-
-def k6_rule(values: list[float], q: float) -> float:
-    """k6's percentile of sorted ``values``: linear interpolation between the samples around q/100 x (n - 1)."""
-    i = q / 100.0 * (len(values) - 1)
-    lo, hi = values[math.floor(i)], values[math.ceil(i)]
-    return lo + (hi - lo) * (i - math.floor(i))
 
 
 def rank_index(q: float, n: int) -> int:
