@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from k6_raw import DURATION, k6_rule
 
 from crossload.results import IntervalAggregate, item_from_json
 from crossload.run import RunRequest, RunResult, execute
@@ -62,16 +63,6 @@ def nearest_rank(sorted_values: list[float], q: float) -> float:
     return sorted_values[max(1, math.ceil(q / 100.0 * len(sorted_values))) - 1]
 
 
-def k6_percentile(sorted_values: list[float], q: float) -> float:
-    """k6's own rule for a trend's percentile: linear interpolation between the two samples around rank
-    q * (n - 1), counted from 0."""
-    if len(sorted_values) == 1:
-        return sorted_values[0]
-    i = q / 100.0 * (len(sorted_values) - 1)
-    lo, hi = sorted_values[math.floor(i)], sorted_values[math.ceil(i)]
-    return lo + (hi - lo) * (i - math.floor(i))
-
-
 def epoch_second(stamp: str) -> int:
     """k6's RFC 3339 time (UTC, nanoseconds) -> its whole second since the epoch."""
     from datetime import datetime
@@ -98,7 +89,7 @@ def k6_samples(path: Path) -> list[dict[str, Any]]:
     raw = path / "k6" / "raw.json.gz"
     text = gzip.decompress(raw.read_bytes()).decode() if raw.exists() else (path / "k6" / "raw.json").read_text()
     return [json.loads(line)["data"] for line in text.splitlines()
-            if line.startswith('{"metric":"http_req_duration","type":"Point"')]
+            if line.startswith(DURATION)]
 
 
 def per_name(points: list[dict[str, Any]]) -> dict[str, list[float]]:
@@ -121,9 +112,9 @@ def test_k6_summary_is_its_own_rule_over_every_raw_sample(exact_run: tuple[RunRe
         assert own["min"] == values[0] and own["max"] == values[-1], name
         assert math.isclose(own["avg"], sum(values) / len(values), rel_tol=1e-9), name
         for q in QUANTILES:
-            assert math.isclose(own[K6_STAT[q]], k6_percentile(values, q), rel_tol=1e-9, abs_tol=1e-9), (name, q)
+            assert math.isclose(own[K6_STAT[q]], k6_rule(values, q), rel_tol=1e-9, abs_tol=1e-9), (name, q)
     # the three groups really are apart (the slow one above 100 ms): several bucket widths of the histogram
-    medians = [k6_percentile(samples[name], 50) for name in NAMES]
+    medians = [k6_rule(samples[name], 50) for name in NAMES]
     assert medians[0] < medians[1] < medians[2] and medians[2] >= 100, medians
 
 
