@@ -24,6 +24,7 @@ from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from crossload.histogram import Histogram, bucket_us, bucket_width_us
@@ -90,6 +91,56 @@ class _Log:
                 yield block
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """Where the figures of a set lie: each figure's two ranks and weight, the bucket of each rank, and the
+    rank of each such bucket's first value (bucket counts from the set's histogram)."""
+
+    ranks: dict[str, tuple[int, int, float]]
+    at: dict[int, int]
+    first_rank: dict[int, int]
+    counts: Histogram
+
+
+def _plan(counts: Histogram, quantiles: tuple[int, ...]) -> _Plan | None:
+    n = counts.count
+    if n <= 0:
+        return None
+    ranks: dict[str, tuple[int, int, float]] = {"min": (0, 0, 0.0), "max": (n - 1, n - 1, 0.0)}
+    for q in quantiles:
+        i = q / 100.0 * (n - 1)
+        ranks[f"p{q}"] = (int(i), math.ceil(i), i - math.floor(i))
+    wanted = sorted({r for lo, hi, _f in ranks.values() for r in (lo, hi)})
+    first_rank: dict[int, int] = {}
+    at: dict[int, int] = {}
+    seen, k = 0, 0
+    for key in sorted(counts.buckets):
+        size = counts.buckets[key]
+        while k < len(wanted) and wanted[k] < seen + size:
+            at[wanted[k]] = key
+            first_rank[key] = seen
+            k += 1
+        seen += size
+        if k == len(wanted):
+            break
+    return _Plan(ranks, at, first_rank, counts)
+
+
+def _read(plan: _Plan | None, ordered: dict[int, list[float]]) -> dict[str, float] | None:
+    """The figures of ``plan`` from the sorted values of its buckets; None when a bucket does not hold what
+    the histogram counted."""
+    if plan is None:
+        return None
+    if any(len(ordered.get(key, ())) != plan.counts.buckets[key] for key in set(plan.at.values())):
+        return None
+    out: dict[str, float] = {}
+    for label, (lo, hi, frac) in plan.ranks.items():
+        a = ordered[plan.at[lo]][lo - plan.first_rank[plan.at[lo]]]
+        b = ordered[plan.at[hi]][hi - plan.first_rank[plan.at[hi]]]
+        out[label] = a + (b - a) * frac
+    return out
+
+
 class ExactValues:
     """Every duration of a tool's run, per request name, kept on disk until the run's figures are taken."""
 
@@ -117,60 +168,32 @@ class ExactValues:
         """The duration of a request already given to ``add`` that failed."""
         self._log(self.failed, name, "failed").add(ms)
 
-    def figures(self, names: Iterable[str], hist: Histogram, fail_hist: Histogram | None,
-                quantiles: Iterable[int]) -> dict[str, float] | None:
-        """Exact ``min``, ``max`` and ``p<q>`` over the named requests' durations (minus the failed ones when
-        ``fail_hist`` is given), k6's rule; None when the files do not hold what the histograms counted."""
+    def figures(self, names: Iterable[str], hist: Histogram, fail_hist: Histogram,
+                quantiles: Iterable[int]) -> tuple[dict[str, float] | None, dict[str, float] | None]:
+        """Exact ``min``, ``max`` and ``p<q>`` over the named requests' durations, k6's rule, from one pass over
+        their files: of the successful ones (every duration minus the failed ones) and of every one. Either is
+        None when its set is empty or the files do not hold what the histograms counted."""
+        quantiles = tuple(quantiles)
         names = [n for n in names if n in self.all]
-        counts = hist.minus(fail_hist) if fail_hist is not None else Histogram(hist.buckets)
-        n = counts.count
-        if n <= 0 or not names:
-            return None
-        ranks: dict[str, tuple[int, int, float]] = {"min": (0, 0, 0.0), "max": (n - 1, n - 1, 0.0)}
-        for q in quantiles:
-            i = q / 100.0 * (n - 1)
-            ranks[f"p{q}"] = (int(i), math.ceil(i), i - math.floor(i))
-        # Which bucket holds each needed rank, and the rank of that bucket's first value.
-        wanted = sorted({r for lo, hi, _f in ranks.values() for r in (lo, hi)})
-        first_rank: dict[int, int] = {}
-        at: dict[int, int] = {}
-        seen, k = 0, 0
-        for key in sorted(counts.buckets):
-            size = counts.buckets[key]
-            while k < len(wanted) and wanted[k] < seen + size:
-                at[wanted[k]] = key
-                first_rank[key] = seen
-                k += 1
-            seen += size
-            if k == len(wanted):
-                break
-        buckets = set(at.values())
         logs = [self.all[name] for name in names]
-        failed = [self.failed[name] for name in names if name in self.failed] if fail_hist is not None else []
-        if any(log.lost for log in (*logs, *failed)):
-            return None
+        failed = [self.failed[name] for name in names if name in self.failed]
+        if not names or any(log.lost for log in logs):
+            return None, None
+        failed_lost = any(log.lost for log in failed)
+        ok_plan = None if failed_lost else _plan(hist.minus(fail_hist), quantiles)
+        all_plan = _plan(Histogram(hist.buckets), quantiles)
+        buckets = {key for plan in (ok_plan, all_plan) if plan is not None for key in plan.at.values()}
         try:
-            kept = self._collect(logs, buckets)
-            gone = self._collect(failed, buckets)
+            every = self._collect(logs, buckets)
+            gone = self._collect(failed, buckets) if ok_plan is not None else {}
         except OSError:
-            return None
-        if fail_hist is not None:
-            for key, values in gone.items():
-                left = Counter(kept.get(key, []))
-                left.subtract(values)
-                kept[key] = list(left.elements())
-        ordered = {key: sorted(values) for key, values in kept.items()}
-        if any(len(ordered.get(key, ())) != counts.buckets[key] for key in buckets):
-            return None
-
-        def value(rank: int) -> float:
-            key = at[rank]
-            return ordered[key][rank - first_rank[key]]
-        out: dict[str, float] = {}
-        for label, (lo, hi, frac) in ranks.items():
-            a, b = value(lo), value(hi)
-            out[label] = a + (b - a) * frac
-        return out
+            return None, None
+        ok: dict[int, list[float]] = {}
+        for key, values in every.items():
+            left = Counter(values)
+            left.subtract(gone.get(key, []))
+            ok[key] = sorted(left.elements())
+        return _read(ok_plan, ok), _read(all_plan, {key: sorted(values) for key, values in every.items()})
 
     @staticmethod
     def _collect(logs: Iterable[_Log], buckets: set[int]) -> dict[int, list[float]]:
@@ -204,9 +227,7 @@ def take_figures(stats: ToolStats, values: ExactValues) -> None:
     request name and overall (journey groups' rows left out, as from the overall counts), for successful
     responses and for every request."""
     for name, one in stats.requests.items():
-        one.exact_ok = values.figures([name], one.hist, one.fail_hist, PERCENTILES)
-        one.exact_all = values.figures([name], one.hist, None, PERCENTILES)
+        one.exact_ok, one.exact_all = values.figures([name], one.hist, one.fail_hist, PERCENTILES)
     names = [name for name in stats.requests if name not in values.groups]
     overall = stats.overall
-    overall.exact_ok = values.figures(names, overall.hist, overall.fail_hist, PERCENTILES)
-    overall.exact_all = values.figures(names, overall.hist, None, PERCENTILES)
+    overall.exact_ok, overall.exact_all = values.figures(names, overall.hist, overall.fail_hist, PERCENTILES)
