@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-from demo_control import call
+from demo_control import assert_whole_iterations, call
 
 pytestmark = pytest.mark.integration
 
@@ -170,11 +170,7 @@ def test_conditions_and_loops_send_the_same_sequence_in_both_tools(tmp_path: Pat
     assert sorted(sequences) == [("k6", "ann"), ("k6", "bob"), ("locust", "ann"), ("locust", "bob")], list(sequences)
     summary = json.loads((result.path / "summary.json").read_text(encoding="utf-8"))
     for (tool, user), seen in sequences.items():
-        pattern = PATTERN[user]
-        rounds = len(seen) // len(pattern)
-        assert rounds >= 2, (tool, user, seen)
-        # Whole iterations, then possibly the start of one the end of the load cut short.
-        assert seen == (pattern * (rounds + 1))[: len(seen)], (tool, user, seen)
+        assert_whole_iterations((tool, user), seen, PATTERN[user], at_least=2)
     for tool in ("k6", "locust"):
         requests = summary["tools"][tool]["requests"]
         assert summary["tools"][tool]["overall"]["failures"] == 0, tool

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-from demo_control import call
+from demo_control import assert_whole_iterations, call
 
 pytestmark = pytest.mark.integration
 
@@ -87,10 +87,7 @@ def test_pages_are_followed_until_none_is_named_alike_in_both_tools(tmp_path: Pa
 
     assert sorted(sequences) == [("k6", "ann"), ("k6", "bob"), ("locust", "ann"), ("locust", "bob")], list(sequences)
     for (tool, user), seen in sequences.items():
-        rounds = len(seen) // len(PATTERN)
-        assert rounds >= 1, (tool, user, seen)
-        # Whole iterations, then possibly the start of one the end of the load cut short.
-        assert seen == (PATTERN * (rounds + 1))[: len(seen)], (tool, user, seen)
+        assert_whole_iterations((tool, user), seen, PATTERN)
 
     for tool in ("k6", "locust"):
         rows = summary["tools"][tool]["requests"]

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-from demo_control import call
+from demo_control import assert_whole_iterations, call
 
 pytestmark = pytest.mark.integration
 
@@ -128,11 +128,7 @@ def test_redirects_are_followed_hop_by_hop_alike_in_both_tools(tmp_path: Path, d
 
     assert sorted(sequences) == [("k6", "ann"), ("k6", "bob"), ("locust", "ann"), ("locust", "bob")], list(sequences)
     for (tool, user), seen in sequences.items():
-        pattern = _pattern(user)
-        rounds = len(seen) // len(pattern)
-        assert rounds >= 1, (tool, user, seen)
-        # Whole iterations, then possibly the start of one the end of the load cut short.
-        assert seen == (pattern * (rounds + 1))[: len(seen)], (tool, user, seen)
+        assert_whole_iterations((tool, user), seen, _pattern(user))
 
     for tool in ("k6", "locust"):
         rows = summary["tools"][tool]["requests"]
